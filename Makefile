@@ -1,0 +1,27 @@
+# Two commands on a fresh machine: `make run` (the portal on SQLite with demo data) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	@PORTAL_ENV=development $(BIN)/flask init-db
+	@PORTAL_ENV=development $(BIN)/flask seed-demo
+	@echo "Open http://$(HOST):$(PORT)/ and log in with one of the users above (Ctrl-C stops)."
+	@PORTAL_ENV=development PORTAL_URL=http://$(HOST):$(PORT) $(BIN)/flask run --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

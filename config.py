@@ -1,0 +1,84 @@
+"""Configuration, read from the environment. See the README for every setting."""
+import os
+import secrets
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
+
+
+def _env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _development_secret_key():
+    """A random key kept in instance/, so development sessions survive restarts."""
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    key_file = INSTANCE_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+class Config:
+    """Production settings; everything a deployment changes comes from the environment."""
+
+    PORTAL_ENV = os.environ.get("PORTAL_ENV", "production")
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+
+    DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'portal.sqlite3'}")
+    BUSINESS_TIMEZONE = os.environ.get("BUSINESS_TIMEZONE", "UTC")
+    UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024))
+    # Room for the other form fields around the file; a body past this is refused before parsing.
+    MAX_CONTENT_LENGTH = UPLOAD_MAX_BYTES + 256 * 1024
+    PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
+
+    PROVIDER_NAME = os.environ.get("PROVIDER_NAME", "Your hosting provider")
+    SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "support@example.com")
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", 25))
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS")
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "licenses@example.com")
+    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", 30))
+    REMINDER_BATCH_SIZE = int(os.environ.get("REMINDER_BATCH_SIZE", 200))
+    REMINDER_MAX_ATTEMPTS = int(os.environ.get("REMINDER_MAX_ATTEMPTS", 5))
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    @classmethod
+    def finalize(cls, config):
+        """Fill in what depends on the environment name; refuse to run production without a key."""
+        if config["PORTAL_ENV"] == "development":
+            config["SESSION_COOKIE_SECURE"] = _env_bool("SESSION_COOKIE_SECURE", False)
+            if not config.get("SECRET_KEY"):
+                config["SECRET_KEY"] = _development_secret_key()
+        elif not config.get("SECRET_KEY"):
+            raise RuntimeError(
+                "SECRET_KEY is not set. Set it in the environment (production), "
+                "or set PORTAL_ENV=development to use a generated key."
+            )
+
+
+class TestConfig(Config):
+    """Settings for the test suite: a key of its own, no secure-only cookies over plain HTTP."""
+
+    TESTING = True
+    PORTAL_ENV = "test"
+    SECRET_KEY = "test-secret-key-not-for-production"
+    SESSION_COOKIE_SECURE = False
+    PORTAL_URL = "http://portal.test"
+    PROVIDER_NAME = "Example Hosting"
+    SUPPORT_EMAIL = "support@example-hosting.test"
+    MAIL_SUPPRESS_SEND = False

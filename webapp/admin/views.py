@@ -1,0 +1,148 @@
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from peewee import fn
+
+from .. import license_store
+from ..extensions import login_manager
+from ..licensing import business_today
+from ..models import Account, License, LicenseVersion, ProofDocument, User, utcnow
+from ..proofs import send_proof
+from .forms import AccountSearchForm, ConfirmForm, ReviewForm
+
+bp = Blueprint("admin", __name__)
+PAGE_SIZE = 50
+
+
+@bp.before_request
+def require_admin():
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.is_admin:
+        abort(403)
+
+
+def _today():
+    return business_today(current_app.config["BUSINESS_TIMEZONE"])
+
+
+def found(row):
+    """The row, or a 404 when the lookup found nothing."""
+    if row is None:
+        abort(404)
+    return row
+
+
+def _account_or_404(account_id):
+    return found(Account.get_or_none(Account.id == account_id))
+
+
+@bp.route("/")
+def index():
+    search = AccountSearchForm(request.args)
+    page = max(request.args.get("page", 1, type=int), 1)
+    accounts = Account.select().order_by(Account.name)
+    if search.q.data:
+        accounts = accounts.where(fn.LOWER(Account.name).contains(search.q.data.strip().lower()))
+    accounts = list(accounts.paginate(page, PAGE_SIZE + 1))
+    has_next = len(accounts) > PAGE_SIZE
+    accounts = accounts[:PAGE_SIZE]
+    by_account = license_store.licenses_by_account([a.id for a in accounts])
+    today = _today()
+    standings = [
+        (account, license_store.account_standing(account, by_account.get(account.id, []), today)[1])
+        for account in accounts
+    ]
+    return render_template(
+        "admin/index.html", standings=standings, search=search, page=page, has_next=has_next
+    )
+
+
+@bp.route("/accounts/<int:account_id>")
+def account(account_id):
+    account = _account_or_404(account_id)
+    today = _today()
+    rows, byol = license_store.account_standing(account, license_store.licenses_of(account.id), today)
+    users = list(User.select().where(User.account == account.id).order_by(User.email))
+    return render_template(
+        "admin/account.html",
+        account=account,
+        rows=rows,
+        byol=byol,
+        users=users,
+        today=today,
+        confirm=ConfirmForm(),
+        review=ReviewForm(),
+    )
+
+
+def _back_to(account_id, message):
+    flash(message, "success")
+    return redirect(url_for(".account", account_id=account_id))
+
+
+@bp.route("/accounts/<int:account_id>/status", methods=["POST"])
+def toggle_status(account_id):
+    account = _account_or_404(account_id)
+    ConfirmForm().validate_on_submit() or abort(400)
+    account.status = Account.SUSPENDED if account.is_active else Account.ACTIVE
+    account.save(only=[Account.status])
+    return _back_to(account.id, f"{account.name} is now {account.status}.")
+
+
+@bp.route("/accounts/<int:account_id>/enrollment", methods=["POST"])
+def toggle_enrollment(account_id):
+    account = _account_or_404(account_id)
+    ConfirmForm().validate_on_submit() or abort(400)
+    account.byol_enrolled = not account.byol_enrolled
+    account.save(only=[Account.byol_enrolled])
+    mode = "enrolled in BYOL" if account.byol_enrolled else "billed by provider subscription"
+    return _back_to(account.id, f"{account.name} is now {mode}.")
+
+
+@bp.route("/users/<int:user_id>/authorization", methods=["POST"])
+def toggle_authorization(user_id):
+    user = found(User.get_or_none((User.id == user_id) & (User.is_admin == False)))  # noqa: E712
+    ConfirmForm().validate_on_submit() or abort(400)
+    user.is_authorized = not user.is_authorized
+    user.save(only=[User.is_authorized])
+    state = "authorized" if user.is_authorized else "no longer authorized"
+    return _back_to(user.account_id, f"{user.email} is {state}.")
+
+
+@bp.route("/versions/<int:version_id>/review", methods=["POST"])
+def review(version_id):
+    version = found(
+        LicenseVersion.select(LicenseVersion, License)
+        .join(License)
+        .where(LicenseVersion.id == version_id)
+        .first()
+    )
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return redirect(url_for(".account", account_id=version.license.account_id))
+    version.review_status = form.decision.data
+    version.review_reason = (form.reason.data or "").strip() if form.decision.data == "rejected" else ""
+    version.reviewed_at = utcnow()
+    version.save(only=[LicenseVersion.review_status, LicenseVersion.review_reason, LicenseVersion.reviewed_at])
+    return _back_to(version.license.account_id, f"Proof for {version.license.plan} {form.decision.data}.")
+
+
+@bp.route("/licenses/<int:license_id>")
+def license_history(license_id):
+    owner = found(License.get_or_none(License.id == license_id)).account_id
+    license = license_store.license_of(owner, license_id)
+    return render_template(
+        "portal/license_history.html",
+        license=license,
+        versions=license_store.history_of(license),
+        proof_endpoint="admin.download_proof",
+    )
+
+
+@bp.route("/proofs/<int:document_id>")
+def download_proof(document_id):
+    document = found(ProofDocument.get_or_none(ProofDocument.id == document_id))
+    return send_proof(document)

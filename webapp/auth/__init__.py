@@ -1,0 +1,4 @@
+"""Logging in and out."""
+from .views import bp
+
+__all__ = ["bp"]

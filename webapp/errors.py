@@ -1,0 +1,51 @@
+"""Error pages: every refusal says what happened and what to do, as a page or an htmx fragment."""
+from flask import current_app
+from flask_wtf.csrf import CSRFError
+
+from .hypermedia import render
+
+MESSAGES = {
+    400: ("The request could not be understood", "Reload the page and try again."),
+    403: ("You may not open this page", "If you think you should, ask your account's administrator."),
+    404: ("Not found", "The page or document does not exist, or it belongs to another account."),
+    405: ("Not allowed", "This address does not accept that kind of request."),
+    413: ("The upload is too large", None),
+    500: ("Something went wrong on our side", "Nothing you entered was saved. Please try again in a minute."),
+}
+
+
+def render_error(code, title=None, detail=None):
+    """The error page for `code`, or just its message box for an htmx request."""
+    default_title, default_detail = MESSAGES.get(code, MESSAGES[500])
+    return render(
+        "errors/error.html",
+        "errors/_message.html",
+        status=code,
+        title=title or default_title,
+        detail=detail or default_detail,
+    )
+
+
+def register(app):
+    """Install the handlers on the app."""
+
+    def too_large(error):
+        limit_mb = current_app.config["UPLOAD_MAX_BYTES"] / (1024 * 1024)
+        return render_error(
+            413,
+            detail=f"Proof documents may be at most {limit_mb:g} MB. "
+            "Nothing was saved; choose a smaller PDF, PNG or JPEG and submit the form again.",
+        )
+
+    def csrf_failed(error):
+        return render_error(
+            400,
+            title="The form expired",
+            detail="The security token of the form was missing or out of date, so nothing was saved. "
+            "Reload the page and submit it again.",
+        )
+
+    app.register_error_handler(CSRFError, csrf_failed)
+    app.register_error_handler(413, too_large)
+    for code in (400, 403, 404, 405, 500):
+        app.register_error_handler(code, lambda error, code=code: render_error(code))

@@ -1,0 +1,20 @@
+"""Jinja filters: how dates and sizes read on every page and email."""
+
+
+def day(value):
+    """31 Dec 2026."""
+    return f"{value.day} {value:%b %Y}" if value else ""
+
+
+def filesize(size):
+    """A byte count for people: 812 bytes, 45 KB, 2.3 MB."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
+
+
+def register(app):
+    app.jinja_env.filters["day"] = day
+    app.jinja_env.filters["filesize"] = filesize

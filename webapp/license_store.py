@@ -1,0 +1,157 @@
+"""Reading and writing licenses. Every lookup takes the account and filters by it inside the query."""
+from peewee import IntegrityError, fn
+
+from .extensions import db
+from .licensing import LicenseTerms, byol_status, license_status
+from .models import License, LicenseVersion, Product, ProofDocument
+
+
+class DuplicatePlan(Exception):
+    """The account already has a license for this plan."""
+
+    def __init__(self, existing):
+        super().__init__(existing.plan)
+        self.existing = existing
+
+
+def plan_key(plan):
+    """The plan name as compared for uniqueness: case and spacing do not make a new plan."""
+    return " ".join(plan.split()).casefold()
+
+
+def products():
+    """The products a license can be for, in drop-down order."""
+    return list(Product.select().order_by(Product.position, Product.name))
+
+
+def _licenses_query():
+    return (
+        License.select(License, LicenseVersion, Product, *ProofDocument.metadata_fields())
+        .join(LicenseVersion, on=(License.current == LicenseVersion.id))
+        .join(ProofDocument, on=(LicenseVersion.proof == ProofDocument.id))
+        .switch(License)
+        .join(Product)
+    )
+
+
+def licenses_of(account_id):
+    """The account's licenses with their current terms, product and proof metadata, in one query."""
+    query = (
+        _licenses_query()
+        .where(License.account == account_id)
+        .order_by(LicenseVersion.expires_on, License.plan_key)
+    )
+    return list(query)
+
+
+def licenses_by_account(account_ids):
+    """{account id: its licenses} for a page of accounts, in one query."""
+    by_account = {}
+    query = _licenses_query().where(License.account.in_(account_ids)).order_by(License.plan_key)
+    for license in query:
+        by_account.setdefault(license.account_id, []).append(license)
+    return by_account
+
+
+def license_of(account_id, license_id):
+    """One license of the account, or None (also when it belongs to another account)."""
+    return (
+        _licenses_query()
+        .where((License.account == account_id) & (License.id == license_id))
+        .first()
+    )
+
+
+def history_of(license):
+    """Every version of a license, newest first, with its proof's metadata."""
+    return list(
+        LicenseVersion.select(LicenseVersion, *ProofDocument.metadata_fields())
+        .join(ProofDocument)
+        .where(LicenseVersion.license == license.id)
+        .order_by(LicenseVersion.submitted_at.desc(), LicenseVersion.id.desc())
+    )
+
+
+def proof_of(account_id, document_id):
+    """A proof document of the account, content included, or None."""
+    return ProofDocument.get_or_none(
+        (ProofDocument.id == document_id) & (ProofDocument.account == account_id)
+    )
+
+
+def kept_proof(account_id, document_id):
+    """An upload of the account from an earlier try that no license uses yet, or None."""
+    if not str(document_id or "").isdigit():
+        return None
+    in_use = LicenseVersion.select().where(LicenseVersion.proof == ProofDocument.id)
+    return (
+        ProofDocument.select(*ProofDocument.metadata_fields())
+        .where(
+            (ProofDocument.id == int(document_id))
+            & (ProofDocument.account == account_id)
+            & ~fn.EXISTS(in_use)
+        )
+        .first()
+    )
+
+
+def terms_of(license):
+    """The domain's view of a license loaded by licenses_of()."""
+    version = license.current
+    rejected_on = version.reviewed_at.date() if version.is_rejected and version.reviewed_at else None
+    return LicenseTerms(
+        plan=license.plan,
+        seats=version.seats,
+        expires_on=version.expires_on,
+        rejected=version.is_rejected,
+        rejected_on=rejected_on,
+    )
+
+
+def account_standing(account, licenses, today):
+    """(rows, BYOL status) for a page: each license with its status, and the roll-up."""
+    rows = [
+        (lic, license_status(lic.current.expires_on, today, lic.current.is_rejected))
+        for lic in licenses
+    ]
+    status = byol_status(
+        [terms_of(lic) for lic in licenses],
+        today=today,
+        billing_day=account.billing_day,
+        enrolled=account.byol_enrolled,
+    )
+    return rows, status
+
+
+def add_license(account, user, product, plan, terms, proof):
+    """Create a license with its first version; raise DuplicatePlan if the plan is already there."""
+    key = plan_key(plan)
+    existing = License.get_or_none(
+        (License.account == account.id) & (License.product == product.id) & (License.plan_key == key)
+    )
+    if existing:
+        raise DuplicatePlan(existing)
+    try:
+        with db.database.atomic():
+            license = License.create(account=account.id, product=product.id, plan=" ".join(plan.split()), plan_key=key)
+            _add_version(license, user, terms, proof)
+    except IntegrityError:
+        # Another request added the same plan between the check and the insert.
+        raise DuplicatePlan(
+            License.get((License.account == account.id) & (License.product == product.id) & (License.plan_key == key))
+        ) from None
+    return license
+
+
+def renew_license(license, user, terms, proof):
+    """Add a new version (new date, new proof) to a license; earlier versions stay as its history."""
+    with db.database.atomic():
+        _add_version(license, user, terms, proof)
+    return license
+
+
+def _add_version(license, user, terms, proof):
+    version = LicenseVersion.create(license=license.id, submitted_by=user, proof=proof.id, **terms)
+    License.update(current=version.id).where(License.id == license.id).execute()
+    license.current = version
+    return version

@@ -1,0 +1,149 @@
+"""The domain rules of DOMAIN.md as plain functions over dates. No Flask, no database.
+
+Every function that depends on the day takes `today` as an argument.
+"""
+import calendar
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+EXPIRING_SOON_DAYS = 30
+REMINDER_DAYS_BEFORE = 30
+
+
+class Status(enum.Enum):
+    """What the Client Licenses tab shows for one license."""
+
+    CURRENT = "current"
+    EXPIRING_SOON = "expiring soon"
+    EXPIRED = "expired"
+    REJECTED = "proof rejected"
+
+    @property
+    def keeps_byol(self):
+        return self in (Status.CURRENT, Status.EXPIRING_SOON)
+
+
+def business_today(timezone_name, now=None):
+    """The calendar date in the provider's business time zone."""
+    now = now or datetime.now(tz=ZoneInfo("UTC"))
+    return now.astimezone(ZoneInfo(timezone_name)).date()
+
+
+def days_left(expires_on, today):
+    """Whole days from today to the expiration date (0 on the day itself, negative once expired)."""
+    return (expires_on - today).days
+
+
+def is_expired(expires_on, today):
+    """A license is valid through its expiration date and expired from the next day on."""
+    return today > expires_on
+
+
+def license_status(expires_on, today, rejected=False):
+    """Current, expiring soon (within 30 days), expired, or proof rejected (counts as missing)."""
+    if rejected:
+        return Status.REJECTED
+    if is_expired(expires_on, today):
+        return Status.EXPIRED
+    if days_left(expires_on, today) <= EXPIRING_SOON_DAYS:
+        return Status.EXPIRING_SOON
+    return Status.CURRENT
+
+
+def reminder_due(expires_on, today):
+    """The 30-day reminder is due from 30 days before expiry through the expiration day itself."""
+    return 0 <= days_left(expires_on, today) <= REMINDER_DAYS_BEFORE
+
+
+def reminder_window(today):
+    """The (first, last) expiration dates whose reminder is due on `today`."""
+    return today, today + timedelta(days=REMINDER_DAYS_BEFORE)
+
+
+def cycle_start(year, month, billing_day):
+    """The day a billing cycle starts in a month; a billing day past the month's end falls on its last day."""
+    return date(year, month, min(billing_day, calendar.monthrange(year, month)[1]))
+
+
+def _add_months(year, month, n):
+    index = year * 12 + (month - 1) + n
+    return index // 12, index % 12 + 1
+
+
+def current_cycle_start(today, billing_day):
+    """The start of the billing cycle that `today` falls in."""
+    start = cycle_start(today.year, today.month, billing_day)
+    if start <= today:
+        return start
+    return cycle_start(*_add_months(today.year, today.month, -1), billing_day)
+
+
+def next_cycle_start(after, billing_day):
+    """The first billing cycle that starts strictly after the given day."""
+    start = cycle_start(after.year, after.month, billing_day)
+    if start > after:
+        return start
+    return cycle_start(*_add_months(after.year, after.month, 1), billing_day)
+
+
+@dataclass(frozen=True)
+class LicenseTerms:
+    """What the BYOL roll-up needs to know of one license."""
+
+    plan: str
+    seats: int
+    expires_on: date
+    rejected: bool = False
+    rejected_on: date | None = None
+
+
+@dataclass(frozen=True)
+class ByolStatus:
+    """Where an account stands, in dates.
+
+    `valid` is whether BYOL holds today. `lapsing` is the license that decides the date:
+    the first to expire while valid, or the one that broke BYOL. `valid_until` is the last
+    day BYOL holds (None once it is broken). `subscription_from` is the start of the first
+    billing cycle billed by subscription; `already_moved` says whether that cycle has begun.
+    """
+
+    enrolled: bool
+    valid: bool
+    seats: int
+    lapsing: LicenseTerms | None
+    valid_until: date | None
+    subscription_from: date | None
+    already_moved: bool
+    no_licenses: bool
+
+
+def byol_status(licenses, today, billing_day, enrolled=True):
+    """Roll an account's licenses up into its BYOL status: one lapsed plan reverts every BYOL user."""
+    licenses = list(licenses)
+    seats = sum(lic.seats for lic in licenses)
+    if not enrolled:
+        return ByolStatus(False, False, seats, None, None, None, False, not licenses)
+    if not licenses:
+        starts = next_cycle_start(today, billing_day)
+        return ByolStatus(True, False, 0, None, None, starts, False, True)
+
+    def lapse_day(lic):
+        # The last day the license counts: its expiration date, or the day its proof was rejected.
+        if lic.rejected:
+            return min(lic.rejected_on or today, lic.expires_on)
+        return lic.expires_on
+
+    broken = [
+        lic for lic in licenses
+        if not license_status(lic.expires_on, today, lic.rejected).keeps_byol
+    ]
+    if broken:
+        first = min(broken, key=lambda lic: (lapse_day(lic), lic.plan))
+        starts = next_cycle_start(lapse_day(first), billing_day)
+        return ByolStatus(True, False, seats, first, None, starts, starts <= today, False)
+
+    first = min(licenses, key=lambda lic: (lic.expires_on, lic.plan))
+    starts = next_cycle_start(first.expires_on, billing_day)
+    return ByolStatus(True, True, seats, first, first.expires_on, starts, False, False)

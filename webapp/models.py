@@ -1,0 +1,158 @@
+"""Peewee models: accounts and their users, licenses with their history, and proof documents."""
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from peewee import (
+    BlobField,
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    DeferredForeignKey,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+from playhouse.db_url import connect as connect_url
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+def utcnow():
+    """Now, as a naive UTC datetime (what both SQLite and PostgreSQL store)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def open_database(url):
+    """A Peewee database for a DATABASE_URL; SQLite gets WAL, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        return connect_url(
+            url,
+            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000},
+            timeout=10,
+        )
+    return connect_url(url)
+
+
+class Account(db.Model):
+    """A customer company hosted by the provider."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+    name = CharField(max_length=200, unique=True)
+    status = CharField(max_length=16, default=ACTIVE)
+    byol_enrolled = BooleanField(default=True)
+    billing_day = IntegerField(default=1)
+    created_at = DateTimeField(default=utcnow)
+
+    @property
+    def is_active(self):
+        return self.status == self.ACTIVE
+
+
+class User(UserMixin, db.Model):
+    """A customer's user (belongs to an account) or a staff admin (belongs to none)."""
+
+    email = CharField(max_length=254, unique=True)
+    name = CharField(max_length=200, default="")
+    password_hash = CharField(max_length=256)
+    account = ForeignKeyField(Account, null=True, backref="users", on_delete="CASCADE")
+    is_admin = BooleanField(default=False)
+    is_authorized = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+
+    def set_password(self, password):
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password):
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def may_use_portal(self):
+        """Only an authorized user of an active account may open the Onboarding Portal."""
+        return (
+            not self.is_admin
+            and self.is_authorized
+            and self.account is not None
+            and self.account.is_active
+        )
+
+
+class Product(db.Model):
+    """A product a license can be for; the drop-down is this table, not code."""
+
+    name = CharField(max_length=100, unique=True)
+    position = IntegerField(default=0)
+
+
+class ProofDocument(db.Model):
+    """An uploaded proof of licensing, stored in the database so every web server and backup has it."""
+
+    account = ForeignKeyField(Account, backref="documents", on_delete="CASCADE")
+    content = BlobField()
+    sha256 = CharField(max_length=64)
+    size = IntegerField()
+    original_name = CharField(max_length=255)
+    media_type = CharField(max_length=50)
+    uploaded_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    uploaded_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def metadata_fields(cls):
+        """Every column but the content, for queries that list documents."""
+        return [f for f in cls._meta.sorted_fields if f is not cls.content]
+
+
+class License(db.Model):
+    """One Office 365 plan an account brings; its terms live in its versions."""
+
+    account = ForeignKeyField(Account, backref="licenses", on_delete="CASCADE")
+    product = ForeignKeyField(Product)
+    plan = CharField(max_length=200)
+    # Lower-cased, single-spaced plan name: "Office 365  e3" and "Office 365 E3" are one plan.
+    plan_key = CharField(max_length=200)
+    # No database constraint (the two tables point at each other); always set in the same transaction.
+    current = DeferredForeignKey("LicenseVersion", null=True, on_delete=None)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("account", "product", "plan_key"), True),)
+
+
+class LicenseVersion(db.Model):
+    """One submission of a license's terms and proof; earlier ones are its history."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+    license = ForeignKeyField(License, backref="versions", on_delete="CASCADE")
+    seats = IntegerField()
+    term = CharField(max_length=16)
+    expires_on = DateField(index=True)
+    tenant = CharField(max_length=253)
+    contact_name = CharField(max_length=200)
+    contact_email = CharField(max_length=254)
+    proof = ForeignKeyField(ProofDocument)
+    review_status = CharField(max_length=16, default=PENDING)
+    review_reason = TextField(default="")
+    reviewed_at = DateTimeField(null=True)
+    submitted_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    submitted_at = DateTimeField(default=utcnow)
+
+    @property
+    def is_rejected(self):
+        return self.review_status == self.REJECTED
+
+
+MODELS = [Account, User, Product, ProofDocument, License, LicenseVersion]
+PRODUCTS = ["MS Office 365"]
+
+
+def create_tables():
+    """Create missing tables and the product list; safe to run again."""
+    db.database.create_tables(MODELS)
+    for position, name in enumerate(PRODUCTS):
+        Product.get_or_create(name=name, defaults={"position": position})

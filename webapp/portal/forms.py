@@ -1,0 +1,140 @@
+import re
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import DateField, EmailField, HiddenField, IntegerField, SelectField, SelectChoice, StringField, SubmitField
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    StopValidation,
+    ValidationError,
+)
+
+from ..licensing import is_expired
+
+TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.onmicrosoft\.com$")
+YEARLY, MONTHLY = "Yearly", "Monthly"
+
+
+class _ParsedField:
+    """A field whose unparseable input gets one clear message, not the parser's plus the validators'."""
+
+    parse_error = "Enter a valid value."
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(self.parse_error) from None
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()
+
+
+class WholeNumberField(_ParsedField, IntegerField):
+    parse_error = "Enter a whole number of at least 1."
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0].strip() and not valuelist[0].strip().isdigit():
+            self.data = None
+            raise ValueError(self.parse_error)
+        super().process_formdata(valuelist)
+
+
+class CalendarDateField(_ParsedField, DateField):
+    parse_error = "Enter a real calendar date as YYYY-MM-DD, for example 2027-03-31."
+
+
+class LicenseTermsForm(FlaskForm):
+    """What every submission of a license carries: the terms read off Office 365, and the proof."""
+
+    seats = WholeNumberField(
+        "Number of licenses",
+        validators=[
+            InputRequired("Enter the number of licenses."),
+            NumberRange(min=1, max=1_000_000, message="Enter a whole number of at least 1."),
+        ],
+    )
+    term = SelectField(
+        "Subscription term",
+        choices=[SelectChoice("", "Choose…"), SelectChoice(YEARLY), SelectChoice(MONTHLY)],
+        validators=[DataRequired("Choose the subscription term.")],
+    )
+    expires_on = CalendarDateField(
+        "Expiration date",
+        validators=[DataRequired("Enter the expiration date as shown in Office 365 (YYYY-MM-DD).")],
+    )
+    tenant = StringField(
+        "Microsoft 365 tenant",
+        validators=[DataRequired("Enter your tenant's onmicrosoft.com domain."), Length(max=253)],
+        filters=[lambda v: v.strip().lower() if v else v],
+    )
+    contact_name = StringField(
+        "Contact name",
+        validators=[DataRequired("Enter the name of the person to remind."), Length(max=200)],
+        filters=[lambda v: " ".join(v.split()) if v else v],
+    )
+    contact_email = EmailField(
+        "Contact email",
+        validators=[
+            DataRequired("Enter the email address the reminder goes to."),
+            Email("Enter a valid email address, like name@example.com."),
+            Length(max=254),
+        ],
+        filters=[lambda v: v.strip() if v else v],
+    )
+    proof = FileField("Proof of licensing")
+    kept_proof = HiddenField()
+    submit = SubmitField("Save")
+
+    def __init__(self, *args, today, provider_name, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.provider_name = provider_name
+
+    def validate_term(self, field):
+        if field.data == MONTHLY:
+            raise ValidationError(
+                "Only yearly Office 365 plans can be used for BYOL. Either switch this plan to a yearly "
+                "subscription in Office 365 and submit its proof, or use "
+                f"{self.provider_name}'s subscription-based Office products instead."
+            )
+
+    def validate_expires_on(self, field):
+        if field.data and is_expired(field.data, self.today):
+            raise ValidationError(
+                f"This date has passed (today is {self.today:%d %b %Y}). Enter the current expiration "
+                "date from Office 365; if the subscription has lapsed, renew it there first."
+            )
+
+    def validate_tenant(self, field):
+        if field.data and not TENANT.match(field.data):
+            raise ValidationError(
+                "Enter the tenant's domain ending in .onmicrosoft.com, for example contoso.onmicrosoft.com."
+            )
+
+    def terms(self):
+        """The submitted terms, as LicenseVersion columns."""
+        return {
+            "seats": self.seats.data,
+            "term": self.term.data,
+            "expires_on": self.expires_on.data,
+            "tenant": self.tenant.data,
+            "contact_name": self.contact_name.data,
+            "contact_email": self.contact_email.data,
+        }
+
+
+class LicenseForm(LicenseTermsForm):
+    """A new license: which product and plan it is, then its terms."""
+
+    product = SelectField("Product", coerce=str, validators=[DataRequired("Choose the product.")])
+    plan = StringField(
+        "Plan",
+        validators=[DataRequired("Enter the plan name as Office 365 shows it."), Length(max=200)],
+    )

@@ -1,0 +1,192 @@
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from .. import license_store
+from ..extensions import login_manager
+from ..hypermedia import render, wants_fragment
+from ..licensing import business_today
+from ..proofs import ACCEPT, UploadRefused, read_upload, send_proof, store_upload
+from .forms import LicenseForm, LicenseTermsForm
+
+bp = Blueprint("portal", __name__)
+
+
+@bp.before_request
+def require_portal_user():
+    """Only an authorized user of an active account gets past here; checked on every request."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if current_user.is_admin:
+        return redirect(url_for("admin.index"))
+    if not current_user.may_use_portal:
+        return render("portal/refused.html", "portal/_refused.html", status=403, user=current_user)
+
+
+def _today():
+    return business_today(current_app.config["BUSINESS_TIMEZONE"])
+
+
+def _account():
+    return current_user.account
+
+
+def _form(form_class):
+    form = form_class(today=_today(), provider_name=current_app.config["PROVIDER_NAME"])
+    if isinstance(form, LicenseForm):
+        form.product.choices = [SelectChoice("", "Choose…")] + [
+            SelectChoice(str(p.id), p.name) for p in license_store.products()
+        ]
+    return form
+
+
+def _panel_context():
+    account = _account()
+    today = _today()
+    rows, byol = license_store.account_standing(account, license_store.licenses_of(account.id), today)
+    return {"account": account, "rows": rows, "byol": byol, "today": today}
+
+
+def _form_context(form, license=None, kept=None):
+    return {
+        "form": form,
+        "license": license,
+        "kept": kept,
+        "accept": ACCEPT,
+        "max_bytes": current_app.config["UPLOAD_MAX_BYTES"],
+    }
+
+
+def _take_proof(form):
+    """The submission's proof: a new upload (stored at once, so a failed form never loses it) or the kept one."""
+    account, upload = _account(), form.proof.data
+    if upload and upload.filename:
+        try:
+            proof = read_upload(upload, current_app.config["UPLOAD_MAX_BYTES"])
+        except UploadRefused as refusal:
+            form.proof.errors.append(str(refusal))
+            return license_store.kept_proof(account.id, form.kept_proof.data)
+        return store_upload(proof, account, current_user.id)
+    kept = license_store.kept_proof(account.id, form.kept_proof.data)
+    if kept is None:
+        form.proof.errors.append("Choose the proof of licensing document (PDF, PNG or JPEG).")
+    return kept
+
+
+def _saved(message):
+    """After a save: the refreshed panel for htmx, or a redirect to the tab (post/redirect/get)."""
+    flash(message, "success")
+    if wants_fragment():
+        response = render(
+            "portal/licenses.html", "portal/_panel.html", oob_messages=True, **_panel_context()
+        )
+        response.headers["HX-Retarget"] = "#licenses-panel"
+        response.headers["HX-Reswap"] = "outerHTML"
+        return response
+    return redirect(url_for(".licenses"))
+
+
+@bp.route("/")
+def index():
+    return redirect(url_for(".licenses"))
+
+
+@bp.route("/licenses")
+def licenses():
+    return render("portal/licenses.html", "portal/_panel.html", **_panel_context())
+
+
+@bp.route("/licenses/new")
+def new_license():
+    return render(
+        "portal/license_form.html", "portal/_license_form.html", **_form_context(_form(LicenseForm))
+    )
+
+
+@bp.route("/licenses", methods=["POST"])
+def create_license():
+    form = _form(LicenseForm)
+    valid = form.validate_on_submit()
+    proof = _take_proof(form)
+    if valid and proof and not form.proof.errors:
+        product = next(p for p in license_store.products() if str(p.id) == form.product.data)
+        try:
+            license = license_store.add_license(
+                _account(), current_user.id, product, form.plan.data, form.terms(), proof
+            )
+        except license_store.DuplicatePlan as duplicate:
+            form.plan.errors.append(
+                f"Your account already has a license for {duplicate.existing.plan}. One license per plan: "
+                "use Update on that row to enter the renewed expiration date and new proof."
+            )
+        else:
+            return _saved(f"{license.plan} was added.")
+    return render(
+        "portal/license_form.html",
+        "portal/_license_form.html",
+        status=422,
+        **_form_context(form, kept=proof),
+    )
+
+
+def _license_or_404(license_id):
+    license = license_store.license_of(_account().id, license_id)
+    if license is None:
+        abort(404)
+    return license
+
+
+@bp.route("/licenses/<int:license_id>")
+def license_history(license_id):
+    license = _license_or_404(license_id)
+    return render_template(
+        "portal/license_history.html",
+        license=license,
+        versions=license_store.history_of(license),
+        today=_today(),
+    )
+
+
+@bp.route("/licenses/<int:license_id>/update", methods=["GET", "POST"])
+def update_license(license_id):
+    license = _license_or_404(license_id)
+    form = _form(LicenseTermsForm)
+    proof = None
+    if form.is_submitted():
+        valid = form.validate()
+        proof = _take_proof(form)
+        if valid and proof and not form.proof.errors:
+            license_store.renew_license(license, current_user.id, form.terms(), proof)
+            return _saved(f"{license.plan} was updated. The earlier proof is kept in its history.")
+        status = 422
+    else:
+        current = license.current
+        form.process(
+            data={
+                "seats": current.seats,
+                "term": current.term,
+                "tenant": current.tenant,
+                "contact_name": current.contact_name,
+                "contact_email": current.contact_email,
+            }
+        )
+        status = 200
+    return render(
+        "portal/license_form.html",
+        "portal/_license_form.html",
+        status=status,
+        **_form_context(form, license=license, kept=proof),
+    )
+
+
+@bp.route("/proofs/<int:document_id>")
+def download_proof(document_id):
+    document = license_store.proof_of(_account().id, document_id)
+    if document is None:
+        abort(404)
+    return send_proof(document)
+
+
+@bp.route("/help")
+def help():
+    return render_template("portal/help.html")
