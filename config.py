@@ -32,8 +32,6 @@ class Config:
     DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'portal.sqlite3'}")
     BUSINESS_TIMEZONE = os.environ.get("BUSINESS_TIMEZONE", "UTC")
     UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024))
-    # Room for the other form fields around the file; a body past this is refused before parsing.
-    MAX_CONTENT_LENGTH = UPLOAD_MAX_BYTES + 256 * 1024
     PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
 
     PROVIDER_NAME = os.environ.get("PROVIDER_NAME", "Your hosting provider")
@@ -59,7 +57,9 @@ class Config:
 
     @classmethod
     def finalize(cls, config):
-        """Fill in what depends on the environment name; refuse to run production without a key."""
+        """Fill in derived settings; refuse to run production without a key."""
+        # Room for the other form fields around the file; a body past this is refused before parsing.
+        config["MAX_CONTENT_LENGTH"] = config["UPLOAD_MAX_BYTES"] + 256 * 1024
         if config["PORTAL_ENV"] == "development":
             config["SESSION_COOKIE_SECURE"] = _env_bool("SESSION_COOKIE_SECURE", False)
             if not config.get("SECRET_KEY"):

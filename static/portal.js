@@ -26,13 +26,18 @@
       input.value = "";
       box.textContent = "";
       var p = document.createElement("p");
+      // The size as the server words it ("10 MB", "512 KB"): rounding to whole MB would say "0 MB" for small limits.
       p.textContent = "The file " + file.name + " is larger than " +
-        Math.round(limit / 1048576) + " MB. Choose a smaller PDF, PNG or JPEG.";
+        (input.dataset.maxSize || limit + " bytes") + ". Choose a smaller PDF, PNG or JPEG.";
       box.appendChild(p);
       box.hidden = false;
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", box.id);
     } else if (file) {
       box.textContent = "";
       box.hidden = true;
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
     }
   });
 })();

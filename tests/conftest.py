@@ -179,3 +179,83 @@ def count_queries():
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+class SmtpSink:
+    """An aiosmtpd handler that keeps what arrived and plays the faults a test asks for.
+
+    `refuse[address] = "550 5.1.1 ..."` answers RCPT for that address with the reply;
+    `drop_at_rcpt` / `drop_at_data` hold addresses at whose RCPT / DATA the server hangs up;
+    `before_data`, an async callable(session, envelope), runs first at each DATA and may return a
+    reply to give instead of accepting the message.
+    """
+
+    def __init__(self):
+        self.host = "127.0.0.1"
+        self.port = None
+        self.messages = []
+        self.refuse = {}
+        self.drop_at_rcpt = set()
+        self.drop_at_data = set()
+        self.before_data = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.drop_at_rcpt:
+            server.transport.close()
+            return "421 4.4.2 closing connection"
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.before_data is not None:
+            reply = await self.before_data(session, envelope)
+            if reply:
+                return reply
+        if self.drop_at_data.intersection(envelope.rcpt_tos):
+            server.transport.close()
+            return "421 4.4.2 closing connection"
+        import email
+        from email import policy
+
+        message = email.message_from_bytes(envelope.original_content, policy=policy.default)
+        self.messages.append((tuple(envelope.rcpt_tos), message))
+        return "250 2.0.0 Message accepted"
+
+    def to(self, address):
+        """The messages whose envelope went to `address`."""
+        return [message for recipients, message in self.messages if address in recipients]
+
+    def configure(self, app):
+        """Point the app's Flask-Mail at this server."""
+        from webapp.extensions import mail
+
+        app.config.update(MAIL_SERVER=self.host, MAIL_PORT=self.port)
+        mail.init_app(app)
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 and a free port; yields its SmtpSink."""
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError:
+        skip_or_fail("aiosmtpd is not installed (pip install -e '.[test]')")
+    import socket
+
+    sink = SmtpSink()
+    for _ in range(5):
+        with socket.socket() as probe:
+            probe.bind((sink.host, 0))
+            sink.port = probe.getsockname()[1]
+        controller = Controller(sink, hostname=sink.host, port=sink.port)
+        try:
+            controller.start()
+            break
+        except (OSError, RuntimeError):
+            continue  # another process took the port between the probe and the start
+    else:
+        pytest.fail("could not start the SMTP server on a free port")
+    yield sink
+    controller.stop()

@@ -1,9 +1,15 @@
 """`flask` commands for operators and cron."""
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from peewee import IntegrityError
 
-from . import demo
+from . import demo, reminders
 from .extensions import db
 from .licensing import business_today
 from .models import Account, User, create_tables
@@ -20,6 +26,7 @@ def _password(password, email):
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db():
     """Create the tables and the product list (safe to run again)."""
     with db.database.connection_context():
@@ -31,6 +38,7 @@ def init_db():
 @click.argument("name")
 @click.option("--billing-day", type=click.IntRange(1, 31), default=1, show_default=True,
               help="Day of the month the account's billing cycle starts.")
+@with_appcontext
 def create_account(name, billing_day):
     """Create an active customer account, enrolled in BYOL."""
     with db.database.connection_context():
@@ -58,6 +66,7 @@ def _create_user(email, password, **fields):
 @click.option("--authorized", is_flag=True, help="May open the Onboarding Portal.")
 @click.option("--name", default="", help="The user's full name.")
 @click.option("--password", help="Prompted (hidden) when not given.")
+@with_appcontext
 def create_user(email, account_name, authorized, name, password):
     """Create a customer user on an account."""
     with db.database.connection_context():
@@ -71,6 +80,7 @@ def create_user(email, account_name, authorized, name, password):
 @click.command("create-admin")
 @click.argument("email")
 @click.option("--password", help="Prompted (hidden) when not given.")
+@with_appcontext
 def create_admin(email, password):
     """Create a staff admin, who sees every account."""
     with db.database.connection_context():
@@ -79,6 +89,7 @@ def create_admin(email, password):
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo():
     """A demo account with licenses in every status, its users and an admin; prints the logins."""
     with db.database.connection_context():
@@ -89,7 +100,71 @@ def seed_demo():
         click.echo(f"  {role:28} {email}  password: {password}")
 
 
-COMMANDS = [init_db, create_account, create_user, create_admin, seed_demo]
+@contextmanager
+def _terminate_as_exit():
+    """Let SIGTERM unwind like Ctrl-C, so a stopped run still records what it already sent."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@click.command("send-reminders")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+              help="Run as of this date (back-fills, tests). Default: today in BUSINESS_TIMEZONE.")
+@click.option("--dry-run", is_flag=True, help="List what would be sent; send and record nothing.")
+@with_appcontext
+def send_reminders(today, dry_run):
+    """Email the 30-day expiration reminder to each due license's contact person (run daily from cron).
+
+    The last line is always `sent N, failed N, skipped N`. Skipped: due, but not attempted by this run
+    (another run is sending it, it used up REMINDER_MAX_ATTEMPTS, or the mail server was unreachable).
+    Exits 1 when any send failed.
+    """
+    day = today.date() if today else _today()
+    with db.database.connection_context():
+        if dry_run:
+            planned, skipped = reminders.preview(day)
+            for due in planned:
+                click.echo(f"would send: {due.expires_on.isoformat()}  {due.account_name} · {due.plan}"
+                           f"  to {due.contact_email}")
+            click.echo(f"dry run as of {day.isoformat()}: {len(planned)} would be sent; nothing sent or recorded")
+            click.echo(reminders.RunSummary(skipped=skipped).line)
+            return
+        try:
+            run = reminders.ReminderRun(current_app._get_current_object(), day)
+        except reminders.MailSuppressed as error:
+            raise click.ClickException(str(error)) from None
+
+        def report_failure(due, error):
+            click.echo(f"failed: {due.account_name} · {due.plan} (expires {due.expires_on.isoformat()}) "
+                       f"to {due.contact_email}: {error}", err=True)
+
+        with _terminate_as_exit():
+            total = run.arm()
+            if sys.stdout.isatty():
+                with click.progressbar(length=total, label=f"Reminders due {day.isoformat()}") as bar:
+                    summary = run.send(progress=bar.update, on_failure=report_failure)
+            else:
+                summary = run.send(on_failure=report_failure)
+    if summary.stopped:
+        click.echo(f"stopped early: {summary.stopped}", err=True)
+    click.echo(summary.line)
+    if summary.failed:
+        sys.exit(1)
+
+
+# Each command carries @with_appcontext: `flask` pushes an app context for app.cli commands, but
+# app.test_cli_runner() invokes app.cli directly, where a plain click command gets none.
+COMMANDS = [init_db, create_account, create_user, create_admin, seed_demo, send_reminders]
 
 
 def register(app):

@@ -2,7 +2,8 @@
 from flask import current_app
 from flask_wtf.csrf import CSRFError
 
-from .hypermedia import render
+from .filters import filesize
+from .hypermedia import render, wants_fragment
 
 MESSAGES = {
     400: ("The request could not be understood", "Reload the page and try again."),
@@ -17,23 +18,28 @@ MESSAGES = {
 def render_error(code, title=None, detail=None):
     """The error page for `code`, or just its message box for an htmx request."""
     default_title, default_detail = MESSAGES.get(code, MESSAGES[500])
-    return render(
+    response = render(
         "errors/error.html",
         "errors/_message.html",
         status=code,
         title=title or default_title,
         detail=detail or default_detail,
     )
+    if wants_fragment():
+        # Show the message above the page; the form the user was filling in stays as it was.
+        response.headers["HX-Retarget"] = "#messages"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
 
 
 def register(app):
     """Install the handlers on the app."""
 
     def too_large(error):
-        limit_mb = current_app.config["UPLOAD_MAX_BYTES"] / (1024 * 1024)
+        limit = filesize(current_app.config["UPLOAD_MAX_BYTES"])
         return render_error(
             413,
-            detail=f"Proof documents may be at most {limit_mb:g} MB. "
+            detail=f"Proof documents may be at most {limit}. "
             "Nothing was saved; choose a smaller PDF, PNG or JPEG and submit the form again.",
         )
 

@@ -107,6 +107,7 @@ class ByolStatus:
     the first to expire while valid, or the one that broke BYOL. `valid_until` is the last
     day BYOL holds (None once it is broken). `subscription_from` is the start of the first
     billing cycle billed by subscription; `already_moved` says whether that cycle has begun.
+    `broken` lists every license that is expired or rejected, first to lapse first.
     """
 
     enrolled: bool
@@ -117,6 +118,7 @@ class ByolStatus:
     subscription_from: date | None
     already_moved: bool
     no_licenses: bool
+    broken: tuple = ()
 
 
 def byol_status(licenses, today, billing_day, enrolled=True):
@@ -140,9 +142,10 @@ def byol_status(licenses, today, billing_day, enrolled=True):
         if not license_status(lic.expires_on, today, lic.rejected).keeps_byol
     ]
     if broken:
-        first = min(broken, key=lambda lic: (lapse_day(lic), lic.plan))
+        broken.sort(key=lambda lic: (lapse_day(lic), lic.plan))
+        first = broken[0]
         starts = next_cycle_start(lapse_day(first), billing_day)
-        return ByolStatus(True, False, seats, first, None, starts, starts <= today, False)
+        return ByolStatus(True, False, seats, first, None, starts, starts <= today, False, tuple(broken))
 
     first = min(licenses, key=lambda lic: (lic.expires_on, lic.plan))
     starts = next_cycle_start(first.expires_on, billing_day)

@@ -1,4 +1,4 @@
-"""Peewee models: accounts and their users, licenses with their history, and proof documents."""
+"""Peewee models: accounts and their users, licenses with their history, proof documents, and reminders."""
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
@@ -147,7 +147,55 @@ class LicenseVersion(db.Model):
         return self.review_status == self.REJECTED
 
 
-MODELS = [Account, User, Product, ProofDocument, License, LicenseVersion]
+class Reminder(db.Model):
+    """The reminder of one kind for one expiration date of one license: pending, sent or failed.
+
+    The unique key (license, expires_on, kind) is what makes it exactly once: a renewal with a new
+    date is a new key, and two runs cannot both create or both claim the same row.
+    """
+
+    EXPIRY_30_DAYS = "expiry-30-days"
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+    license = ForeignKeyField(License, backref="reminders", on_delete="CASCADE")
+    expires_on = DateField()
+    kind = CharField(max_length=32, default=EXPIRY_30_DAYS)
+    status = CharField(max_length=16, default=PENDING)
+    recipient = CharField(max_length=254, default="")
+    attempts = IntegerField(default=0)
+    last_error = TextField(default="")
+    # A run owns the reminder while claim_token is its token and claimed_at is within the lease.
+    claim_token = CharField(max_length=32, null=True)
+    claimed_at = DateTimeField(null=True)
+    sent_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("license", "expires_on", "kind"), True),
+            # The send loop walks the due ones in (expires_on, id) order, soonest first.
+            (("expires_on", "id"), False),
+        )
+
+
+class ReminderAttempt(db.Model):
+    """One try at sending a reminder: to whom, when, and what the mail server said."""
+
+    SENT = "sent"
+    FAILED = "failed"
+
+    reminder = ForeignKeyField(Reminder, backref="attempt_log", on_delete="CASCADE")
+    license = ForeignKeyField(License, on_delete="CASCADE")
+    expires_on = DateField()
+    recipient = CharField(max_length=254)
+    attempted_at = DateTimeField(default=utcnow)
+    outcome = CharField(max_length=16)
+    error = TextField(default="")
+
+
+MODELS = [Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt]
 PRODUCTS = ["MS Office 365"]
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import send_file
 
+from .filters import filesize
 from .models import ProofDocument
 
 # (leading bytes, media type) of the formats a proof may be in.
@@ -55,7 +56,7 @@ def read_upload(file_storage, max_bytes):
         raise UploadRefused("The file is empty. Choose the PDF, PNG or JPEG of your proof of licensing.")
     if len(content) > max_bytes:
         raise UploadRefused(
-            f"The file is larger than {max_bytes / (1024 * 1024):g} MB. "
+            f"The file is larger than {filesize(max_bytes)}. "
             "Save the proof as a smaller PDF, PNG or JPEG and choose it again."
         )
     media_type = sniff_media_type(content)

@@ -2,7 +2,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from peewee import fn
 
-from .. import license_store
+from .. import license_store, reminders
 from ..extensions import login_manager
 from ..licensing import business_today
 from ..models import Account, License, LicenseVersion, ProofDocument, User, utcnow
@@ -11,6 +11,7 @@ from .forms import AccountSearchForm, ConfirmForm, ReviewForm
 
 bp = Blueprint("admin", __name__)
 PAGE_SIZE = 50
+MAX_PAGE = 100_000
 
 
 @bp.before_request
@@ -39,11 +40,13 @@ def _account_or_404(account_id):
 @bp.route("/")
 def index():
     search = AccountSearchForm(request.args)
-    page = max(request.args.get("page", 1, type=int), 1)
+    # Capped, so a made-up page number cannot overflow the database's OFFSET.
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     accounts = Account.select().order_by(Account.name)
     if search.q.data:
         accounts = accounts.where(fn.LOWER(Account.name).contains(search.q.data.strip().lower()))
-    accounts = list(accounts.paginate(page, PAGE_SIZE + 1))
+    # One row past the page says whether there is a next page; the offset still steps by PAGE_SIZE.
+    accounts = list(accounts.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE))
     has_next = len(accounts) > PAGE_SIZE
     accounts = accounts[:PAGE_SIZE]
     by_account = license_store.licenses_by_account([a.id for a in accounts])
@@ -69,6 +72,7 @@ def account(account_id):
         rows=rows,
         byol=byol,
         users=users,
+        reminders=reminders.outstanding_reminders(account.id, today),
         today=today,
         confirm=ConfirmForm(),
         review=ReviewForm(),

@@ -25,6 +25,10 @@ class _ParsedField:
     parse_error = "Enter a valid value."
 
     def process_formdata(self, valuelist):
+        if valuelist and not valuelist[0].strip():
+            # A browser sends an empty field as "": that is a missing value, for the required message.
+            self.data = None
+            return
         try:
             super().process_formdata(valuelist)
         except ValueError:
@@ -37,7 +41,7 @@ class _ParsedField:
 
 
 class WholeNumberField(_ParsedField, IntegerField):
-    parse_error = "Enter a whole number of at least 1."
+    parse_error = "Enter a whole number from 1 to 1,000,000."
 
     def process_formdata(self, valuelist):
         if valuelist and valuelist[0].strip() and not valuelist[0].strip().isdigit():
@@ -50,6 +54,20 @@ class CalendarDateField(_ParsedField, DateField):
     parse_error = "Enter a real calendar date as YYYY-MM-DD, for example 2027-03-31."
 
 
+class ListedChoiceField(SelectField):
+    """A drop-down that refuses a value not in its list with a message saying what to do."""
+
+    def __init__(self, *args, not_listed, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.not_listed = not_listed
+
+    def pre_validate(self, form):
+        try:
+            super().pre_validate(form)
+        except ValidationError:
+            raise ValidationError(self.not_listed) from None
+
+
 class LicenseTermsForm(FlaskForm):
     """What every submission of a license carries: the terms read off Office 365, and the proof."""
 
@@ -57,11 +75,12 @@ class LicenseTermsForm(FlaskForm):
         "Number of licenses",
         validators=[
             InputRequired("Enter the number of licenses."),
-            NumberRange(min=1, max=1_000_000, message="Enter a whole number of at least 1."),
+            NumberRange(min=1, max=1_000_000, message="Enter a whole number from 1 to 1,000,000."),
         ],
     )
-    term = SelectField(
+    term = ListedChoiceField(
         "Subscription term",
+        not_listed="Choose Yearly or Monthly from the list.",
         choices=[SelectChoice("", "Choose…"), SelectChoice(YEARLY), SelectChoice(MONTHLY)],
         validators=[DataRequired("Choose the subscription term.")],
     )
@@ -133,7 +152,12 @@ class LicenseTermsForm(FlaskForm):
 class LicenseForm(LicenseTermsForm):
     """A new license: which product and plan it is, then its terms."""
 
-    product = SelectField("Product", coerce=str, validators=[DataRequired("Choose the product.")])
+    product = ListedChoiceField(
+        "Product",
+        coerce=str,
+        validators=[DataRequired("Choose the product.")],
+        not_listed="Choose a product from the list.",
+    )
     plan = StringField(
         "Plan",
         validators=[DataRequired("Enter the plan name as Office 365 shows it."), Length(max=200)],

@@ -20,7 +20,10 @@ def require_portal_user():
     if current_user.is_admin:
         return redirect(url_for("admin.index"))
     if not current_user.may_use_portal:
-        return render("portal/refused.html", "portal/_refused.html", status=403, user=current_user)
+        if wants_fragment():
+            # Access was withdrawn while the page was open: reload it, so the whole page says why.
+            return "", 403, {"HX-Refresh": "true"}
+        return render_template("portal/refused.html", user=current_user), 403
 
 
 def _today():

@@ -1,0 +1,1 @@
+"""Benchmarks: a bulk seeder and load runs against the portal (see bench/README.md)."""

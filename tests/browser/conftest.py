@@ -1,0 +1,154 @@
+"""Browser fixtures: the real app served from a thread (CSRF on), driven by Debian's Chromium via Playwright.
+
+This folder is a package (it has an __init__.py) so that its conftest is imported as
+`browser.conftest` and does not replace the `conftest` module the other test files import from.
+"""
+import os
+import threading
+from dataclasses import dataclass
+
+import pytest
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from config import TestConfig
+from conftest import PASSWORD, _empty_database, skip_or_fail
+from webapp import create_app
+from webapp.extensions import db
+from webapp.licensing import business_today
+from webapp.models import Account, User
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Playwright cannot download its browser here, so it drives the Chromium Debian installed."""
+    if not os.access(CHROMIUM, os.X_OK):
+        skip_or_fail(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def base_url():
+    """None: each module serves its own portal on a free port, so tests use absolute URLs.
+
+    This also replaces pytest-playwright's own base_url fixture, which pytest 9 warns about.
+    """
+    return None
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Keeps the access log out of the test output; errors are still logged."""
+
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+@dataclass
+class LivePortal:
+    app: object
+    url: str
+
+    def today(self):
+        """Today in the portal's business time zone."""
+        return business_today(self.app.config["BUSINESS_TIMEZONE"])
+
+
+@pytest.fixture(scope="module")
+def portal(request, database_url):
+    """The real app on 127.0.0.1:<free port>, one per test module; a module may set PORTAL_SETTINGS."""
+    settings = getattr(request.module, "PORTAL_SETTINGS", {})
+    app = create_app(TestConfig, DATABASE_URL=database_url, WTF_CSRF_ENABLED=True, **settings)
+    _empty_database()
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name="live-portal", daemon=True)
+    thread.start()
+    try:
+        yield LivePortal(app=app, url=f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        if not db.database.is_closed():
+            db.database.close()
+
+
+@pytest.fixture
+def customer(portal):
+    """Empty tables, then an active BYOL account with one authorized user (email, password)."""
+    _empty_database()
+    with db.database.connection_context():
+        account = Account.create(name="Northwind Traders")
+        user = User(email="pat@northwind.example", account=account, is_authorized=True, name="Pat Doe")
+        user.set_password(PASSWORD)
+        user.save()
+    return user
+
+
+@pytest.fixture
+def log_in(portal):
+    """Log a page in through the login form, the way a person does."""
+
+    def log_in_as(page, user):
+        page.goto(f"{portal.url}/login")
+        page.get_by_label("Email", exact=True).fill(user.email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{portal.url}/licenses")
+
+    return log_in_as
+
+
+@pytest.fixture
+def fill_license_form(pdf):
+    """Fill every field of the open Add License (or Update) form by its visible label."""
+
+    def fill(page, expires_on, plan="Office 365 E3", term="Yearly", proof_name="proof.pdf", proof=pdf):
+        if plan is not None:  # the Update form shows product and plan as text, not fields
+            page.get_by_label("Product", exact=True).select_option(label="MS Office 365")
+            page.get_by_label("Plan", exact=True).fill(plan)
+        page.get_by_label("Number of licenses", exact=True).fill("25")
+        page.get_by_label("Subscription term", exact=True).select_option(label=term)
+        page.get_by_label("Expiration date", exact=True).fill(expires_on.isoformat())
+        page.get_by_label("Microsoft 365 tenant", exact=True).fill("northwind.onmicrosoft.com")
+        page.get_by_label("Contact name", exact=True).fill("Pat Doe")
+        page.get_by_label("Contact email", exact=True).fill("pat@northwind.example")
+        page.get_by_label("Proof of licensing", exact=True).set_input_files(
+            {"name": proof_name, "mimeType": "application/pdf", "buffer": proof}
+        )
+
+    return fill
+
+
+class PageLoads:
+    """Watches a page for full loads: main-frame navigations, and a marker a reload would wipe out."""
+
+    def __init__(self, page):
+        self.page = page
+        self.navigations = []
+        page.on("framenavigated", self._record)
+        page.evaluate("window.__marker = 1")
+
+    def _record(self, frame):
+        if frame == self.page.main_frame:
+            self.navigations.append(frame.url)
+
+    def assert_none(self):
+        """Nothing since the watch began replaced the document."""
+        assert self.navigations == [], f"the page navigated: {self.navigations}"
+        assert self.page.evaluate("window.__marker") == 1, "the page was reloaded"
+
+
+@pytest.fixture
+def watch_page_loads():
+    return PageLoads

@@ -1,0 +1,429 @@
+"""The provider's staff pages: accounts, the toggles, proof review, downloads and history; and that
+customers cannot reach any of it."""
+from datetime import date
+
+import pytest
+from bs4 import BeautifulSoup
+
+from config import TestConfig
+from conftest import PASSWORD, count_queries
+from webapp import create_app, license_store
+from webapp.demo import demo_pdf
+from webapp.extensions import db
+from webapp.models import Account, License, LicenseVersion, Product, User
+from webapp.proofs import Upload, store_upload
+
+
+def page_of(response):
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+def text_of(response):
+    return " ".join(page_of(response).get_text(" ").split())
+
+
+def messages_of(response):
+    return " ".join(page_of(response).find(id="messages").get_text(" ").split())
+
+
+def reload(model, row_id):
+    with db.database.connection_context():
+        return model.get_by_id(row_id)
+
+
+def insert_license(account, plan="Office 365 E3", expires_on=date(2099, 12, 31), seats=25, proof=None,
+                   proof_name="proof.pdf"):
+    """A license with its first version, written straight to the store."""
+    with db.database.connection_context():
+        product = Product.get(Product.name == "MS Office 365")
+        document = store_upload(Upload(proof or demo_pdf(plan), "application/pdf", proof_name), account, None)
+        license = license_store.add_license(
+            account, None, product, plan,
+            {"seats": seats, "term": "Yearly", "expires_on": expires_on, "tenant": "northwind.onmicrosoft.com",
+             "contact_name": "Pat Doe", "contact_email": "pat@northwind.example"},
+            document,
+        )
+        return License.get_by_id(license.id)
+
+
+def renew(license, expires_on, proof, proof_name):
+    with db.database.connection_context():
+        document = store_upload(Upload(proof, "application/pdf", proof_name), license.account, None)
+        license_store.renew_license(
+            License.get_by_id(license.id), None,
+            {"seats": 30, "term": "Yearly", "expires_on": expires_on, "tenant": "northwind.onmicrosoft.com",
+             "contact_name": "Pat Doe", "contact_email": "pat@northwind.example"},
+            document,
+        )
+        return License.get_by_id(license.id)
+
+
+@pytest.fixture
+def staff(app, admin, login):
+    """A client logged in as the admin."""
+    client = app.test_client()
+    assert login(client, admin.email).headers["Location"] == "/admin/"
+    return client
+
+
+@pytest.fixture
+def customer(logged_in):
+    """A client logged in as the account's authorized user."""
+    return logged_in
+
+
+# --- Accounts list and account page ----------------------------------------------------------
+
+
+def account_names(response):
+    return [a.get_text() for a in page_of(response).select("tbody td:first-child a")]
+
+
+def test_the_accounts_list_shows_every_account_with_its_byol_standing(staff, account, make_account):
+    insert_license(account, expires_on=date(2099, 12, 31))
+    make_account("Fabrikam", byol_enrolled=False)
+    make_account("Contoso", status=Account.SUSPENDED)
+    response = staff.get("/admin/")
+    assert response.status_code == 200
+    assert account_names(response) == ["Contoso", "Fabrikam", "Northwind Traders"]
+    rows = {tr.find("a").get_text(): " ".join(tr.get_text(" ").split()) for tr in page_of(response).select("tbody tr")}
+    assert "valid until 31 Dec 2099" in rows["Northwind Traders"]
+    assert "not enrolled" in rows["Fabrikam"] and "subscription" in rows["Fabrikam"]
+    assert "suspended" in rows["Contoso"] and "no proof" in rows["Contoso"]
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("fab", ["Fabrikam"]),
+        ("FAB", ["Fabrikam"]),
+        ("  trad ", ["Northwind Traders"]),
+        ("o", ["100% Office", "Contoso", "Northwind Traders"]),
+        ("%", ["100% Office"]),
+        ("_", ["Snake_Case Ltd"]),
+        ("zzz", []),
+    ],
+)
+def test_account_search(staff, account, make_account, query, expected):
+    for name in ("Fabrikam", "Contoso", "100% Office", "Snake_Case Ltd"):
+        make_account(name)
+    response = staff.get("/admin/", query_string={"q": query})
+    assert response.status_code == 200
+    names = account_names(response)
+    assert [n for n in names if n in expected] == expected and len(names) == len(expected)
+    if not expected:
+        assert "No accounts match" in text_of(response)
+
+
+def test_accounts_are_paged_and_the_search_stays_on_the_pager(staff, make_account):
+    for n in range(1, 56):
+        make_account(f"Tenant {n:03}")
+    make_account("Unrelated Ltd")
+    first = staff.get("/admin/", query_string={"q": "tenant"})
+    assert account_names(first) == [f"Tenant {n:03}" for n in range(1, 51)]
+    pager = page_of(first).find("nav", class_="pager")
+    assert [a.get_text() for a in pager.find_all("a")] == ["Next →"]
+    assert pager.find("a")["href"] == "/admin/?q=tenant&page=2"
+
+    second = staff.get(pager.find("a")["href"])
+    assert account_names(second) == [f"Tenant {n:03}" for n in range(51, 56)]
+    assert [a.get_text() for a in page_of(second).find("nav", class_="pager").find_all("a")] == ["← Previous"]
+
+    for page in ("0", "-3", "abc"):
+        assert account_names(staff.get("/admin/", query_string={"q": "tenant", "page": page}))[0] == "Tenant 001"
+    assert account_names(staff.get("/admin/", query_string={"page": "99"})) == []
+
+
+def test_the_accounts_list_makes_the_same_queries_for_few_and_many_accounts(staff, make_account):
+    for n in range(3):
+        insert_license(make_account(f"Small {n}"), plan=f"Plan {n}")
+    with count_queries() as few:
+        assert staff.get("/admin/").status_code == 200
+    for n in range(45):
+        insert_license(make_account(f"More {n:02}"), plan="Office 365 E3")
+    with count_queries() as many:
+        assert staff.get("/admin/").status_code == 200
+    assert len(few) == len(many) <= 6, many
+
+
+def test_the_account_page_shows_users_licenses_and_controls(staff, account, user, make_user):
+    make_user("sam@northwind.example", account=account, authorized=False)
+    license = insert_license(account, proof_name="e3.pdf")
+    response = staff.get(f"/admin/accounts/{account.id}")
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "Northwind Traders" in text and "Status: active" in text and "Billing: BYOL" in text
+    assert "pat@northwind.example authorized" in text.replace(" Pat", "")
+    assert "sam@northwind.example" in text and "not authorized" in text
+    assert "Office 365 E3" in text and "31 Dec 2099" in text and "pending" in text
+    page = page_of(response)
+    assert page.find("a", href=f"/admin/licenses/{license.id}") is not None
+    with db.database.connection_context():
+        version = LicenseVersion.get_by_id(license.current_id)
+    assert page.find("a", href=f"/admin/proofs/{version.proof_id}").get_text() == "e3.pdf"
+    assert page.find("form", action=f"/admin/versions/{version.id}/review") is not None
+    assert staff.get("/admin/accounts/999999").status_code == 404
+
+
+# --- Toggles ---------------------------------------------------------------------------------
+
+
+def test_suspending_an_account_refuses_its_users_on_their_next_request(staff, customer, account):
+    assert customer.get("/licenses").status_code == 200
+
+    response = staff.post(f"/admin/accounts/{account.id}/status")
+    assert response.status_code == 302 and response.headers["Location"] == f"/admin/accounts/{account.id}"
+    assert reload(Account, account.id).status == Account.SUSPENDED
+    assert "Northwind Traders is now suspended." in messages_of(staff.get(response.headers["Location"]))
+
+    refused = customer.get("/licenses")
+    assert refused.status_code == 403
+    assert "Northwind Traders is suspended" in text_of(refused)
+    assert customer.get("/licenses/new").status_code == 403
+
+    assert staff.post(f"/admin/accounts/{account.id}/status").status_code == 302
+    assert reload(Account, account.id).status == Account.ACTIVE
+    assert customer.get("/licenses").status_code == 200
+
+
+def test_switching_enrollment_shows_billed_by_subscription(staff, customer, account):
+    insert_license(account)
+    assert "BYOL is valid until 31 Dec 2099" in text_of(customer.get("/licenses"))
+
+    assert staff.post(f"/admin/accounts/{account.id}/enrollment").status_code == 302
+    assert reload(Account, account.id).byol_enrolled is False
+    portal = text_of(customer.get("/licenses"))
+    assert "Billed by subscription" in portal and "not enrolled in BYOL" in portal
+    assert "BYOL is valid" not in portal
+    assert "Billing: provider subscription" in text_of(staff.get(f"/admin/accounts/{account.id}"))
+
+    assert staff.post(f"/admin/accounts/{account.id}/enrollment").status_code == 302
+    assert reload(Account, account.id).byol_enrolled is True
+    assert "BYOL is valid until 31 Dec 2099" in text_of(customer.get("/licenses"))
+
+
+def test_removing_a_users_authorization_refuses_them_at_once(staff, customer, user, account):
+    response = staff.post(f"/admin/users/{user.id}/authorization")
+    assert response.status_code == 302 and response.headers["Location"] == f"/admin/accounts/{account.id}"
+    assert reload(User, user.id).is_authorized is False
+    refused = customer.get("/licenses")
+    assert refused.status_code == 403
+    assert "not an authorized user" in text_of(refused)
+
+    assert staff.post(f"/admin/users/{user.id}/authorization").status_code == 302
+    assert reload(User, user.id).is_authorized is True
+    assert customer.get("/licenses").status_code == 200
+
+
+def test_an_admin_has_no_authorization_to_toggle(staff, admin):
+    before = reload(User, admin.id).is_authorized
+    assert staff.post(f"/admin/users/{admin.id}/authorization").status_code == 404
+    assert reload(User, admin.id).is_authorized is before
+
+
+@pytest.mark.parametrize("path", ["/admin/accounts/999999/status", "/admin/accounts/999999/enrollment",
+                                  "/admin/users/999999/authorization", "/admin/versions/999999/review"])
+def test_toggles_on_missing_rows_are_404(staff, path):
+    assert staff.post(path, data={"decision": "accepted"}).status_code == 404
+
+
+# --- Proof review ----------------------------------------------------------------------------
+
+
+def test_accepting_proof(staff, customer, account):
+    license = insert_license(account)
+    response = staff.post(f"/admin/versions/{license.current_id}/review", data={"decision": "accepted"})
+    assert response.status_code == 302
+    version = reload(LicenseVersion, license.current_id)
+    assert version.review_status == "accepted" and version.reviewed_at is not None and version.review_reason == ""
+    assert "Proof for Office 365 E3 accepted." in messages_of(staff.get(response.headers["Location"]))
+    row = page_of(customer.get("/licenses")).find(id=f"license-{license.id}")
+    assert "current" in row.get_text()
+
+
+def test_rejecting_proof_needs_a_reason(staff, account):
+    license = insert_license(account)
+    for reason in ("", "   "):
+        response = staff.post(f"/admin/versions/{license.current_id}/review",
+                              data={"decision": "rejected", "reason": reason})
+        assert response.status_code == 302
+        assert "Say why the proof is rejected" in messages_of(staff.get(response.headers["Location"]))
+        assert reload(LicenseVersion, license.current_id).review_status == "pending"
+
+
+@pytest.mark.parametrize("decision", [None, "maybe", "pending"])
+def test_a_review_needs_a_real_decision(staff, account, decision):
+    license = insert_license(account)
+    form = {"reason": "x"} if decision is None else {"decision": decision, "reason": "x"}
+    response = staff.post(f"/admin/versions/{license.current_id}/review", data=form)
+    assert response.status_code == 302
+    assert messages_of(staff.get(response.headers["Location"]))
+    assert reload(LicenseVersion, license.current_id).review_status == "pending"
+
+
+def test_rejected_proof_is_shown_to_the_customer_and_lapses_byol(staff, customer, account, today):
+    license = insert_license(account, seats=25)
+    insert_license(account, plan="Office 365 E1", seats=5, expires_on=date(2099, 6, 30))
+    reason = "The document shows another tenant, not northwind.onmicrosoft.com."
+    response = staff.post(f"/admin/versions/{license.current_id}/review",
+                          data={"decision": "rejected", "reason": f"  {reason} "})
+    assert response.status_code == 302
+    version = reload(LicenseVersion, license.current_id)
+    assert (version.review_status, version.review_reason) == ("rejected", reason)
+
+    portal = customer.get("/licenses")
+    row = " ".join(page_of(portal).find(id=f"license-{license.id}").get_text(" ").split())
+    assert "proof rejected" in row and reason in row
+    byol = " ".join(page_of(portal).find(id="byol-status").get_text(" ").split())
+    assert byol.startswith("BYOL has lapsed")
+    assert "The proof for Office 365 E3 was rejected, so it counts as missing." in byol
+    # The move comes on the first cycle (billing day 1) after today.
+    cycle = date(today.year + today.month // 12, today.month % 12 + 1, 1)
+    assert f"From the {cycle.day} {cycle:%b %Y} billing cycle, your 30 BYOL users move to subscription billing" in byol
+    assert "not refunded" in byol
+
+    # A renewal with new proof is reviewed afresh: BYOL is valid again.
+    renew(license, date(2100, 12, 31), demo_pdf("new"), "new.pdf")
+    assert "BYOL is valid until 30 Jun 2099" in text_of(customer.get("/licenses"))
+
+
+# --- Documents and history -------------------------------------------------------------------
+
+
+def test_admin_downloads_any_accounts_proof(staff, make_account):
+    content = demo_pdf("Fabrikam proof")
+    license = insert_license(make_account("Fabrikam"), proof=content, proof_name="fabrikam.pdf")
+    with db.database.connection_context():
+        document_id = LicenseVersion.get_by_id(license.current_id).proof_id
+    response = staff.get(f"/admin/proofs/{document_id}")
+    assert response.status_code == 200
+    assert response.data == content
+    assert response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    assert "fabrikam.pdf" in response.headers["Content-Disposition"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert staff.get("/admin/proofs/999999").status_code == 404
+
+
+def test_admin_views_a_licenses_history(staff, make_account):
+    first, second = demo_pdf("2098"), demo_pdf("2099")
+    license = insert_license(make_account("Fabrikam"), expires_on=date(2098, 12, 31), proof=first, proof_name="a.pdf")
+    license = renew(license, date(2099, 12, 31), second, "b.pdf")
+    response = staff.get(f"/admin/licenses/{license.id}")
+    assert response.status_code == 200
+    rows = page_of(response).find("tbody").find_all("tr")
+    assert ["31 Dec 2099" in r.get_text() for r in rows] == [True, False]
+    assert ["31 Dec 2098" in r.get_text() for r in rows] == [False, True]
+    links = [r.find("a")["href"] for r in rows]
+    assert all(href.startswith("/admin/proofs/") for href in links)
+    assert [staff.get(href).data for href in links] == [second, first]
+    assert staff.get("/admin/licenses/999999").status_code == 404
+
+
+# --- Who may not ---------------------------------------------------------------------------
+
+
+def admin_requests(account, user, license, document_id):
+    """Every admin route, with the method and form it takes."""
+    return [
+        ("GET", "/admin/", None),
+        ("GET", f"/admin/accounts/{account.id}", None),
+        ("GET", f"/admin/licenses/{license.id}", None),
+        ("GET", f"/admin/proofs/{document_id}", None),
+        ("POST", f"/admin/accounts/{account.id}/status", {}),
+        ("POST", f"/admin/accounts/{account.id}/enrollment", {}),
+        ("POST", f"/admin/users/{user.id}/authorization", {}),
+        ("POST", f"/admin/versions/{license.current_id}/review", {"decision": "rejected", "reason": "x"}),
+    ]
+
+
+def test_customers_get_403_on_every_admin_route_and_change_nothing(app, customer, account, user, make_user, login):
+    license = insert_license(account)
+    with db.database.connection_context():
+        document_id = LicenseVersion.get_by_id(license.current_id).proof_id
+    unauthorized = app.test_client()
+    make_user("sam@northwind.example", account=account, authorized=False)
+    login(unauthorized, "sam@northwind.example")
+    for client in (customer, unauthorized):
+        for method, path, form in admin_requests(account, user, license, document_id):
+            response = client.open(path, method=method, data=form)
+            assert response.status_code == 403, (method, path)
+            assert b"%PDF" not in response.data
+    assert reload(Account, account.id).status == Account.ACTIVE
+    assert reload(Account, account.id).byol_enrolled is True
+    assert reload(User, user.id).is_authorized is True
+    assert reload(LicenseVersion, license.current_id).review_status == "pending"
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, account, user):
+    license = insert_license(account)
+    with db.database.connection_context():
+        document_id = LicenseVersion.get_by_id(license.current_id).proof_id
+    for method, path, form in admin_requests(account, user, license, document_id):
+        response = client.open(path, method=method, data=form)
+        assert response.status_code == 302, (method, path)
+        assert response.headers["Location"].startswith("/login")
+    assert reload(Account, account.id).status == Account.ACTIVE
+
+
+# --- CSRF on admin POSTs ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def csrf_staff(app, database_url, admin):
+    """A client of an app with CSRF on, logged in as the admin through the real login form."""
+    client = create_app(TestConfig, DATABASE_URL=database_url, WTF_CSRF_ENABLED=True).test_client()
+    token = page_of(client.get("/login")).find("meta", attrs={"name": "csrf-token"})["content"]
+    response = client.post("/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    return client
+
+
+def test_admin_posts_without_a_token_are_refused(csrf_staff, account, user):
+    license = insert_license(account)
+    for path, form in [
+        (f"/admin/accounts/{account.id}/status", {}),
+        (f"/admin/accounts/{account.id}/enrollment", {}),
+        (f"/admin/users/{user.id}/authorization", {}),
+        (f"/admin/versions/{license.current_id}/review", {"decision": "rejected", "reason": "forged"}),
+    ]:
+        response = csrf_staff.post(path, data=form)
+        assert response.status_code == 400, path
+        assert "The form expired" in response.get_data(as_text=True)
+        forged = csrf_staff.post(path, data={**form, "csrf_token": "forged"})
+        assert forged.status_code == 400, path
+    assert reload(Account, account.id).status == Account.ACTIVE
+    assert reload(Account, account.id).byol_enrolled is True
+    assert reload(User, user.id).is_authorized is True
+    assert reload(LicenseVersion, license.current_id).review_status == "pending"
+
+
+def test_admin_posts_with_the_pages_token_are_accepted(csrf_staff, account, user):
+    license = insert_license(account)
+    page = page_of(csrf_staff.get(f"/admin/accounts/{account.id}"))
+
+    def token_of(action):
+        return page.find("form", action=action).find("input", attrs={"name": "csrf_token"})["value"]
+
+    status = f"/admin/accounts/{account.id}/status"
+    assert csrf_staff.post(status, data={"csrf_token": token_of(status)}).status_code == 302
+    assert reload(Account, account.id).status == Account.SUSPENDED
+
+    review = f"/admin/versions/{license.current_id}/review"
+    response = csrf_staff.post(review, data={"csrf_token": token_of(review), "decision": "accepted"})
+    assert response.status_code == 302
+    assert reload(LicenseVersion, license.current_id).review_status == "accepted"
+
+    # A boosted form (hx-boost on the admin pages) may send the token as the htmx header instead.
+    meta = page.find("meta", attrs={"name": "csrf-token"})["content"]
+    authorization = f"/admin/users/{user.id}/authorization"
+    response = csrf_staff.post(authorization, headers={"HX-Request": "true", "HX-Boosted": "true", "X-CSRFToken": meta})
+    assert response.status_code == 302
+    assert reload(User, user.id).is_authorized is False
+
+
+@pytest.mark.parametrize("page_number", ["99999999999999999999", str(2**62)])
+def test_an_absurd_page_number_is_an_empty_page_not_a_crash(staff, account, page_number):
+    response = staff.get("/admin/", query_string={"page": page_number})
+    assert response.status_code == 200
+    assert account_names(response) == []

@@ -1,0 +1,271 @@
+"""Every route, as every kind of visitor, with the status each must get.
+
+The routes come from app.url_map; EXPECTED holds one row per endpoint and method. A route added
+without a row fails test_every_route_has_a_row, and the access tests below visit every rule the
+app has, so nothing is left untested by omission. URL arguments always name objects of the
+authorized user's account: the user of another account must get 404 there (tenant scoping).
+"""
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import url_for
+
+from conftest import PASSWORD
+from webapp import license_store
+from webapp.extensions import db
+from webapp.models import Account, License, LicenseVersion, ProofDocument, User
+from webapp.proofs import Upload, store_upload
+
+ANONYMOUS, UNAUTHORIZED, SUSPENDED, OTHER, AUTHORIZED, ADMIN = ROLES = (
+    "anonymous",
+    "unauthorized user",
+    "user of a suspended account",
+    "user of another account",
+    "authorized user",
+    "admin",
+)
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+# Only the authorized user and the admin may ever see this plan: it belongs to the tested account.
+SECRET_PLAN = "Office 365 E5 (Northwind only)"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a visitor must get: a status, where a redirect goes, words on the page, whether the DB changes."""
+
+    status: int
+    location: str | None = None
+    text: str | None = None
+    writes: bool = False
+    attachment: bool = False
+
+
+LOGIN = Outcome(302, "/login")  # a GET comes back after login (next=the path); a POST does not
+TO_TAB = Outcome(302, "/licenses")
+TO_ADMIN = Outcome(302, "/admin/")
+PORTAL_PAGE = Outcome(200, text="Client Licenses")
+ADMIN_PAGE = Outcome(200, text="Accounts")
+PAGE = Outcome(200, text="Log in")
+DOWNLOAD = Outcome(200, attachment=True)
+SAVED_TO_TAB = Outcome(302, "/licenses", writes=True)
+SAVED_TO_ACCOUNT = Outcome(302, "/admin/accounts/{account_id}", writes=True)
+REFUSED = Outcome(403, text="You cannot open the Onboarding Portal")
+FORBIDDEN = Outcome(403, text="You may not open this page")
+NOT_FOUND = Outcome(404, text="Not found")
+
+
+def row(anonymous, unauthorized, suspended, other, authorized, admin):
+    return dict(zip(ROLES, (anonymous, unauthorized, suspended, other, authorized, admin)))
+
+
+def customers_forbidden(admin):
+    return row(LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, admin)
+
+
+EXPECTED = {
+    "auth.login": {
+        "GET": row(PAGE, TO_TAB, TO_TAB, TO_TAB, TO_TAB, TO_ADMIN),
+        # Anonymous posts the authorized user's credentials; a logged-in user is simply sent home.
+        "POST": row(TO_TAB, TO_TAB, TO_TAB, TO_TAB, TO_TAB, TO_ADMIN),
+    },
+    "auth.logout": {"POST": row(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN)},
+    "portal.index": {"GET": row(LOGIN, REFUSED, REFUSED, TO_TAB, TO_TAB, TO_ADMIN)},
+    "portal.licenses": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
+    "portal.new_license": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
+    # The other account's user adds a license to their own account, never to the tested one.
+    "portal.create_license": {"POST": row(LOGIN, REFUSED, REFUSED, SAVED_TO_TAB, SAVED_TO_TAB, TO_ADMIN)},
+    "portal.license_history": {"GET": row(LOGIN, REFUSED, REFUSED, NOT_FOUND, PORTAL_PAGE, TO_ADMIN)},
+    "portal.update_license": {
+        "GET": row(LOGIN, REFUSED, REFUSED, NOT_FOUND, PORTAL_PAGE, TO_ADMIN),
+        "POST": row(LOGIN, REFUSED, REFUSED, NOT_FOUND, SAVED_TO_TAB, TO_ADMIN),
+    },
+    "portal.download_proof": {"GET": row(LOGIN, REFUSED, REFUSED, NOT_FOUND, DOWNLOAD, TO_ADMIN)},
+    "portal.help": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
+    "admin.index": {"GET": customers_forbidden(ADMIN_PAGE)},
+    "admin.account": {"GET": customers_forbidden(ADMIN_PAGE)},
+    "admin.toggle_status": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    "admin.toggle_enrollment": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    "admin.toggle_authorization": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    "admin.review": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    "admin.license_history": {"GET": customers_forbidden(ADMIN_PAGE)},
+    "admin.download_proof": {"GET": customers_forbidden(DOWNLOAD)},
+}
+
+
+def _routes(app):
+    """{endpoint: methods} from the app's URL map, static files aside."""
+    routes = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint != "static":
+            routes.setdefault(rule.endpoint, set()).update(rule.methods - IGNORED_METHODS)
+    return routes
+
+
+def test_every_route_has_a_row(app):
+    routes = _routes(app)
+    assert set(routes) == set(EXPECTED), "add a row to EXPECTED for each new route (and drop rows of removed ones)"
+    for endpoint, methods in routes.items():
+        assert methods == set(EXPECTED[endpoint]), endpoint
+        for method, outcomes in EXPECTED[endpoint].items():
+            assert set(outcomes) == set(ROLES), (endpoint, method)
+
+
+@pytest.fixture
+def world(account, user, admin, make_account, make_user, office365, pdf, today):
+    """The tested account with a license, a suspended account, another account with a license, a user per role."""
+    suspended = make_account("Suspended Co", status=Account.SUSPENDED)
+    other = make_account("Other Co")
+    people = {
+        UNAUTHORIZED: make_user("noauth@northwind.example", account=account, authorized=False),
+        SUSPENDED: make_user("pat@suspended.example", account=suspended),
+        OTHER: make_user("kim@other.example", account=other),
+        AUTHORIZED: user,
+        ADMIN: admin,
+    }
+    licenses = {}
+    with db.database.connection_context():
+        for owner, plan in ((account, SECRET_PLAN), (other, "Office 365 E1")):
+            proof = store_upload(Upload(pdf, "application/pdf", "proof.pdf"), owner, None)
+            terms = {
+                "seats": 25,
+                "term": "Yearly",
+                "expires_on": today + timedelta(days=120),
+                "tenant": "tenant.onmicrosoft.com",
+                "contact_name": "Pat Doe",
+                "contact_email": "pat@example.com",
+            }
+            licenses[owner.id] = license_store.add_license(owner, None, office365, plan, terms, proof)
+    mine = licenses[account.id]
+    return {
+        "people": people,
+        "args": {
+            "license_id": mine.id,
+            "document_id": mine.current.proof_id,
+            "version_id": mine.current.id,
+            "account_id": account.id,
+            "user_id": people[UNAUTHORIZED].id,
+        },
+        "foreign": licenses[other.id],
+        "account": account,
+    }
+
+
+def snapshot():
+    """Everything a request could change, to tell a refused request left the database as it was."""
+    with db.database.connection_context():
+        return {
+            "accounts": list(Account.select(Account.id, Account.status, Account.byol_enrolled).order_by(Account.id).tuples()),
+            "users": list(User.select(User.id, User.is_authorized).order_by(User.id).tuples()),
+            "licenses": list(License.select(License.id, License.plan, License.current).order_by(License.id).tuples()),
+            "versions": list(
+                LicenseVersion.select(LicenseVersion.id, LicenseVersion.review_status).order_by(LicenseVersion.id).tuples()
+            ),
+            "documents": ProofDocument.select().count(),
+        }
+
+
+def _body(endpoint, world, license_form):
+    """A valid submission for each POST route, so only the visitor decides the outcome."""
+    if endpoint == "auth.login":
+        return {"email": world["people"][AUTHORIZED].email, "password": PASSWORD}
+    if endpoint == "portal.create_license":
+        return license_form()
+    if endpoint == "portal.update_license":
+        return license_form(product=None, plan=None)
+    if endpoint == "admin.review":
+        return {"decision": "rejected", "reason": "The document shows a monthly plan."}
+    return {}
+
+
+def _problems(response, expected, path, method, role, args):
+    """What is wrong with a response, as readable lines (empty when it is right)."""
+    problems = []
+    body = response.get_data(as_text=True)
+    if response.status_code != expected.status:
+        problems.append(f"status {response.status_code}, expected {expected.status}")
+    if expected.location:
+        location = urlsplit(response.headers.get("Location", ""))
+        if location.path != expected.location.format(**args):
+            problems.append(f"redirects to {response.headers.get('Location')!r}, expected {expected.location}")
+        if expected is LOGIN:
+            came_from = parse_qs(location.query).get("next")
+            wanted = [path] if method == "GET" and role == ANONYMOUS else None
+            if came_from != wanted:
+                problems.append(f"login next={came_from}, expected {wanted}")
+    if expected.text and expected.text not in body:
+        problems.append(f"page lacks {expected.text!r}")
+    if expected.attachment and not response.headers.get("Content-Disposition", "").startswith("attachment"):
+        problems.append("download is not an attachment")
+    if role not in (AUTHORIZED, ADMIN) and SECRET_PLAN in body:
+        problems.append("shows the tested account's license")
+    return problems
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_route_as(role, app, world, login, license_form):
+    problems = []
+    session = None
+    if role != ANONYMOUS:
+        # One real login; each request then starts from a fresh client carrying that session.
+        first = app.test_client()
+        assert login(first, world["people"][role].email).status_code == 302
+        session = first.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        missing = set(rule.arguments) - set(world["args"])
+        if missing:
+            problems.append(f"{rule.endpoint}: no test object for URL argument(s) {sorted(missing)}")
+            continue
+        args = {name: world["args"][name] for name in rule.arguments}
+        with app.test_request_context():
+            path = url_for(rule.endpoint, **args)
+        for method in sorted(rule.methods - IGNORED_METHODS):
+            expected = EXPECTED.get(rule.endpoint, {}).get(method, {}).get(role)
+            if expected is None:
+                problems.append(f"{method} {path} ({rule.endpoint}): no row in EXPECTED")
+                continue
+            client = app.test_client()
+            if session:
+                client.set_cookie(app.config["SESSION_COOKIE_NAME"], session)
+            before = snapshot()
+            response = client.open(path, method=method, data=_body(rule.endpoint, world, license_form))
+            found = _problems(response, expected, path, method, role, world["args"])
+            changed = snapshot() != before
+            if changed != expected.writes:
+                found.append("changed the database" if changed else "did not save anything")
+            problems += [f"{method} {path} ({rule.endpoint}) as {role}: {problem}" for problem in found]
+    assert not problems, "\n".join(problems)
+
+
+def _without_csrf_token(page):
+    """The page with its CSRF token (time-stamped, so it changes by the second) blanked out."""
+    return re.sub(r'(name="csrf-token" content|name="csrf_token" value)="[^"]*"', r'\1=""', page)
+
+
+def test_foreign_ids_are_not_found_and_change_nothing(app, world, logged_in, license_form):
+    """The authorized user names another account's license and proof: 404 every time, nothing written."""
+    foreign = world["foreign"]
+    renewal = lambda: license_form(product=None, plan=None)  # noqa: E731
+    requests = [
+        ("GET", "/licenses/{}", foreign.id, None),
+        ("GET", "/licenses/{}/update", foreign.id, None),
+        ("POST", "/licenses/{}/update", foreign.id, renewal),
+        ("GET", "/proofs/{}", foreign.current.proof_id, None),
+    ]
+    before = snapshot()
+    for method, path, foreign_id, body in requests:
+        response = logged_in.open(path.format(foreign_id), method=method, data=body and body())
+        assert response.status_code == 404, (method, path)
+        text = response.get_data(as_text=True)
+        assert "Office 365 E1" not in text and "%PDF" not in text
+        # A foreign id reads exactly like one that does not exist: nothing tells them apart.
+        missing = logged_in.open(path.format(999999), method=method, data=body and body())
+        assert missing.status_code == 404
+        assert _without_csrf_token(missing.get_data(as_text=True)) == _without_csrf_token(text)
+    assert snapshot() == before
+    with db.database.connection_context():
+        assert LicenseVersion.select().where(LicenseVersion.license == foreign.id).count() == 1
