@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test bench clean
+.PHONY: run test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

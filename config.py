@@ -30,6 +30,8 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")
 
     DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'portal.sqlite3'}")
+    # Keep database connections open between requests (peewee's pool); tests open their own.
+    DATABASE_POOL = _env_bool("DATABASE_POOL", True)
     BUSINESS_TIMEZONE = os.environ.get("BUSINESS_TIMEZONE", "UTC")
     UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024))
     PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
@@ -77,6 +79,7 @@ class TestConfig(Config):
     TESTING = True
     PORTAL_ENV = "test"
     SECRET_KEY = "test-secret-key-not-for-production"
+    DATABASE_POOL = False
     SESSION_COOKIE_SECURE = False
     PORTAL_URL = "http://portal.test"
     PROVIDER_NAME = "Example Hosting"

@@ -110,6 +110,13 @@ def cpu_seconds(pid):
     return total / ticks
 
 
+def gunicorn_has_control_socket():
+    """Whether this gunicorn has the control socket (and so the --no-control-socket flag)."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return any("--no-control-socket" in (setting.cli or ()) for setting in KNOWN_SETTINGS)
+
+
 class Gunicorn:
     """A gunicorn master on 127.0.0.1:<free port>, stopped by its PID when the block ends."""
 
@@ -124,6 +131,9 @@ class Gunicorn:
             "--workers", str(self.settings.workers), "--worker-class", self.settings.worker_class,
             "--threads", str(self.settings.threads), "--chdir", str(self.chdir), self.app_spec,
         ]
+        if gunicorn_has_control_socket():
+            # Newer gunicorn binds ~/.gunicorn/gunicorn.ctl by default: two masters would fight over it.
+            command.append("--no-control-socket")
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(command, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
@@ -184,7 +194,8 @@ def peewee_statements():
 
     class Collector(logging.Handler):
         def emit(self, record):
-            statements.append(record.getMessage())
+            if record.name == "peewee":  # not peewee.pool's "returning connection" lines
+                statements.append(record.getMessage())
 
     logger, handler = logging.getLogger("peewee"), Collector(logging.DEBUG)
     level = logger.level
@@ -248,8 +259,8 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--wrk-connections", type=int, default=8)
-    parser.add_argument("--pool", action="store_true",
-                        help="serve with peewee's connection pool (DATABASE_URL scheme postgresql+pool:// or sqlite+pool://)")
+    parser.add_argument("--no-pool", action="store_true",
+                        help="serve with a new database connection per request (DATABASE_POOL=false)")
     parser.add_argument("--keep-database", action="store_true", help="keep the SQLite file this run created")
     parser.add_argument("--show-queries", action="store_true", help="print the SQL of each counted page")
     parser.add_argument("--time-limit", type=int, default=900, help="give up after this many seconds")
@@ -296,12 +307,9 @@ def run(args, database_url, stamp):
 
     queries = count_page_queries(database_url, users)
 
-    served_url = database_url
-    if args.pool and "+pool" not in database_url.split("://")[0]:
-        scheme, rest = database_url.split("://", 1)
-        served_url = f"{scheme}+pool://{rest}"
     portal_env = dict(os.environ, PORTAL_ENV="production", SECRET_KEY=secrets.token_hex(32),
-                      SESSION_COOKIE_SECURE="false", DATABASE_URL=served_url)
+                      SESSION_COOKIE_SECURE="false", DATABASE_URL=database_url,
+                      DATABASE_POOL="false" if args.no_pool else "true")
     hello_env = dict(os.environ)
     targets = []  # (label, port, path, headers)
     results = {}
@@ -342,7 +350,7 @@ def run(args, database_url, stamp):
 
 def report(args, queries, sizes, results):
     print()
-    print(f"Served with {'a connection pool' if args.pool else 'a connection per request'}; "
+    print(f"Served with {'a connection per request' if args.no_pool else 'a connection pool'}; "
           f"gunicorn: {args.workers} workers, worker class {args.worker_class}, {args.threads} thread(s); "
           f"wrk -t{args.wrk_threads} -c{args.wrk_connections} -d{args.duration}s, {args.rounds} round(s); "
           f"{os.cpu_count()} CPUs")

@@ -137,7 +137,7 @@ def _after_bulk_load(database):
             table = model._meta.table_name
             database.execute_sql(
                 f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
-                f"(SELECT COALESCE(MAX(id), 1) FROM \"{table}\"))"
+                f"(SELECT COALESCE(MAX(id), 0) + 1 FROM \"{table}\"), false)"
             )
     # Planner statistics, as a long-running production database would have them.
     database.execute_sql("ANALYZE")

@@ -164,7 +164,8 @@ class QueryCounter(logging.Handler):
         self.queries = []
 
     def emit(self, record):
-        self.queries.append(record.getMessage())
+        if record.name == "peewee":  # SQL only, not peewee.pool's connection messages
+            self.queries.append(record.getMessage())
 
 
 @contextmanager

@@ -17,7 +17,7 @@ def create_app(config_class=Config, **overrides):
     app.config.from_object(config_class)
     app.config.update(overrides)
     Config.finalize(app.config)
-    app.config["DATABASE"] = open_database(app.config["DATABASE_URL"])
+    app.config["DATABASE"] = open_database(app.config["DATABASE_URL"], pool=app.config["DATABASE_POOL"])
 
     db.init_app(app)
     login_manager.init_app(app)

@@ -24,15 +24,20 @@ def utcnow():
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def open_database(url):
-    """A Peewee database for a DATABASE_URL; SQLite gets WAL, foreign keys and a busy timeout."""
-    if url.startswith("sqlite"):
-        return connect_url(
-            url,
-            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000},
-            timeout=10,
-        )
-    return connect_url(url)
+def open_database(url, pool=False):
+    """A Peewee database for a DATABASE_URL; SQLite gets WAL, foreign keys and a busy timeout.
+
+    With `pool`, connections are kept between requests: opening one per request (a new server
+    process on PostgreSQL) cost more than rendering the Client Licenses page.
+    """
+    scheme, _, rest = url.partition("://")
+    params = {}
+    if pool or scheme.endswith("+pool"):
+        scheme = scheme.removesuffix("+pool") + "+pool"
+        params = {"max_connections": 32, "stale_timeout": 300}
+    if scheme.startswith("sqlite"):
+        params["pragmas"] = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000}
+    return connect_url(f"{scheme}://{rest}", **params)
 
 
 class Account(db.Model):
