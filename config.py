@@ -49,6 +49,8 @@ class Config:
     MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", 30))
     REMINDER_BATCH_SIZE = int(os.environ.get("REMINDER_BATCH_SIZE", 200))
     REMINDER_MAX_ATTEMPTS = int(os.environ.get("REMINDER_MAX_ATTEMPTS", 5))
+    # A run owns the reminders it claimed this long; older claims belong to a run that died.
+    REMINDER_CLAIM_LEASE = int(os.environ.get("REMINDER_CLAIM_LEASE", 3600))
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -86,7 +86,7 @@ def seed(database_url, accounts, licenses_per_account, today, due=0, due_within_
 
     started = time.monotonic()
     previous = db.database.obj if hasattr(db.database, "obj") else None
-    app = create_app(Config, DATABASE_URL=database_url, SECRET_KEY=secrets.token_hex(16))
+    app = create_app(Config, DATABASE_URL=database_url, DATABASE_POOL=False, SECRET_KEY=secrets.token_hex(16))
     database = app.config["DATABASE"]
     try:
         with app.app_context(), database.connection_context():

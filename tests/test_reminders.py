@@ -27,6 +27,7 @@ from webapp.models import (
     Reminder,
     ReminderAttempt,
 )
+from webapp.reminders import reminder_state
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(Path(sys.executable).with_name("flask"))
@@ -399,8 +400,11 @@ def test_after_the_last_allowed_attempt_it_stays_failed_and_staff_see_it(
     assert "Reminders not delivered" in page and "gone@northwind.example" in page
     assert "will be retried on the next run (attempt 2 of 2)" in page
 
+    assert "1 would be sent" in send(runner, today + timedelta(days=1), "--dry-run")[1]  # a retry is due
     assert send(runner, today + timedelta(days=1))[:3:2] == (1, (0, 1, 0))
     smtp_server.refuse.clear()
+    code, output, counts = send(runner, today + timedelta(days=2), "--dry-run")
+    assert (code, counts) == (0, (0, 0, 1)) and "0 would be sent" in output
     # Used up: later runs leave it alone (skipped) and no longer fail.
     assert send(runner, today + timedelta(days=2))[:3:2] == (0, (0, 0, 1))
     assert smtp_server.messages == []
@@ -565,8 +569,8 @@ def bulk_licenses(account, count, expires_on, prefix="c", product_name="MS Offic
         product = Product.get(Product.name == product_name)
         proof = _proof(account)
         License.insert_many(
-            [{"account": account.id, "product": product.id, "plan": f"Bulk {prefix}{n}", "plan_key": f"bulk {prefix}{n}"}
-             for n in range(count)]
+            [{"account": account.id, "product": product.id,
+              "plan": f"Bulk {prefix}{n}", "plan_key": f"bulk {prefix}{n}"} for n in range(count)]
         ).execute()
         ids = [
             row.id for row in License.select(License.id)
@@ -711,7 +715,8 @@ def test_a_run_stopped_with_sigterm_records_what_it_sent(app, database_url, smtp
     assert process.returncode != 0
 
     assert len(smtp_server.messages) == 2
-    assert sorted(r.status for r in reminder_rows()) == ["pending"] * 6 + ["sent"] * 2
+    # The two accepted are recorded sent; the third was refused or cut short, the rest never tried.
+    assert sorted(r.status == "sent" for r in reminder_rows()) == [False] * 6 + [True] * 2
     assert all(r.claim_token is None for r in reminder_rows())
 
     smtp_server.before_data = None
@@ -750,3 +755,31 @@ def test_a_run_killed_before_recording_is_sent_again_after_the_lease_at_least_on
     counts = {c: len(smtp_server.to(c)) for c in contacts}
     assert sorted(counts.values()) == [1, 1, 1, 2, 2, 2]  # the three accepted before the crash came twice
     assert {r.status for r in reminder_rows()} == {"sent"}
+
+
+@pytest.mark.parametrize("attempts, current, account_fields, on, expected", [
+    (0, date(2026, 4, 1), {}, date(2026, 3, 20), "queued for the next run"),
+    (1, date(2026, 4, 1), {}, date(2026, 3, 20), "will be retried on the next run (attempt 2 of 5)"),
+    (5, date(2026, 4, 1), {}, date(2026, 3, 20), "gave up after 5 attempts"),
+    (1, date(2026, 4, 1), {}, date(2026, 4, 2), "never delivered: the license has expired"),
+    (1, date(2027, 4, 1), {}, date(2026, 3, 20), "no longer needed: the license was updated with a new date"),
+    (1, date(2026, 4, 1), {"status": "suspended"}, date(2026, 3, 20),
+     "on hold while the account is suspended or not enrolled in BYOL"),
+])
+def test_staff_read_where_an_undelivered_reminder_stands(app, attempts, current, account_fields, on, expected):
+    reminder = Reminder(expires_on=date(2026, 4, 1), attempts=attempts, status="failed")
+    with app.app_context():
+        assert reminder_state(reminder, current, Account(**account_fields), on) == expected
+
+
+def test_an_address_the_mail_setup_cannot_send_fails_alone(mail_app, runner, smtp_server, account, add_license):
+    add_license(account, "Office 365 E1", TODAY + timedelta(days=3), "jürgen@northwind.example")
+    add_license(account, "Office 365 E3", TODAY + timedelta(days=4), "pat@northwind.example")
+
+    code, output, counts = send(runner, TODAY)
+
+    assert (code, counts) == (1, (1, 1, 0))
+    assert len(smtp_server.to("pat@northwind.example")) == 1
+    failed = [r for r in reminder_rows() if r.status == "failed"]
+    assert [r.recipient for r in failed] == ["jürgen@northwind.example"]
+    assert "non-ASCII" in failed[0].last_error

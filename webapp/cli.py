@@ -132,16 +132,20 @@ def send_reminders(today, dry_run):
     day = today.date() if today else _today()
     with db.database.connection_context():
         if dry_run:
-            planned, skipped = reminders.preview(day)
-            for due in planned:
+            planned, skipped = 0, 0
+            for due, attempt in reminders.preview(day):
+                if not attempt:
+                    skipped += 1
+                    continue
+                planned += 1
                 click.echo(f"would send: {due.expires_on.isoformat()}  {due.account_name} · {due.plan}"
                            f"  to {due.contact_email}")
-            click.echo(f"dry run as of {day.isoformat()}: {len(planned)} would be sent; nothing sent or recorded")
+            click.echo(f"dry run as of {day.isoformat()}: {planned} would be sent; nothing sent or recorded")
             click.echo(reminders.RunSummary(skipped=skipped).line)
             return
         try:
             run = reminders.ReminderRun(current_app._get_current_object(), day)
-        except reminders.MailSuppressed as error:
+        except reminders.MailSettingsError as error:
             raise click.ClickException(str(error)) from None
 
         def report_failure(due, error):

@@ -13,18 +13,21 @@ A run (`ReminderRun`) goes through four steps:
 Delivery is at-least-once: a run that dies after the mail server accepted a batch but before step 4
 leaves its claims behind; once they are older than the lease the next run sends them again.
 """
+import re
 import secrets
 import smtplib
 from binascii import b2a_qp
+from copy import copy
 from dataclasses import dataclass
-from datetime import timedelta
+from functools import partial
+from datetime import date, timedelta
 from email.header import Header
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
-from time import monotonic
+from time import monotonic, time
 from urllib.parse import urlsplit
 
 from flask import current_app
-from flask_mail import BadHeaderError, Connection, Message, sanitize_address
+from flask_mail import BadHeaderError, Connection, Message, email_dispatched, sanitize_address
 from peewee import JOIN, Case, PostgresqlDatabase, Tuple, Value, fn
 
 from .extensions import db
@@ -33,8 +36,8 @@ from .licensing import next_cycle_start, reminder_due, reminder_window
 from .models import Account, License, LicenseVersion, Product, Reminder, ReminderAttempt, utcnow
 
 KIND = Reminder.EXPIRY_30_DAYS
-# A run owns a claimed reminder this long; a claim older than that belongs to a run that died.
-DEFAULT_CLAIM_LEASE_SECONDS = 3600
+# RFC 5322: a line of a message is at most 998 characters.
+MAX_LINE = 998
 
 
 @dataclass
@@ -63,22 +66,24 @@ class DueReminder:
     product: str
     plan: str
     seats: int
-    expires_on: object
+    expires_on: date
     contact_name: str
     contact_email: str
     # The address the reminder row holds (from arming or the last attempt); "" in a dry run.
     recipient_on_file: str = ""
+    # Seats over all the account's licenses: every one of those users moves if one plan lapses.
+    byol_users: int = 0
 
 
-class MailSuppressed(RuntimeError):
-    """MAIL_SUPPRESS_SEND is on: a run would record reminders as sent that never left."""
+class MailSettingsError(RuntimeError):
+    """The mail settings cannot send reminders (suppressed, or no sender address)."""
 
 
 # --- which reminders are due --------------------------------------------------------------
 
 
 def _claim_lease():
-    return timedelta(seconds=float(current_app.config.get("REMINDER_CLAIM_LEASE", DEFAULT_CLAIM_LEASE_SECONDS)))
+    return timedelta(seconds=float(current_app.config["REMINDER_CLAIM_LEASE"]))
 
 
 def _max_attempts():
@@ -94,8 +99,12 @@ def _on_postgresql():
     return isinstance(database, PostgresqlDatabase)
 
 
-def _due_license_join(query, today):
-    """Limit a query over License to current versions due on `today`, on active BYOL accounts."""
+def _due_license_join(query, today, window_on=LicenseVersion.expires_on):
+    """Limit a query over License to current versions due on `today`, on active BYOL accounts.
+
+    `window_on` is the column the date window applies to: the database starts from the table it
+    constrains, so the walk over reminders puts it on Reminder.expires_on.
+    """
     first, last = reminder_window(today)
     return (
         query.join(LicenseVersion, on=(
@@ -103,7 +112,7 @@ def _due_license_join(query, today):
         ))
         .join_from(License, Account, on=(License.account == Account.id))
         .where(
-            LicenseVersion.expires_on.between(first, last),
+            window_on.between(first, last),
             Account.status == Account.ACTIVE,
             Account.byol_enrolled == True,  # noqa: E712
         )
@@ -121,7 +130,7 @@ def _reminder_for_version():
 def _due_reminders(columns, today):
     """Reminder rows, not sent, whose license is still due on `today` for that same expiration date."""
     query = Reminder.select(*columns).join(License, on=(Reminder.license == License.id))
-    return _due_license_join(query, today).where(
+    return _due_license_join(query, today, window_on=Reminder.expires_on).where(
         (LicenseVersion.expires_on == Reminder.expires_on)
         & (Reminder.kind == KIND)
         & (Reminder.status != Reminder.SENT)
@@ -157,7 +166,17 @@ _DETAIL_COLUMNS = (
 )
 
 
-def _as_due(row, reminder_id, recipient_on_file=""):
+def _account_seats():
+    """SQL, per row: the seats of every current license of the row's account."""
+    other, other_version = License.alias(), LicenseVersion.alias()
+    return (
+        other_version.select(fn.SUM(other_version.seats))
+        .join(other, on=((other_version.license == other.id) & (other.current == other_version.id)))
+        .where(other.account == License.account)
+    )
+
+
+def _as_due(row, reminder_id, recipient_on_file="", byol_users=0):
     return DueReminder(
         reminder_id=reminder_id,
         license_id=row.license_id,
@@ -171,16 +190,14 @@ def _as_due(row, reminder_id, recipient_on_file=""):
         contact_name=row.contact_name,
         contact_email=row.contact_email,
         recipient_on_file=recipient_on_file,
+        byol_users=int(byol_users or row.seats),
     )
 
 
 def preview(today):
-    """(reminders a run would attempt on `today`, how many due ones it would skip); writes nothing."""
+    """Each reminder due on `today` as (DueReminder, whether a run would attempt it); writes nothing."""
     now = utcnow()
-    cutoff = now - _claim_lease()
     after = (today - timedelta(days=1), 0)
-    skipped = 0
-    planned = []
     while True:
         # A fresh query per batch: Peewee caches a query's results.
         query = _due_license_join(
@@ -202,38 +219,36 @@ def preview(today):
         )
         rows = list(query)
         if not rows:
-            return planned, skipped
+            return
         after = (rows[-1].expires_on, rows[-1].license_id)
         for row in rows:
-            fresh_claim = row.claim_token is not None and row.claimed_at >= cutoff
-            if row.status is not None and (row.attempts >= _max_attempts() or fresh_claim):
-                skipped += 1
-            else:
-                planned.append(_as_due(row, None))
+            yield _as_due(row, None), row.status is None or _is_claimable(row, now)
 
 
-def outstanding_reminders(account_id, today):
+def outstanding_reminders(account, today):
     """The account's reminders that were not sent, each with a note for staff on where it stands."""
     rows = (
         Reminder.select(Reminder, License.plan.alias("plan"), LicenseVersion.expires_on.alias("current_expires_on"))
         .join(License, on=(Reminder.license == License.id))
         .join(LicenseVersion, JOIN.LEFT_OUTER, on=(License.current == LicenseVersion.id))
-        .where((License.account == account_id) & (Reminder.status != Reminder.SENT))
+        .where((License.account == account.id) & (Reminder.status != Reminder.SENT))
         .order_by(Reminder.expires_on.desc(), Reminder.id.desc())
         .objects()
     )
-    return [(row, reminder_state(row, row.current_expires_on, today)) for row in rows]
+    return [(row, reminder_state(row, row.current_expires_on, account, today)) for row in rows]
 
 
-def reminder_state(reminder, current_expires_on, today):
+def reminder_state(reminder, current_expires_on, account, today):
     """Where an unsent reminder stands, in words for staff."""
     limit = _max_attempts()
     if current_expires_on != reminder.expires_on:
         return "no longer needed: the license was updated with a new date"
-    if today > reminder.expires_on:
-        return "never delivered: the license has expired"
     if reminder.attempts >= limit:
         return f"gave up after {reminder.attempts} attempts"
+    if today > reminder.expires_on:
+        return "never delivered: the license has expired"
+    if not account.is_active or not account.byol_enrolled:
+        return "on hold while the account is suspended or not enrolled in BYOL"
     if reminder.attempts == 0:
         return "queued for the next run"
     return f"will be retried on the next run (attempt {reminder.attempts + 1} of {limit})"
@@ -278,27 +293,49 @@ def _address_header(name, address):
     return formataddr((name, address))
 
 
-def _qp_part(subtype, text):
-    body = b2a_qp(text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8"), istext=True)
+def _body_part(subtype, text):
+    """One text part: as it is (7bit) when it is plain ASCII in short lines, else quoted-printable."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if text.isascii() and max(map(len, lines)) <= MAX_LINE:
+        encoding, body = "7bit", "\r\n".join(lines).encode("ascii")
+    else:
+        encoding, body = "quoted-printable", b2a_qp("\r\n".join(lines).encode("utf-8"), istext=True)
     return (
         f"Content-Type: text/{subtype}; charset=utf-8\r\n"
-        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
     ).encode("ascii") + body + b"\r\n"
 
 
 class ReminderMessage(Message):
-    """A Flask-Mail message whose MIME text is put together directly.
+    """A Flask-Mail message whose MIME text is written out directly.
 
-    Flask-Mail builds it with the email package's generator, which costs more per message than the
-    whole SMTP exchange (about 2 ms); this writes the same multipart/alternative in a few microseconds.
+    Flask-Mail builds it with the email package's generator, which costs about as much per message
+    as the whole SMTP exchange; a reminder always has one shape (multipart/alternative, a text and an
+    HTML part), so it is put together here in microseconds. Each reminder is a copy of one message
+    made per run (`ReminderComposer.prototype`): Message.__init__ looks up the host's name for a
+    Message-ID every time, and a reminder sets its own.
     """
 
-    def __init__(self, *args, from_header, to_header, message_id_domain, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.msgId = make_msgid(domain=message_id_domain)
+    def __init__(self, *, sender, from_header, message_id_domain):
+        super().__init__(sender=sender)
         self.from_header = from_header
-        self.to_header = to_header
+        self.message_id_domain = message_id_domain
+        self.to_header = ""
         self._mime = None
+
+    def addressed(self, subject, recipient, to_header, body, html):
+        """A copy of this message for one recipient, with its own subject, parts and Message-ID."""
+        message = copy(self)
+        message.subject = subject
+        message.recipients = [recipient]
+        message.to_header = to_header
+        message.body = body
+        message.alts = {"html": html}
+        message.msgId = make_msgid(domain=self.message_id_domain)
+        message.date = None
+        message._mime = None
+        return message
 
     def as_bytes(self):
         if self._mime is None:
@@ -315,8 +352,8 @@ class ReminderMessage(Message):
             delimiter = f"--{boundary}\r\n".encode("ascii")
             self._mime = b"".join((
                 headers.encode("ascii"), b"\r\n\r\n",
-                delimiter, _qp_part("plain", self.body),
-                delimiter, _qp_part("html", self.html),
+                delimiter, _body_part("plain", self.body),
+                delimiter, _body_part("html", self.html),
                 f"--{boundary}--\r\n".encode("ascii"),
             ))
         return self._mime
@@ -335,37 +372,104 @@ class ReminderComposer:
         self.provider = app.config["PROVIDER_NAME"]
         self.support = app.config["SUPPORT_EMAIL"]
         sender = app.extensions["mail"].default_sender or ""
-        self.from_header = sanitize_address(sender)
+        from_header = sanitize_address(sender)
         # The envelope takes the bare address; the From header keeps the name.
-        self.sender = parseaddr(self.from_header)[1]
-        self.message_id_domain = self.sender.rpartition("@")[2] or "localhost"
+        self.sender = parseaddr(from_header)[1]
+        self.prototype = ReminderMessage(
+            sender=self.sender, from_header=from_header,
+            message_id_domain=self.sender.rpartition("@")[2] or "localhost",
+        )
 
-    def context(self, due, byol_users):
+    def context(self, due):
         return {
             "due": due,
-            "byol_users": byol_users,
+            "byol_users": due.byol_users,
             "subscription_from": next_cycle_start(due.expires_on, due.billing_day),
             "licenses_url": self.url,
             "provider_name": self.provider,
             "support_email": self.support,
         }
 
-    def message(self, due, byol_users):
+    def message(self, due):
         """The reminder for one license, text and HTML, to the contact person on its form."""
-        context = self.context(due, byol_users)
-        return ReminderMessage(
+        context = self.context(due)
+        return self.prototype.addressed(
             subject=_header_text(reminder_subject(due)),
-            recipients=[due.contact_email],
+            recipient=due.contact_email,
+            to_header=_address_header(_header_text(due.contact_name), due.contact_email),
             body=self.text.render(context),
             html=self.html.render(context),
-            sender=self.sender,
-            from_header=self.from_header,
-            to_header=_address_header(_header_text(due.contact_name), due.contact_email),
-            message_id_domain=self.message_id_domain,
         )
 
 
 # --- SMTP -----------------------------------------------------------------------------------
+
+
+class _WorkDuringData:
+    """smtplib's DATA command, with room for other work between sending a message and reading the reply.
+
+    That is where the mail server spends most of its time on a message; the run renders the next
+    reminder meanwhile (`during_data`) instead of after, so rendering adds little to a run.
+    """
+
+    during_data = None  # a callable that does not raise
+
+    def data(self, msg):
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if self.debuglevel > 0:
+            self._print_debug("data:", (code, reply))
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        if isinstance(msg, str):
+            msg = msg.replace("\r\n", "\n").replace("\n", "\r\n").encode("ascii")
+        quoted = re.sub(rb"(?m)^\.", b"..", msg)  # dot-stuffing, as smtplib does
+        if not quoted.endswith(b"\r\n"):
+            quoted += b"\r\n"
+        self.send(quoted + b".\r\n")
+        if self.during_data is not None:
+            self.during_data()
+        code, reply = self.getreply()
+        if self.debuglevel > 0:
+            self._print_debug("data:", (code, reply))
+        return code, reply
+
+
+class ReminderSMTP(_WorkDuringData, smtplib.SMTP):
+    """smtplib.SMTP whose DATA leaves room for rendering the next reminder."""
+
+
+class ReminderSMTPSSL(_WorkDuringData, smtplib.SMTP_SSL):
+    """smtplib.SMTP_SSL whose DATA leaves room for rendering the next reminder."""
+
+
+class Lookahead:
+    """The batch's messages, each rendered one step ahead of sending when the SMTP dialogue allows it."""
+
+    def __init__(self, batch, compose):
+        self.batch = batch
+        self.compose = compose
+        self.ready = {}
+
+    def prepare(self, index):
+        """Render message `index` now; an error is kept and raised when the message is taken."""
+        if index < len(self.batch) and index not in self.ready:
+            try:
+                message = self.compose(self.batch[index])
+                message.date = time()
+                message.as_bytes()
+            except Exception as error:
+                # Raised by take(), in the sender's own flow, not in the middle of an SMTP reply.
+                message = error
+            self.ready[index] = message
+
+    def take(self, index):
+        """Message `index`, rendered now if it was not yet."""
+        self.prepare(index)
+        message = self.ready.pop(index)
+        if isinstance(message, Exception):
+            raise message
+        return message
 
 
 class TimedConnection(Connection):
@@ -377,7 +481,7 @@ class TimedConnection(Connection):
 
     def configure_host(self):
         state = self.mail
-        smtp_class = smtplib.SMTP_SSL if state.use_ssl else smtplib.SMTP
+        smtp_class = ReminderSMTPSSL if state.use_ssl else ReminderSMTP
         host = smtp_class(state.server, state.port, timeout=self.timeout)
         try:
             host.set_debuglevel(int(state.debug))
@@ -389,6 +493,22 @@ class TimedConnection(Connection):
             host.close()
             raise
         return host
+
+    def send(self, message, envelope_from=None):
+        """Flask-Mail's send; a ReminderMessage's addresses are bare and checked, so no parsing again.
+
+        MAIL_MAX_EMAILS does not apply: a run opens a connection per batch (REMINDER_BATCH_SIZE).
+        """
+        if not isinstance(message, ReminderMessage) or envelope_from is not None:
+            return super().send(message, envelope_from)
+        if message.has_bad_headers():
+            raise BadHeaderError
+        if message.date is None:
+            message.date = time()
+        if self.host is not None:
+            self.host.sendmail(message.sender, message.recipients, message.as_bytes(),
+                               message.mail_options, message.rcpt_options)
+        email_dispatched.send(current_app._get_current_object(), message=message)
 
     @property
     def is_open(self):
@@ -426,6 +546,8 @@ def describe_smtp_error(error, timeout):
         return f"the mail server closed the connection ({error})"
     if isinstance(error, BadHeaderError):
         return "the contact's address or name contains a line break"
+    if isinstance(error, UnicodeError):
+        return "the contact's address has non-ASCII characters, which this mail setup cannot send"
     return f"{error.__class__.__name__}: {error}"
 
 
@@ -441,10 +563,12 @@ class ReminderRun:
 
     def __init__(self, app, today):
         if app.extensions["mail"].suppress:
-            raise MailSuppressed(
+            raise MailSettingsError(
                 "MAIL_SUPPRESS_SEND is on, so nothing would reach the mail server while the reminders "
                 "were recorded as sent. Turn it off, or use --dry-run."
             )
+        if not parseaddr(sanitize_address(app.extensions["mail"].default_sender or ""))[1]:
+            raise MailSettingsError("MAIL_DEFAULT_SENDER is not set: reminders need a From address.")
         self.app = app
         self.today = today
         self.token = secrets.token_hex(16)
@@ -473,27 +597,42 @@ class ReminderRun:
         """Send every due reminder this run can claim; returns the RunSummary."""
         after = (self.today - timedelta(days=1), 0)
         composer = ReminderComposer(self.app)
+        first, last = reminder_window(self.today)
         while not self.summary.stopped:
-            # A fresh query per batch: Peewee caches a query's results.
-            candidates = list(
-                _due_reminders(
-                    [Reminder.id, Reminder.attempts, Reminder.claim_token, Reminder.claimed_at,
-                     Reminder.recipient.alias("recipient_on_file"), *_DETAIL_COLUMNS],
-                    self.today,
+            # Two steps, so the database walks the reminders' (expires_on, id) index instead of
+            # every license version in the window: the next batch of unsent reminders, then their
+            # licenses, still due. A fresh query each time: Peewee caches a query's results.
+            window = list(
+                Reminder.select(Reminder.id, Reminder.expires_on)
+                .where(
+                    Reminder.expires_on.between(first, last),
+                    Reminder.kind == KIND,
+                    Reminder.status != Reminder.SENT,
+                    Tuple(Reminder.expires_on, Reminder.id) > Tuple(*after),
                 )
-                .join_from(License, Product, on=(License.product == Product.id))
-                .where(Tuple(Reminder.expires_on, Reminder.id) > Tuple(*after))
                 .order_by(Reminder.expires_on, Reminder.id)
                 .limit(_batch_size())
                 .namedtuples()
             )
-            if not candidates:
+            if not window:
                 break
-            after = (candidates[-1].expires_on, candidates[-1].id)
+            after = (window[-1].expires_on, window[-1].id)
+            candidates = list(
+                _due_reminders(
+                    [Reminder.id, Reminder.attempts, Reminder.claim_token, Reminder.claimed_at,
+                     Reminder.recipient.alias("recipient_on_file"), *_DETAIL_COLUMNS,
+                     _account_seats().alias("byol_users")],
+                    self.today,
+                )
+                .join_from(License, Product, on=(License.product == Product.id))
+                .where(Reminder.id.in_([row.id for row in window]))
+                .order_by(Reminder.expires_on, Reminder.id)
+                .namedtuples()
+            )
             now = utcnow()
             mine = set(self._claim([row.id for row in candidates if _is_claimable(row, now)], now))
             batch = [
-                _as_due(row, row.id, row.recipient_on_file) for row in candidates
+                _as_due(row, row.id, row.recipient_on_file, row.byol_users) for row in candidates
                 if row.id in mine and reminder_due(row.expires_on, self.today)
             ]
             self.summary.skipped += len(candidates) - len(batch)
@@ -501,7 +640,7 @@ class ReminderRun:
                 progress(len(candidates) - len(batch))
             if mine:
                 # Also when none is left to send: the claims still have to be released.
-                self._send_batch(batch, composer, progress, on_failure)
+                self._send_batch(batch, mine, composer, progress, on_failure)
         if self.summary.stopped:
             left = _due_reminders([fn.COUNT(Reminder.id)], self.today).where(
                 Tuple(Reminder.expires_on, Reminder.id) > Tuple(*after)
@@ -517,46 +656,40 @@ class ReminderRun:
         claim = Reminder.update(claim_token=self.token, claimed_at=now)
         if _on_postgresql():
             with database.atomic():
-                locked = [
+                ids = [
                     row.id for row in Reminder.select(Reminder.id)
                     .where(Reminder.id.in_(ids) & _claimable(now))
                     .for_update(skip_locked=True)
                 ]
-                if locked:
-                    claim.where(Reminder.id.in_(locked) & _claimable(now)).execute()
+                claimed = claim.where(Reminder.id.in_(ids) & _claimable(now)).execute() if ids else 0
         else:
             # IMMEDIATE takes SQLite's write lock up front: no other run can claim in between.
             with database.atomic("IMMEDIATE"):
-                claim.where(Reminder.id.in_(ids) & _claimable(now)).execute()
+                claimed = claim.where(Reminder.id.in_(ids) & _claimable(now)).execute()
+        if claimed == len(ids):
+            return ids
+        # Some changed hands since the candidates were read: ask which carry our token.
         return [
             row.id for row in Reminder.select(Reminder.id)
             .where(Reminder.id.in_(ids) & (Reminder.claim_token == self.token))
         ]
 
-    def _byol_users(self, batch):
-        """{account id: seats over all its licenses}: every one of them moves if one plan lapses."""
-        account_ids = sorted({due.account_id for due in batch})
-        query = (
-            License.select(License.account.alias("account_id"), fn.SUM(LicenseVersion.seats).alias("seats"))
-            .join(LicenseVersion, on=(License.current == LicenseVersion.id))
-            .where(License.account.in_(account_ids))
-            .group_by(License.account)
-            .namedtuples()
-        )
-        return {row.account_id: int(row.seats) for row in query}
-
-    def _send_batch(self, batch, composer, progress, on_failure):
-        byol_users = self._byol_users(batch)
+    def _send_batch(self, batch, claimed, composer, progress, on_failure):
         outcomes = []  # (due, recipient, error or None)
         # Stop at half the lease, so a batch never outlives its claim: the rest is released and
         # claimed again, never sent while another run could take it over.
         deadline = monotonic() + _claim_lease().total_seconds() / 2
         connection = None
+        ahead = Lookahead(batch, composer.message)
         try:
             for index, due in enumerate(batch):
                 if monotonic() > deadline:
                     break
-                message = composer.message(due, byol_users.get(due.account_id, due.seats))
+                try:
+                    message = ahead.take(index)
+                except (BadHeaderError, UnicodeError) as error:
+                    outcomes.append((due, due.contact_email, describe_smtp_error(error, self.timeout)))
+                    continue
                 if connection is None or not connection.is_open:
                     connection = TimedConnection(self.app.extensions["mail"], self.timeout)
                     try:
@@ -572,13 +705,14 @@ class ReminderRun:
                             outcomes.append((rest, rest.contact_email, reason))
                         self.summary.stopped = reason
                         break
+                connection.host.during_data = partial(ahead.prepare, index + 1)
                 try:
                     connection.send(message)
                 except (smtplib.SMTPException, OSError, BadHeaderError, UnicodeError) as error:
                     outcomes.append((due, due.contact_email, describe_smtp_error(error, self.timeout)))
                     if not isinstance(error, (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused,
-                                              BadHeaderError, UnicodeError)):
-                        # Timed out or dropped mid-conversation: the session state is unknown.
+                                              BadHeaderError)):
+                        # Timed out, dropped, or stopped mid-transaction: the session state is unknown.
                         connection.close(polite=False)
                 else:
                     outcomes.append((due, due.contact_email, None))
@@ -587,7 +721,7 @@ class ReminderRun:
         finally:
             if connection is not None:
                 connection.close(polite=connection.is_open)
-            self._record(outcomes)
+            self._record(outcomes, claimed)
         # Past the deadline, or the server unreachable: the rest waits for a later run.
         if not self.summary.stopped:
             self.summary.skipped += len(batch) - len(outcomes)
@@ -599,45 +733,51 @@ class ReminderRun:
                 if on_failure:
                     on_failure(due, error)
 
-    def _record(self, outcomes):
-        """Write the batch's attempts and outcomes, and release every claim this run holds."""
+    def _record(self, outcomes, claimed):
+        """Write the batch's attempts and outcomes, and release the batch's claims."""
         now = utcnow()
-        sent = [(due, recipient) for due, recipient, error in outcomes if error is None]
+        sent = [due.reminder_id for due, _, error in outcomes if error is None]
         failed = [(due, recipient, error) for due, recipient, error in outcomes if error is not None]
+        attempt_fields = [
+            ReminderAttempt.reminder, ReminderAttempt.license, ReminderAttempt.expires_on, ReminderAttempt.recipient,
+            ReminderAttempt.attempted_at, ReminderAttempt.outcome, ReminderAttempt.error,
+        ]
         with db.database.atomic():
-            if outcomes:
-                ReminderAttempt.insert_many(
-                    [
-                        {
-                            ReminderAttempt.reminder: due.reminder_id,
-                            ReminderAttempt.license: due.license_id,
-                            ReminderAttempt.expires_on: due.expires_on,
-                            ReminderAttempt.recipient: recipient,
-                            ReminderAttempt.attempted_at: now,
-                            ReminderAttempt.outcome: ReminderAttempt.FAILED if error else ReminderAttempt.SENT,
-                            ReminderAttempt.error: error or "",
-                        }
-                        for due, recipient, error in outcomes
-                    ]
-                ).execute()
-            if sent:
-                Reminder.update(
-                    status=Reminder.SENT, sent_at=now, attempts=Reminder.attempts + 1, last_error="",
-                ).where(
-                    Reminder.id.in_([due.reminder_id for due, _ in sent]) & (Reminder.claim_token == self.token)
-                ).execute()
-            if failed:
-                Reminder.update(
-                    status=Reminder.FAILED,
-                    attempts=Reminder.attempts + 1,
-                    last_error=Case(Reminder.id, [(due.reminder_id, e) for due, _, e in failed], ""),
-                ).where(
-                    Reminder.id.in_([due.reminder_id for due, _, _ in failed]) & (Reminder.claim_token == self.token)
-                ).execute()
             # The contact on the form can change after the reminder was armed; rarely, so apart.
             moved = [(due.reminder_id, r) for due, r, _ in outcomes if r != due.recipient_on_file]
             if moved:
                 Reminder.update(recipient=Case(Reminder.id, moved, Reminder.recipient)).where(
-                    Reminder.id.in_([reminder_id for reminder_id, _ in moved]) & (Reminder.claim_token == self.token)
+                    Reminder.id.in_([reminder_id for reminder_id, _ in moved])
                 ).execute()
-            Reminder.update(claim_token=None, claimed_at=None).where(Reminder.claim_token == self.token).execute()
+            if sent:
+                # The attempt rows come from the reminder rows: a list of ids, not a row of values each.
+                ReminderAttempt.insert_from(
+                    Reminder.select(
+                        Reminder.id, Reminder.license, Reminder.expires_on, Reminder.recipient,
+                        Value(now), Value(ReminderAttempt.SENT), Value(""),
+                    ).where(Reminder.id.in_(sent)),
+                    attempt_fields,
+                ).execute()
+                Reminder.update(
+                    status=Reminder.SENT, sent_at=now, attempts=Reminder.attempts + 1, last_error="",
+                    claim_token=None, claimed_at=None,
+                ).where(Reminder.id.in_(sent) & (Reminder.claim_token == self.token)).execute()
+            if failed:
+                ReminderAttempt.insert_many(
+                    [(due.reminder_id, due.license_id, due.expires_on, recipient, now, ReminderAttempt.FAILED, error)
+                     for due, recipient, error in failed],
+                    attempt_fields,
+                ).execute()
+                Reminder.update(
+                    status=Reminder.FAILED,
+                    attempts=Reminder.attempts + 1,
+                    last_error=Case(Reminder.id, [(due.reminder_id, e) for due, _, e in failed], ""),
+                    claim_token=None, claimed_at=None,
+                ).where(
+                    Reminder.id.in_([due.reminder_id for due, _, _ in failed]) & (Reminder.claim_token == self.token)
+                ).execute()
+            unattempted = set(claimed) - {due.reminder_id for due, _, _ in outcomes}
+            if unattempted:
+                Reminder.update(claim_token=None, claimed_at=None).where(
+                    Reminder.id.in_(sorted(unattempted)) & (Reminder.claim_token == self.token)
+                ).execute()

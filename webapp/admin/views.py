@@ -72,7 +72,7 @@ def account(account_id):
         rows=rows,
         byol=byol,
         users=users,
-        reminders=reminders.outstanding_reminders(account.id, today),
+        reminders=reminders.outstanding_reminders(account, today),
         today=today,
         confirm=ConfirmForm(),
         review=ReviewForm(),
