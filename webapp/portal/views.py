@@ -37,8 +37,9 @@ def _account():
 def _form(form_class):
     form = form_class(today=_today(), provider_name=current_app.config["PROVIDER_NAME"])
     if isinstance(form, LicenseForm):
+        form.products = {str(p.id): p for p in license_store.products()}
         form.product.choices = [SelectChoice("", "Choose…")] + [
-            SelectChoice(str(p.id), p.name) for p in license_store.products()
+            SelectChoice(key, p.name) for key, p in form.products.items()
         ]
     return form
 
@@ -112,7 +113,7 @@ def create_license():
     valid = form.validate_on_submit()
     proof = _take_proof(form)
     if valid and proof and not form.proof.errors:
-        product = next(p for p in license_store.products() if str(p.id) == form.product.data)
+        product = form.products[form.product.data]
         try:
             license = license_store.add_license(
                 _account(), current_user.id, product, form.plan.data, form.terms(), proof
