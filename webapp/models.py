@@ -37,6 +37,10 @@ def open_database(url, pool=False):
         params = {"max_connections": 32, "stale_timeout": 300}
     if scheme.startswith("sqlite"):
         params["pragmas"] = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000}
+        if "max_connections" in params:
+            # The pool lends a connection to one thread at a time, but not always to the thread
+            # that opened it; sqlite3 refuses that unless told the caller keeps it safe.
+            params["check_same_thread"] = False
     return connect_url(f"{scheme}://{rest}", **params)
 
 
