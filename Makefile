@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+# The demo's provider; a deployment sets its own (see the README).
+export PROVIDER_NAME ?= Example Hosting
+export SUPPORT_EMAIL ?= support@example-hosting.test
 
 .PHONY: run test clean
 
