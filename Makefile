@@ -14,7 +14,7 @@ export SUPPORT_EMAIL ?= support@example-hosting.test
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet '.[test]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -25,7 +25,7 @@ from peewee import PostgresqlDatabase, SqliteDatabase  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
 from config import Config  # noqa: E402
-from webapp import create_app  # noqa: E402
+from webapp import create_app, schema  # noqa: E402
 from webapp.demo import demo_pdf  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.licensing import business_today  # noqa: E402
@@ -36,7 +36,6 @@ from webapp.models import (  # noqa: E402
     Product,
     ProofDocument,
     User,
-    create_tables,
 )
 
 BENCH_PASSWORD = "bench-password"
@@ -90,7 +89,7 @@ def seed(database_url, accounts, licenses_per_account, today, due=0, due_within_
     database = app.config["DATABASE"]
     try:
         with app.app_context(), database.connection_context():
-            create_tables()
+            schema.prepare(database)
             _tune_for_bulk_load(database)
             with database.atomic():
                 first_account_id = _seed_rows(database, accounts, licenses_per_account, today,

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 
 from config import TestConfig
-from webapp import create_app
+from webapp import create_app, schema
 from webapp.demo import demo_pdf
 from webapp.extensions import db
 from webapp.licensing import business_today
-from webapp.models import MODELS, Account, Product, User, create_tables
+from webapp.models import MODELS, Account, Product, User, add_products
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -35,10 +35,10 @@ def database_url(tmp_path_factory):
 
 
 def _empty_database():
-    """Start each test from empty tables (TRUNCATE on PostgreSQL, DELETE on SQLite)."""
+    """Start each test from the migrated schema with empty tables (TRUNCATE on PostgreSQL, DELETE on SQLite)."""
     database = db.database
     with database.connection_context():
-        create_tables()
+        schema.upgrade(database)
         tables = ", ".join(f'"{m._meta.table_name}"' for m in MODELS)
         if database.__class__.__name__.startswith("Postgres"):
             database.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
@@ -46,7 +46,7 @@ def _empty_database():
             with database.atomic():
                 for model in reversed(MODELS):
                     database.execute_sql(f'DELETE FROM "{model._meta.table_name}"')
-        create_tables()  # puts the product list back
+        add_products()
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 from peewee import IntegrityError
 
-from . import demo, reminders
+from . import demo, reminders, schema
 from .extensions import db
 from .licensing import business_today
-from .models import Account, User, create_tables
+from .models import MODELS, Account, User
 
 
 def _today():
@@ -25,13 +25,66 @@ def _password(password, email):
     return click.prompt(f"Password for {email}", hide_input=True, confirmation_prompt=True)
 
 
+def _prepare_database():
+    try:
+        applied = schema.prepare(db.database)
+    except schema.SchemaError as error:
+        raise click.ClickException(str(error)) from None
+    for name in applied:
+        click.echo(f"applied: {name}")
+
+
 @click.command("init-db")
 @with_appcontext
 def init_db():
-    """Create the tables and the product list (safe to run again)."""
+    """Create or upgrade the tables (`flask db upgrade`), then the product list; safe to run again."""
     with db.database.connection_context():
-        create_tables()
+        _prepare_database()
     click.echo("Database ready.")
+
+
+@click.group("db")
+def db_group():
+    """Schema migrations (webapp/migrations/)."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade():
+    """Apply every pending migration in order, each in its own transaction."""
+    with db.database.connection_context():
+        try:
+            applied = schema.upgrade(db.database)
+        except schema.SchemaError as error:
+            raise click.ClickException(str(error)) from None
+    for name in applied:
+        click.echo(f"applied: {name}")
+    click.echo(f"Database is up to date ({len(applied)} migration(s) applied).")
+
+
+@db_group.command("status")
+@with_appcontext
+def db_status():
+    """List applied and pending migrations; exits 1 while any is pending."""
+    with db.database.connection_context():
+        try:
+            rows = schema.status(db.database)
+        except schema.SchemaError as error:
+            raise click.ClickException(str(error)) from None
+    for name, applied in rows:
+        click.echo(f"{'applied ' + applied.strftime('%Y-%m-%d %H:%M:%S') if applied else 'pending':27}  {name}")
+    if any(applied is None for _, applied in rows):
+        sys.exit(1)
+
+
+@db_group.command("new")
+@click.argument("name")
+@with_appcontext
+def db_new(name):
+    """Write the next numbered migration, drafted from how the models differ from this database."""
+    with db.database.connection_context():
+        path = schema.new_migration(db.database, MODELS, name)
+    click.echo(f"Wrote {path}: read it, finish any TODO, and test the upgrade.")
 
 
 @click.command("create-account")
@@ -93,7 +146,7 @@ def create_admin(email, password):
 def seed_demo():
     """A demo account with licenses in every status, its users and an admin; prints the logins."""
     with db.database.connection_context():
-        create_tables()
+        _prepare_database()
         credentials = demo.seed(_today())
     click.echo(f"Demo account: {demo.DEMO_ACCOUNT}")
     for role, email, password in credentials:
@@ -168,7 +221,7 @@ def send_reminders(today, dry_run):
 
 # Each command carries @with_appcontext: `flask` pushes an app context for app.cli commands, but
 # app.test_cli_runner() invokes app.cli directly, where a plain click command gets none.
-COMMANDS = [init_db, create_account, create_user, create_admin, seed_demo, send_reminders]
+COMMANDS = [init_db, db_group, create_account, create_user, create_admin, seed_demo, send_reminders]
 
 
 def register(app):

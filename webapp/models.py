@@ -208,8 +208,7 @@ MODELS = [Account, User, Product, ProofDocument, License, LicenseVersion, Remind
 PRODUCTS = ["MS Office 365"]
 
 
-def create_tables():
-    """Create missing tables and the product list; safe to run again."""
-    db.database.create_tables(MODELS)
+def add_products():
+    """Put the product list in place; safe to run again."""
     for position, name in enumerate(PRODUCTS):
         Product.get_or_create(name=name, defaults={"position": position})
