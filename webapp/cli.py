@@ -25,11 +25,17 @@ def _password(password, email):
     return click.prompt(f"Password for {email}", hide_input=True, confirmation_prompt=True)
 
 
-def _prepare_database():
-    try:
-        applied = schema.prepare(db.database)
-    except schema.SchemaError as error:
-        raise click.ClickException(str(error)) from None
+@contextmanager
+def _schema_work():
+    """Open the database for a schema command; a SchemaError becomes a one-line error, exit 1."""
+    with db.database.connection_context():
+        try:
+            yield db.database
+        except schema.SchemaError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def _report_applied(applied):
     for name in applied:
         click.echo(f"applied: {name}")
 
@@ -37,9 +43,9 @@ def _prepare_database():
 @click.command("init-db")
 @with_appcontext
 def init_db():
-    """Create or upgrade the tables (`flask db upgrade`), then the product list; safe to run again."""
-    with db.database.connection_context():
-        _prepare_database()
+    """Apply every pending migration (`flask db upgrade`), then the product list; safe to run again."""
+    with _schema_work() as database:
+        _report_applied(schema.prepare(database))
     click.echo("Database ready.")
 
 
@@ -52,13 +58,9 @@ def db_group():
 @with_appcontext
 def db_upgrade():
     """Apply every pending migration in order, each in its own transaction."""
-    with db.database.connection_context():
-        try:
-            applied = schema.upgrade(db.database)
-        except schema.SchemaError as error:
-            raise click.ClickException(str(error)) from None
-    for name in applied:
-        click.echo(f"applied: {name}")
+    with _schema_work() as database:
+        applied = schema.upgrade(database)
+    _report_applied(applied)
     click.echo(f"Database is up to date ({len(applied)} migration(s) applied).")
 
 
@@ -66,11 +68,8 @@ def db_upgrade():
 @with_appcontext
 def db_status():
     """List applied and pending migrations; exits 1 while any is pending."""
-    with db.database.connection_context():
-        try:
-            rows = schema.status(db.database)
-        except schema.SchemaError as error:
-            raise click.ClickException(str(error)) from None
+    with _schema_work() as database:
+        rows = schema.status(database)
     for name, applied in rows:
         click.echo(f"{'applied ' + applied.strftime('%Y-%m-%d %H:%M:%S') if applied else 'pending':27}  {name}")
     if any(applied is None for _, applied in rows):
@@ -145,8 +144,8 @@ def create_admin(email, password):
 @with_appcontext
 def seed_demo():
     """A demo account with licenses in every status, its users and an admin; prints the logins."""
-    with db.database.connection_context():
-        _prepare_database()
+    with _schema_work() as database:
+        _report_applied(schema.prepare(database))
         credentials = demo.seed(_today())
     click.echo(f"Demo account: {demo.DEMO_ACCOUNT}")
     for role, email, password in credentials:
