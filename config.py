@@ -4,6 +4,8 @@ import secrets
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
+# The From address of `make run` and other development runs; production must set its own.
+DEMO_SENDER = "licenses@example-hosting.test"
 
 
 def _env_bool(name, default=False):
@@ -45,7 +47,8 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_USE_TLS = _env_bool("MAIL_USE_TLS")
     MAIL_USE_SSL = _env_bool("MAIL_USE_SSL")
-    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "licenses@example.com")
+    # No default: a made-up From address would be refused or land in spam, and the reminders with it.
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER")
     MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", 30))
     REMINDER_BATCH_SIZE = int(os.environ.get("REMINDER_BATCH_SIZE", 200))
     REMINDER_MAX_ATTEMPTS = int(os.environ.get("REMINDER_MAX_ATTEMPTS", 5))
@@ -68,6 +71,8 @@ class Config:
             config["SESSION_COOKIE_SECURE"] = _env_bool("SESSION_COOKIE_SECURE", False)
             if not config.get("SECRET_KEY"):
                 config["SECRET_KEY"] = _development_secret_key()
+            if not config.get("MAIL_DEFAULT_SENDER"):
+                config["MAIL_DEFAULT_SENDER"] = DEMO_SENDER
         elif not config.get("SECRET_KEY"):
             raise RuntimeError(
                 "SECRET_KEY is not set. Set it in the environment (production), "
@@ -86,4 +91,5 @@ class TestConfig(Config):
     PORTAL_URL = "http://portal.test"
     PROVIDER_NAME = "Example Hosting"
     SUPPORT_EMAIL = "support@example-hosting.test"
+    MAIL_DEFAULT_SENDER = DEMO_SENDER
     MAIL_SUPPRESS_SEND = False

@@ -117,6 +117,12 @@ def _terminate_as_exit():
         signal.signal(signal.SIGTERM, previous)
 
 
+class Misconfigured(click.ClickException):
+    """The settings cannot work; exit status 2, so cron tells it apart from a send that failed (1)."""
+
+    exit_code = 2
+
+
 @click.command("send-reminders")
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
               help="Run as of this date (back-fills, tests). Default: today in BUSINESS_TIMEZONE.")
@@ -127,7 +133,8 @@ def send_reminders(today, dry_run):
 
     The last line is always `sent N, failed N, skipped N`. Skipped: due, but not attempted by this run
     (another run is sending it, it used up REMINDER_MAX_ATTEMPTS, or the mail server was unreachable).
-    Exits 1 when any send failed.
+    Exits 1 when any send failed (the mail server unreachable included), 2 when the mail settings
+    cannot work (no MAIL_DEFAULT_SENDER, or MAIL_SUPPRESS_SEND on).
     """
     day = today.date() if today else _today()
     with db.database.connection_context():
@@ -146,10 +153,10 @@ def send_reminders(today, dry_run):
         try:
             run = reminders.ReminderRun(current_app._get_current_object(), day)
         except reminders.MailSettingsError as error:
-            raise click.ClickException(str(error)) from None
+            raise Misconfigured(str(error)) from None
 
-        def report_failure(due, error):
-            click.echo(f"failed: {due.account_name} · {due.plan} (expires {due.expires_on.isoformat()}) "
+        def report_failure(due, outcome, error):
+            click.echo(f"{outcome}: {due.account_name} · {due.plan} (expires {due.expires_on.isoformat()}) "
                        f"to {due.contact_email}: {error}", err=True)
 
         with _terminate_as_exit():
