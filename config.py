@@ -36,6 +36,11 @@ class Config:
     DATABASE_POOL = _env_bool("DATABASE_POOL", True)
     BUSINESS_TIMEZONE = os.environ.get("BUSINESS_TIMEZONE", "UTC")
     UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024))
+    # A valid upload of a form that failed is kept for the user's next try; these bound how many, how
+    # large together (default: finalize() makes it 5 × UPLOAD_MAX_BYTES) and how long (purge-uploads).
+    UPLOAD_ORPHAN_MAX_PER_ACCOUNT = int(os.environ.get("UPLOAD_ORPHAN_MAX_PER_ACCOUNT", 10))
+    UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT = os.environ.get("UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT")
+    UPLOAD_ORPHAN_MAX_AGE_HOURS = float(os.environ.get("UPLOAD_ORPHAN_MAX_AGE_HOURS", 24))
     PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
 
     PROVIDER_NAME = os.environ.get("PROVIDER_NAME", "Your hosting provider")
@@ -67,6 +72,10 @@ class Config:
         """Fill in derived settings; refuse to run production without a key."""
         # Room for the other form fields around the file; a body past this is refused before parsing.
         config["MAX_CONTENT_LENGTH"] = config["UPLOAD_MAX_BYTES"] + 256 * 1024
+        orphan_bytes = config.get("UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT")
+        config["UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT"] = (
+            int(orphan_bytes) if orphan_bytes else 5 * config["UPLOAD_MAX_BYTES"]
+        )
         if config["PORTAL_ENV"] == "development":
             config["SESSION_COOKIE_SECURE"] = _env_bool("SESSION_COOKIE_SECURE", False)
             if not config.get("SECRET_KEY"):

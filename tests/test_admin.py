@@ -182,6 +182,11 @@ def form_on(page, action):
     return {field["name"]: field.get("value", "") for field in form.find_all("input") if field.get("name")}
 
 
+def change_path(action, account, user):
+    """Where the form of a change posts: "status" and "enrollment" of the account, "authorization" of the user."""
+    return f"/admin/users/{user.id}/authorization" if action == "authorization" else f"/admin/accounts/{account.id}/{action}"
+
+
 def button_on(page, action):
     return page.find("form", action=action).find("button").get_text()
 
@@ -210,7 +215,8 @@ def test_switching_enrollment_shows_billed_by_subscription(staff, customer, acco
     assert "BYOL is valid until 31 Dec 2099" in text_of(customer.get("/licenses"))
 
     response = staff.post(f"/admin/accounts/{account.id}/enrollment", data=TO_SUBSCRIPTION)
-    assert "Northwind Traders is now billed by provider subscription." in messages_of(staff.get(response.headers["Location"]))
+    said = messages_of(staff.get(response.headers["Location"]))
+    assert "Northwind Traders is now billed by provider subscription." in said
     assert reload(Account, account.id).byol_enrolled is False
     portal = text_of(customer.get("/licenses"))
     assert "Billed by subscription" in portal and "not enrolled in BYOL" in portal
@@ -244,7 +250,8 @@ def test_each_button_names_the_state_it_wants(staff, account, user):
     authorization = f"/admin/users/{user.id}/authorization"
     page = page_of(staff.get(page_url))
     assert (button_on(page, status), form_on(page, status)) == ("Suspend account", SUSPEND)
-    assert (button_on(page, enrollment), form_on(page, enrollment)) == ("Switch to provider subscription", TO_SUBSCRIPTION)
+    assert (button_on(page, enrollment), form_on(page, enrollment)) == (
+        "Switch to provider subscription", TO_SUBSCRIPTION)
     assert (button_on(page, authorization), form_on(page, authorization)) == ("Remove authorization", DEAUTHORIZE)
 
     for action in (status, enrollment, authorization):
@@ -270,7 +277,7 @@ def test_each_button_names_the_state_it_wants(staff, account, user):
      lambda account, user: user.is_authorized is True),
 ])
 def test_a_repeat_changes_nothing_and_says_it_already_was(staff, account, user, action, intent, said, state):
-    path = f"/admin/users/{user.id}/authorization" if action == "authorization" else f"/admin/accounts/{account.id}/{action}"
+    path = change_path(action, account, user)
     staff.post(path, data=intent)  # gets it into the state, unless it already was
     assert state(reload(Account, account.id), reload(User, user.id))
 
@@ -307,8 +314,10 @@ def test_a_second_admin_on_a_stale_page_does_not_undo_the_first(app, staff, acco
     ("authorization", {}), ("authorization", {"authorization": "true"}),
 ])
 @pytest.mark.parametrize("headers", [{}, {"HX-Request": "true"}], ids=["plain", "htmx"])
-def test_a_form_that_does_not_name_a_state_is_refused_and_changes_nothing(staff, account, user, action, intent, headers):
-    path = f"/admin/users/{user.id}/authorization" if action == "authorization" else f"/admin/accounts/{account.id}/{action}"
+def test_a_form_that_does_not_name_a_state_is_refused_and_changes_nothing(
+    staff, account, user, action, intent, headers
+):
+    path = change_path(action, account, user)
 
     response = staff.post(path, data=intent, headers=headers)
 
@@ -338,7 +347,7 @@ def row_locked(model, row_id):
     ("status", SUSPEND, "account"), ("enrollment", TO_SUBSCRIPTION, "account"), ("authorization", DEAUTHORIZE, "user"),
 ])
 def test_two_admins_clicking_at_once_change_it_once(app, account, user, admin, make_user, login, action, intent, table):
-    path = f"/admin/users/{user.id}/authorization" if action == "authorization" else f"/admin/accounts/{account.id}/{action}"
+    path = change_path(action, account, user)
     make_user("sam@provider.example", admin=True)
     clients = [app.test_client(), app.test_client()]
     login(clients[0], admin.email)
@@ -350,7 +359,8 @@ def test_two_admins_clicking_at_once_change_it_once(app, account, user, admin, m
         said.append(messages_of(client.get(response.headers["Location"])))
 
     workers = [threading.Thread(target=click, args=(client,)) for client in clients]
-    with count_queries() as queries, row_locked(User if table == "user" else Account, user.id if table == "user" else account.id):
+    locked = (User, user.id) if table == "user" else (Account, account.id)
+    with count_queries() as queries, row_locked(*locked):
         for worker in workers:
             worker.start()
         # Both requests have read the row and sent their UPDATE, which waits for the lock.

@@ -387,8 +387,10 @@ def test_refusals_and_dropped_connections_mid_batch_are_recorded_and_retried(
     assert outcomes == {contacts[2]: "failed", contacts[5]: "failed",
                         contacts[7]: "interrupted", contacts[9]: "interrupted"}
     assert all(a.error for a in attempt_rows() if a.outcome != "sent")
-    assert {c: by_recipient[c].attempts for c in faulty} == {contacts[2]: 1, contacts[5]: 1, contacts[7]: 0, contacts[9]: 0}
-    assert f"interrupted: Northwind Traders · Plan 07 (expires {(TODAY + timedelta(days=8)).isoformat()}) to {contacts[7]}" in output
+    assert {c: by_recipient[c].attempts for c in faulty} == {
+        contacts[2]: 1, contacts[5]: 1, contacts[7]: 0, contacts[9]: 0}
+    expires = (TODAY + timedelta(days=8)).isoformat()
+    assert f"interrupted: Northwind Traders · Plan 07 (expires {expires}) to {contacts[7]}" in output
 
     smtp_server.refuse.clear()
     smtp_server.drop_at_rcpt.clear()
@@ -506,7 +508,8 @@ def test_seven_days_without_a_mail_server_lose_no_reminder(app, runner, account,
     app.config["REMINDER_BATCH_SIZE"] = 3
     # Soonest first, so the first batch holds the same reminders day after day; the one at +2 days
     # expires during the outage, the ones at +33 and +37 days come due during it.
-    contacts = {f"c{days}@northwind.example": TODAY + timedelta(days=days) for days in (2, 10, 12, 14, 20, 25, 29, 33, 37)}
+    contacts = {f"c{days}@northwind.example": TODAY + timedelta(days=days)
+                for days in (2, 10, 12, 14, 20, 25, 29, 33, 37)}
     for n, (contact, expires_on) in enumerate(contacts.items()):
         add_license(account, f"Plan {n}", expires_on, contact)
     _point_mail_at(app, _closed_port(), timeout=2)

@@ -3,16 +3,18 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
+from datetime import timedelta
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from peewee import IntegrityError
 
-from . import demo, reminders
+from . import demo, proofs, reminders
 from .extensions import db
+from .filters import filesize
 from .licensing import business_today
-from .models import Account, User, create_tables
+from .models import Account, User, create_tables, utcnow
 
 
 def _today():
@@ -173,9 +175,25 @@ def send_reminders(today, dry_run):
         sys.exit(1)
 
 
+@click.command("purge-uploads")
+@with_appcontext
+def purge_uploads():
+    """Delete uploaded proof that no license uses, once older than UPLOAD_ORPHAN_MAX_AGE_HOURS (run daily from cron).
+
+    Safe to run while the portal is in use and twice at once: a document any license version uses
+    is never deleted, also when a Save attaches it during the purge.
+    """
+    hours = current_app.config["UPLOAD_ORPHAN_MAX_AGE_HOURS"]
+    cutoff = utcnow() - timedelta(hours=hours)
+    with db.database.connection_context():
+        count, size = proofs.purge_unattached(cutoff)
+    click.echo(f"purged {count} {'upload' if count == 1 else 'uploads'} ({filesize(size)}) that no license uses, "
+               f"uploaded before {cutoff:%Y-%m-%d %H:%M} UTC ({hours:g} hours ago)")
+
+
 # Each command carries @with_appcontext: `flask` pushes an app context for app.cli commands, but
 # app.test_cli_runner() invokes app.cli directly, where a plain click command gets none.
-COMMANDS = [init_db, create_account, create_user, create_admin, seed_demo, send_reminders]
+COMMANDS = [init_db, create_account, create_user, create_admin, seed_demo, send_reminders, purge_uploads]
 
 
 def register(app):
