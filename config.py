@@ -4,6 +4,8 @@ import secrets
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
+# The From address of `make run` and other development runs; production must set its own.
+DEMO_SENDER = "licenses@example-hosting.test"
 
 
 def _env_bool(name, default=False):
@@ -34,6 +36,11 @@ class Config:
     DATABASE_POOL = _env_bool("DATABASE_POOL", True)
     BUSINESS_TIMEZONE = os.environ.get("BUSINESS_TIMEZONE", "UTC")
     UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024))
+    # A valid upload of a form that failed is kept for the user's next try; these bound how many, how
+    # large together (default: finalize() makes it 5 × UPLOAD_MAX_BYTES) and how long (purge-uploads).
+    UPLOAD_ORPHAN_MAX_PER_ACCOUNT = int(os.environ.get("UPLOAD_ORPHAN_MAX_PER_ACCOUNT", 10))
+    UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT = os.environ.get("UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT")
+    UPLOAD_ORPHAN_MAX_AGE_HOURS = float(os.environ.get("UPLOAD_ORPHAN_MAX_AGE_HOURS", 24))
     PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
 
     PROVIDER_NAME = os.environ.get("PROVIDER_NAME", "Your hosting provider")
@@ -45,7 +52,8 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_USE_TLS = _env_bool("MAIL_USE_TLS")
     MAIL_USE_SSL = _env_bool("MAIL_USE_SSL")
-    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "licenses@example.com")
+    # No default: a made-up From address would be refused or land in spam, and the reminders with it.
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER")
     MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", 30))
     REMINDER_BATCH_SIZE = int(os.environ.get("REMINDER_BATCH_SIZE", 200))
     REMINDER_MAX_ATTEMPTS = int(os.environ.get("REMINDER_MAX_ATTEMPTS", 5))
@@ -64,10 +72,16 @@ class Config:
         """Fill in derived settings; refuse to run production without a key."""
         # Room for the other form fields around the file; a body past this is refused before parsing.
         config["MAX_CONTENT_LENGTH"] = config["UPLOAD_MAX_BYTES"] + 256 * 1024
+        orphan_bytes = config.get("UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT")
+        config["UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT"] = (
+            int(orphan_bytes) if orphan_bytes else 5 * config["UPLOAD_MAX_BYTES"]
+        )
         if config["PORTAL_ENV"] == "development":
             config["SESSION_COOKIE_SECURE"] = _env_bool("SESSION_COOKIE_SECURE", False)
             if not config.get("SECRET_KEY"):
                 config["SECRET_KEY"] = _development_secret_key()
+            if not config.get("MAIL_DEFAULT_SENDER"):
+                config["MAIL_DEFAULT_SENDER"] = DEMO_SENDER
         elif not config.get("SECRET_KEY"):
             raise RuntimeError(
                 "SECRET_KEY is not set. Set it in the environment (production), "
@@ -86,4 +100,5 @@ class TestConfig(Config):
     PORTAL_URL = "http://portal.test"
     PROVIDER_NAME = "Example Hosting"
     SUPPORT_EMAIL = "support@example-hosting.test"
+    MAIL_DEFAULT_SENDER = DEMO_SENDER
     MAIL_SUPPRESS_SEND = False

@@ -30,6 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 HOST = "127.0.0.1"
+SENDER = "licenses@bench.example"
 ACCOUNT_LICENSES = 25
 SUMMARY = re.compile(r"^sent (\d+), failed (\d+), skipped (\d+)$", re.M)
 STATS = re.compile(r"^bench-stats queries=(\d+) peak_rss_kb=(\d+) command_seconds=([\d.]+)$", re.M)
@@ -133,7 +134,7 @@ def prerender(database_url, today, port):
     from webapp.reminders import ReminderComposer, preview
 
     app = create_app(Config, DATABASE_URL=database_url, DATABASE_POOL=False, SECRET_KEY=secrets.token_hex(16),
-                     MAIL_SERVER=HOST, MAIL_PORT=port)
+                     MAIL_SERVER=HOST, MAIL_PORT=port, MAIL_DEFAULT_SENDER=SENDER)
     with app.app_context(), db.database.connection_context():
         composer = ReminderComposer(app)
         messages = [
@@ -160,6 +161,7 @@ def run_command(database_url, today, port, batch_size):
         DATABASE_URL=database_url,
         MAIL_SERVER=HOST,
         MAIL_PORT=str(port),
+        MAIL_DEFAULT_SENDER=SENDER,
         SECRET_KEY=secrets.token_hex(16),
         PORTAL_URL="https://portal.bench.example",
         REMINDER_BATCH_SIZE=str(batch_size),

@@ -188,7 +188,9 @@ class SmtpSink:
     `refuse[address] = "550 5.1.1 ..."` answers RCPT for that address with the reply;
     `drop_at_rcpt` / `drop_at_data` hold addresses at whose RCPT / DATA the server hangs up;
     `before_data`, an async callable(session, envelope), runs first at each DATA and may return a
-    reply to give instead of accepting the message.
+    reply to give instead of accepting the message; `stall_at_mail` seconds pass before MAIL FROM is
+    answered; after `hang_up_after` messages on one connection the server closes it at the next
+    MAIL FROM, as servers that limit messages per connection do.
     """
 
     def __init__(self):
@@ -199,6 +201,20 @@ class SmtpSink:
         self.drop_at_rcpt = set()
         self.drop_at_data = set()
         self.before_data = None
+        self.stall_at_mail = 0
+        self.hang_up_after = None
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.stall_at_mail:
+            import asyncio
+
+            await asyncio.sleep(self.stall_at_mail)
+        if self.hang_up_after is not None and getattr(session, "accepted", 0) >= self.hang_up_after:
+            server.transport.close()
+            return "421 4.4.2 closing connection"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.drop_at_rcpt:
@@ -222,6 +238,7 @@ class SmtpSink:
 
         message = email.message_from_bytes(envelope.original_content, policy=policy.default)
         self.messages.append((tuple(envelope.rcpt_tos), message))
+        session.accepted = getattr(session, "accepted", 0) + 1
         return "250 2.0.0 Message accepted"
 
     def to(self, address):

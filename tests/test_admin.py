@@ -1,5 +1,8 @@
-"""The provider's staff pages: accounts, the toggles, proof review, downloads and history; and that
-customers cannot reach any of it."""
+"""The provider's staff pages: accounts, the changes staff make to accounts and users, proof review,
+downloads and history; and that customers cannot reach any of it."""
+import threading
+import time
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -165,13 +168,33 @@ def test_the_account_page_shows_users_licenses_and_controls(staff, account, user
     assert staff.get("/admin/accounts/999999").status_code == 404
 
 
-# --- Toggles ---------------------------------------------------------------------------------
+# --- Account and user changes: each form names the state it wants ----------------------------
+
+SUSPEND, REACTIVATE = {"status": "suspended"}, {"status": "active"}
+TO_SUBSCRIPTION, TO_BYOL = {"enrollment": "subscription"}, {"enrollment": "byol"}
+AUTHORIZE, DEAUTHORIZE = {"authorization": "authorized"}, {"authorization": "unauthorized"}
+
+
+def form_on(page, action):
+    """What the browser posts when the form with this action is submitted: its inputs, as on the page."""
+    form = page.find("form", action=action)
+    assert form is not None, f"no form posts to {action}"
+    return {field["name"]: field.get("value", "") for field in form.find_all("input") if field.get("name")}
+
+
+def change_path(action, account, user):
+    """Where the form of a change posts: "status" and "enrollment" of the account, "authorization" of the user."""
+    return f"/admin/users/{user.id}/authorization" if action == "authorization" else f"/admin/accounts/{account.id}/{action}"
+
+
+def button_on(page, action):
+    return page.find("form", action=action).find("button").get_text()
 
 
 def test_suspending_an_account_refuses_its_users_on_their_next_request(staff, customer, account):
     assert customer.get("/licenses").status_code == 200
 
-    response = staff.post(f"/admin/accounts/{account.id}/status")
+    response = staff.post(f"/admin/accounts/{account.id}/status", data=SUSPEND)
     assert response.status_code == 302 and response.headers["Location"] == f"/admin/accounts/{account.id}"
     assert reload(Account, account.id).status == Account.SUSPENDED
     assert "Northwind Traders is now suspended." in messages_of(staff.get(response.headers["Location"]))
@@ -181,7 +204,8 @@ def test_suspending_an_account_refuses_its_users_on_their_next_request(staff, cu
     assert "Northwind Traders is suspended" in text_of(refused)
     assert customer.get("/licenses/new").status_code == 403
 
-    assert staff.post(f"/admin/accounts/{account.id}/status").status_code == 302
+    response = staff.post(f"/admin/accounts/{account.id}/status", data=REACTIVATE)
+    assert "Northwind Traders is now active." in messages_of(staff.get(response.headers["Location"]))
     assert reload(Account, account.id).status == Account.ACTIVE
     assert customer.get("/licenses").status_code == 200
 
@@ -190,41 +214,186 @@ def test_switching_enrollment_shows_billed_by_subscription(staff, customer, acco
     insert_license(account)
     assert "BYOL is valid until 31 Dec 2099" in text_of(customer.get("/licenses"))
 
-    assert staff.post(f"/admin/accounts/{account.id}/enrollment").status_code == 302
+    response = staff.post(f"/admin/accounts/{account.id}/enrollment", data=TO_SUBSCRIPTION)
+    said = messages_of(staff.get(response.headers["Location"]))
+    assert "Northwind Traders is now billed by provider subscription." in said
     assert reload(Account, account.id).byol_enrolled is False
     portal = text_of(customer.get("/licenses"))
     assert "Billed by subscription" in portal and "not enrolled in BYOL" in portal
     assert "BYOL is valid" not in portal
     assert "Billing: provider subscription" in text_of(staff.get(f"/admin/accounts/{account.id}"))
 
-    assert staff.post(f"/admin/accounts/{account.id}/enrollment").status_code == 302
+    response = staff.post(f"/admin/accounts/{account.id}/enrollment", data=TO_BYOL)
+    assert "Northwind Traders is now enrolled in BYOL." in messages_of(staff.get(response.headers["Location"]))
     assert reload(Account, account.id).byol_enrolled is True
     assert "BYOL is valid until 31 Dec 2099" in text_of(customer.get("/licenses"))
 
 
 def test_removing_a_users_authorization_refuses_them_at_once(staff, customer, user, account):
-    response = staff.post(f"/admin/users/{user.id}/authorization")
+    response = staff.post(f"/admin/users/{user.id}/authorization", data=DEAUTHORIZE)
     assert response.status_code == 302 and response.headers["Location"] == f"/admin/accounts/{account.id}"
+    assert "pat@northwind.example is no longer authorized." in messages_of(staff.get(response.headers["Location"]))
     assert reload(User, user.id).is_authorized is False
     refused = customer.get("/licenses")
     assert refused.status_code == 403
     assert "not an authorized user" in text_of(refused)
 
-    assert staff.post(f"/admin/users/{user.id}/authorization").status_code == 302
+    response = staff.post(f"/admin/users/{user.id}/authorization", data=AUTHORIZE)
+    assert "pat@northwind.example is now authorized." in messages_of(staff.get(response.headers["Location"]))
     assert reload(User, user.id).is_authorized is True
     assert customer.get("/licenses").status_code == 200
 
 
-def test_an_admin_has_no_authorization_to_toggle(staff, admin):
+def test_each_button_names_the_state_it_wants(staff, account, user):
+    page_url = f"/admin/accounts/{account.id}"
+    status, enrollment = f"/admin/accounts/{account.id}/status", f"/admin/accounts/{account.id}/enrollment"
+    authorization = f"/admin/users/{user.id}/authorization"
+    page = page_of(staff.get(page_url))
+    assert (button_on(page, status), form_on(page, status)) == ("Suspend account", SUSPEND)
+    assert (button_on(page, enrollment), form_on(page, enrollment)) == (
+        "Switch to provider subscription", TO_SUBSCRIPTION)
+    assert (button_on(page, authorization), form_on(page, authorization)) == ("Remove authorization", DEAUTHORIZE)
+
+    for action in (status, enrollment, authorization):
+        assert staff.post(action, data=form_on(page, action)).status_code == 302
+    page = page_of(staff.get(page_url))
+    assert (button_on(page, status), form_on(page, status)) == ("Reactivate account", REACTIVATE)
+    assert (button_on(page, enrollment), form_on(page, enrollment)) == ("Enroll in BYOL", TO_BYOL)
+    assert (button_on(page, authorization), form_on(page, authorization)) == ("Authorize", AUTHORIZE)
+
+
+@pytest.mark.parametrize("action, intent, said, state", [
+    ("status", SUSPEND, "Northwind Traders already was suspended; nothing changed.",
+     lambda account, user: account.status == Account.SUSPENDED),
+    ("status", REACTIVATE, "Northwind Traders already was active; nothing changed.",
+     lambda account, user: account.status == Account.ACTIVE),
+    ("enrollment", TO_SUBSCRIPTION, "Northwind Traders already was billed by provider subscription; nothing changed.",
+     lambda account, user: account.byol_enrolled is False),
+    ("enrollment", TO_BYOL, "Northwind Traders already was enrolled in BYOL; nothing changed.",
+     lambda account, user: account.byol_enrolled is True),
+    ("authorization", DEAUTHORIZE, "pat@northwind.example already was not authorized; nothing changed.",
+     lambda account, user: user.is_authorized is False),
+    ("authorization", AUTHORIZE, "pat@northwind.example already was authorized; nothing changed.",
+     lambda account, user: user.is_authorized is True),
+])
+def test_a_repeat_changes_nothing_and_says_it_already_was(staff, account, user, action, intent, said, state):
+    path = change_path(action, account, user)
+    staff.post(path, data=intent)  # gets it into the state, unless it already was
+    assert state(reload(Account, account.id), reload(User, user.id))
+
+    response = staff.post(path, data=intent)
+
+    assert response.status_code == 302
+    assert said in messages_of(staff.get(response.headers["Location"]))
+    assert state(reload(Account, account.id), reload(User, user.id))
+
+
+def test_a_second_admin_on_a_stale_page_does_not_undo_the_first(app, staff, account, make_user, login):
+    make_user("sam@provider.example", admin=True)
+    other = app.test_client()
+    login(other, "sam@provider.example")
+    action = f"/admin/accounts/{account.id}/status"
+    stale = page_of(other.get(f"/admin/accounts/{account.id}"))
+
+    staff.post(action, data=form_on(page_of(staff.get(f"/admin/accounts/{account.id}")), action))
+    assert reload(Account, account.id).status == Account.SUSPENDED
+    # The second admin still sees "Suspend account" and clicks it.
+    assert button_on(stale, action) == "Suspend account"
+    response = other.post(action, data=form_on(stale, action), headers={"HX-Request": "true", "HX-Boosted": "true"})
+
+    assert response.status_code == 302
+    assert reload(Account, account.id).status == Account.SUSPENDED
+    page = other.get(response.headers["Location"])
+    assert "Northwind Traders already was suspended; nothing changed." in messages_of(page)
+    assert button_on(page_of(page), action) == "Reactivate account"
+
+
+@pytest.mark.parametrize("action, intent", [
+    ("status", {}), ("status", {"status": "paused"}), ("status", {"status": "SUSPENDED"}),
+    ("enrollment", {}), ("enrollment", {"enrollment": "yes"}),
+    ("authorization", {}), ("authorization", {"authorization": "true"}),
+])
+@pytest.mark.parametrize("headers", [{}, {"HX-Request": "true"}], ids=["plain", "htmx"])
+def test_a_form_that_does_not_name_a_state_is_refused_and_changes_nothing(
+    staff, account, user, action, intent, headers
+):
+    path = change_path(action, account, user)
+
+    response = staff.post(path, data=intent, headers=headers)
+
+    assert response.status_code == 422
+    text = text_of(response)
+    assert "Nothing was changed" in text and "Reload the account page and use its buttons." in text
+    assert ("<html" in response.get_data(as_text=True)) == (not headers)
+    assert reload(Account, account.id).status == Account.ACTIVE
+    assert reload(Account, account.id).byol_enrolled is True
+    assert reload(User, user.id).is_authorized is True
+
+
+@contextmanager
+def row_locked(model, row_id):
+    """Hold a write lock on one row (on SQLite, the database's one write lock) until the block ends."""
+    with db.database.connection_context():
+        if db.database.for_update:
+            with db.database.atomic():
+                model.select().where(model.id == row_id).for_update().get()
+                yield
+        else:
+            with db.database.atomic("IMMEDIATE"):
+                yield
+
+
+@pytest.mark.parametrize("action, intent, table", [
+    ("status", SUSPEND, "account"), ("enrollment", TO_SUBSCRIPTION, "account"), ("authorization", DEAUTHORIZE, "user"),
+])
+def test_two_admins_clicking_at_once_change_it_once(app, account, user, admin, make_user, login, action, intent, table):
+    path = change_path(action, account, user)
+    make_user("sam@provider.example", admin=True)
+    clients = [app.test_client(), app.test_client()]
+    login(clients[0], admin.email)
+    login(clients[1], "sam@provider.example")
+    said = []
+
+    def click(client):
+        response = client.post(path, data=intent)
+        said.append(messages_of(client.get(response.headers["Location"])))
+
+    workers = [threading.Thread(target=click, args=(client,)) for client in clients]
+    locked = (User, user.id) if table == "user" else (Account, account.id)
+    with count_queries() as queries, row_locked(*locked):
+        for worker in workers:
+            worker.start()
+        # Both requests have read the row and sent their UPDATE, which waits for the lock.
+        deadline = time.monotonic() + 10
+        while sum(f'UPDATE "{table}"' in q for q in list(queries)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+    for worker in workers:
+        worker.join(15)
+
+    assert len(said) == 2
+    assert sum("is now" in m or "is no longer" in m for m in said) == 1, said
+    assert sum("already was" in m for m in said) == 1, said
+    changed = reload(Account, account.id), reload(User, user.id)
+    assert (changed[0].status, changed[0].byol_enrolled, changed[1].is_authorized) == {
+        "status": (Account.SUSPENDED, True, True),
+        "enrollment": (Account.ACTIVE, False, True),
+        "authorization": (Account.ACTIVE, True, False),
+    }[action]
+
+
+def test_an_admin_has_no_authorization_to_set(staff, admin):
     before = reload(User, admin.id).is_authorized
-    assert staff.post(f"/admin/users/{admin.id}/authorization").status_code == 404
+    assert staff.post(f"/admin/users/{admin.id}/authorization", data=AUTHORIZE).status_code == 404
     assert reload(User, admin.id).is_authorized is before
 
 
-@pytest.mark.parametrize("path", ["/admin/accounts/999999/status", "/admin/accounts/999999/enrollment",
-                                  "/admin/users/999999/authorization", "/admin/versions/999999/review"])
-def test_toggles_on_missing_rows_are_404(staff, path):
-    assert staff.post(path, data={"decision": "accepted"}).status_code == 404
+@pytest.mark.parametrize("path, form", [
+    ("/admin/accounts/999999/status", SUSPEND), ("/admin/accounts/999999/enrollment", TO_BYOL),
+    ("/admin/users/999999/authorization", AUTHORIZE), ("/admin/versions/999999/review", {"decision": "accepted"}),
+])
+def test_changes_on_missing_rows_are_404(staff, path, form):
+    assert staff.post(path, data=form).status_code == 404
 
 
 # --- Proof review ----------------------------------------------------------------------------
@@ -330,9 +499,9 @@ def admin_requests(account, user, license, document_id):
         ("GET", f"/admin/accounts/{account.id}", None),
         ("GET", f"/admin/licenses/{license.id}", None),
         ("GET", f"/admin/proofs/{document_id}", None),
-        ("POST", f"/admin/accounts/{account.id}/status", {}),
-        ("POST", f"/admin/accounts/{account.id}/enrollment", {}),
-        ("POST", f"/admin/users/{user.id}/authorization", {}),
+        ("POST", f"/admin/accounts/{account.id}/status", SUSPEND),
+        ("POST", f"/admin/accounts/{account.id}/enrollment", TO_SUBSCRIPTION),
+        ("POST", f"/admin/users/{user.id}/authorization", DEAUTHORIZE),
         ("POST", f"/admin/versions/{license.current_id}/review", {"decision": "rejected", "reason": "x"}),
     ]
 
@@ -382,9 +551,9 @@ def csrf_staff(app, database_url, admin):
 def test_admin_posts_without_a_token_are_refused(csrf_staff, account, user):
     license = insert_license(account)
     for path, form in [
-        (f"/admin/accounts/{account.id}/status", {}),
-        (f"/admin/accounts/{account.id}/enrollment", {}),
-        (f"/admin/users/{user.id}/authorization", {}),
+        (f"/admin/accounts/{account.id}/status", SUSPEND),
+        (f"/admin/accounts/{account.id}/enrollment", TO_SUBSCRIPTION),
+        (f"/admin/users/{user.id}/authorization", DEAUTHORIZE),
         (f"/admin/versions/{license.current_id}/review", {"decision": "rejected", "reason": "forged"}),
     ]:
         response = csrf_staff.post(path, data=form)
@@ -406,7 +575,7 @@ def test_admin_posts_with_the_pages_token_are_accepted(csrf_staff, account, user
         return page.find("form", action=action).find("input", attrs={"name": "csrf_token"})["value"]
 
     status = f"/admin/accounts/{account.id}/status"
-    assert csrf_staff.post(status, data={"csrf_token": token_of(status)}).status_code == 302
+    assert csrf_staff.post(status, data=form_on(page, status)).status_code == 302
     assert reload(Account, account.id).status == Account.SUSPENDED
 
     review = f"/admin/versions/{license.current_id}/review"
@@ -417,7 +586,8 @@ def test_admin_posts_with_the_pages_token_are_accepted(csrf_staff, account, user
     # A boosted form (hx-boost on the admin pages) may send the token as the htmx header instead.
     meta = page.find("meta", attrs={"name": "csrf-token"})["content"]
     authorization = f"/admin/users/{user.id}/authorization"
-    response = csrf_staff.post(authorization, headers={"HX-Request": "true", "HX-Boosted": "true", "X-CSRFToken": meta})
+    response = csrf_staff.post(authorization, data=DEAUTHORIZE,
+                               headers={"HX-Request": "true", "HX-Boosted": "true", "X-CSRFToken": meta})
     assert response.status_code == 302
     assert reload(User, user.id).is_authorized is False
 

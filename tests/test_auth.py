@@ -184,15 +184,15 @@ def test_support_email_comes_from_configuration(database_url, make_user, account
     assert SUPPORT not in page
 
 
-def _admin_toggle(app, admin_email, path):
+def _admin_sets(app, admin_email, path, intent):
     staff = app.test_client()
     staff.post("/login", data={"email": admin_email, "password": PASSWORD})
-    assert staff.post(path).status_code == 302
+    assert staff.post(path, data=intent).status_code == 302
 
 
 def test_deauthorized_user_is_refused_on_the_very_next_request(app, logged_in, user, admin, license_form):
     assert logged_in.get("/licenses").status_code == 200
-    _admin_toggle(app, admin.email, f"/admin/users/{user.id}/authorization")
+    _admin_sets(app, admin.email, f"/admin/users/{user.id}/authorization", {"authorization": "unauthorized"})
     with db.database.connection_context():
         assert not User.get_by_id(user.id).is_authorized
 
@@ -206,7 +206,7 @@ def test_deauthorized_user_is_refused_on_the_very_next_request(app, logged_in, u
 
 def test_suspended_account_is_refused_on_the_very_next_request(app, logged_in, account, admin, license_form):
     assert logged_in.get("/licenses").status_code == 200
-    _admin_toggle(app, admin.email, f"/admin/accounts/{account.id}/status")
+    _admin_sets(app, admin.email, f"/admin/accounts/{account.id}/status", {"status": "suspended"})
 
     response = logged_in.get("/licenses")
     assert response.status_code == 403
@@ -215,7 +215,7 @@ def test_suspended_account_is_refused_on_the_very_next_request(app, logged_in, a
     with db.database.connection_context():
         assert License.select().count() == 0
 
-    _admin_toggle(app, admin.email, f"/admin/accounts/{account.id}/status")
+    _admin_sets(app, admin.email, f"/admin/accounts/{account.id}/status", {"status": "active"})
     assert logged_in.get("/licenses").status_code == 200
 
 

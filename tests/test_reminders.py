@@ -310,9 +310,21 @@ def test_the_command_refuses_to_run_when_mail_is_suppressed(app, runner, account
 
     result = runner.invoke(args=["send-reminders", "--today", TODAY.isoformat()])
 
-    assert result.exit_code != 0
+    assert result.exit_code == 2
     assert "MAIL_SUPPRESS_SEND" in result.output
     assert reminder_rows() == []
+
+
+def test_without_a_sender_the_command_exits_2_and_sends_nothing(mail_app, runner, smtp_server, account, add_license):
+    mail_app.config["MAIL_DEFAULT_SENDER"] = None
+    mail.init_app(mail_app)
+    add_license(account, "Office 365 E3", TODAY + timedelta(days=7), "pat@northwind.example")
+
+    result = runner.invoke(args=["send-reminders", "--today", TODAY.isoformat()])
+
+    assert result.exit_code == 2
+    assert "MAIL_DEFAULT_SENDER is not set" in result.output
+    assert reminder_rows() == [] and smtp_server.messages == []
 
 
 def test_today_defaults_to_the_business_day(mail_app, runner, smtp_server, account, add_license, today):
@@ -370,9 +382,15 @@ def test_refusals_and_dropped_connections_mid_batch_are_recorded_and_retried(
     assert {r.status for c, r in by_recipient.items() if c in faulty} == {"failed"}
     assert {r.status for c, r in by_recipient.items() if c not in faulty} == {"sent"}
     assert f"to {contacts[5]}: recipient refused: 550 5.1.1 No such user here" in output
-    failed_attempts = [a for a in attempt_rows() if a.outcome == "failed"]
-    assert sorted(a.recipient for a in failed_attempts) == sorted(faulty)
-    assert all(a.error for a in failed_attempts)
+    # A refusal for the recipient uses up an attempt; a connection lost mid-message does not.
+    outcomes = {a.recipient: a.outcome for a in attempt_rows() if a.outcome != "sent"}
+    assert outcomes == {contacts[2]: "failed", contacts[5]: "failed",
+                        contacts[7]: "interrupted", contacts[9]: "interrupted"}
+    assert all(a.error for a in attempt_rows() if a.outcome != "sent")
+    assert {c: by_recipient[c].attempts for c in faulty} == {
+        contacts[2]: 1, contacts[5]: 1, contacts[7]: 0, contacts[9]: 0}
+    expires = (TODAY + timedelta(days=8)).isoformat()
+    assert f"interrupted: Northwind Traders · Plan 07 (expires {expires}) to {contacts[7]}" in output
 
     smtp_server.refuse.clear()
     smtp_server.drop_at_rcpt.clear()
@@ -447,18 +465,22 @@ def test_a_mail_server_that_never_answers_does_not_hang_the_run(app, runner, acc
 
     assert elapsed < 6, f"the run took {elapsed:.1f} s"
     assert code == 1
-    # The first batch is recorded failed; the run stops instead of waiting out every reminder.
-    assert counts == (0, 3, 4)
+    # The first try is recorded; the run stops instead of waiting out every reminder, and the rest
+    # of the claimed batch is released untouched for the next run.
+    assert counts == (0, 1, 6)
     assert "no answer from the mail server within 1 s" in output
-    failed = [r for r in reminder_rows() if r.status == "failed"]
-    assert len(failed) == 3 and all("no answer from the mail server" in r.last_error for r in failed)
+    [failed] = [r for r in reminder_rows() if r.status == "failed"]
+    assert failed.recipient == contacts[0] and "no answer from the mail server" in failed.last_error
+    assert failed.attempts == 0
+    assert [(a.recipient, a.outcome) for a in attempt_rows()] == [(contacts[0], "unreachable")]
+    assert all(r.claim_token is None and r.attempts == 0 for r in reminder_rows())
 
     smtp_server.configure(app)
     assert send(runner, TODAY + timedelta(days=1))[:3:2] == (0, (7, 0, 0))
     assert all(len(smtp_server.to(c)) == 1 for c in contacts)
 
 
-def test_a_refused_connection_is_recorded_as_failed(app, runner, account, add_license):
+def test_a_refused_connection_is_recorded_as_unreachable_and_costs_no_attempt(app, runner, account, add_license):
     add_license(account, "Office 365 E3", TODAY + timedelta(days=3), "pat@northwind.example")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -469,8 +491,101 @@ def test_a_refused_connection_is_recorded_as_failed(app, runner, account, add_li
 
     assert (code, counts) == (1, (0, 1, 0))
     [reminder] = reminder_rows()
-    assert reminder.status == "failed"
+    assert (reminder.status, reminder.attempts) == ("failed", 0)
     assert f"could not connect to the mail server 127.0.0.1:{closed_port}" in reminder.last_error
+    [attempt] = attempt_rows()
+    assert attempt.outcome == "unreachable" and attempt.error == reminder.last_error
+    assert "unreachable: Northwind Traders · Office 365 E3" in output
+
+
+def _closed_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_seven_days_without_a_mail_server_lose_no_reminder(app, runner, account, add_license, smtp_server):
+    app.config["REMINDER_BATCH_SIZE"] = 3
+    # Soonest first, so the first batch holds the same reminders day after day; the one at +2 days
+    # expires during the outage, the ones at +33 and +37 days come due during it.
+    contacts = {f"c{days}@northwind.example": TODAY + timedelta(days=days)
+                for days in (2, 10, 12, 14, 20, 25, 29, 33, 37)}
+    for n, (contact, expires_on) in enumerate(contacts.items()):
+        add_license(account, f"Plan {n}", expires_on, contact)
+    _point_mail_at(app, _closed_port(), timeout=2)
+
+    for day in range(7):
+        code, output, (sent, failed, skipped) = send(runner, TODAY + timedelta(days=day))
+        assert (code, sent) == (1, 0) and failed > 0, output
+        assert "stopped early: could not connect to the mail server" in output
+
+    smtp_server.configure(app)
+    code, output, counts = send(runner, TODAY + timedelta(days=7))
+
+    assert (code, counts) == (0, (8, 0, 0)), output
+    for contact, expires_on in contacts.items():
+        assert len(smtp_server.to(contact)) == (0 if expires_on < TODAY + timedelta(days=7) else 1), contact
+    assert send(runner, TODAY + timedelta(days=8))[:3:2] == (0, (0, 0, 0))
+    assert len(smtp_server.messages) == 8
+    # Each day of the outage tried one reminder, recorded it, and used up no attempt.
+    outage = [a for a in attempt_rows() if a.outcome != "sent"]
+    assert [a.outcome for a in outage] == ["unreachable"] * 7
+    assert {r.recipient: (r.status, r.attempts) for r in reminder_rows()} == {
+        contact: ("sent", 1) if contact != "c2@northwind.example" else ("failed", 0) for contact in contacts
+    }
+
+
+@pytest.mark.parametrize("settings, said", [
+    ({"MAIL_USE_TLS": True}, "STARTTLS extension not supported"),
+    ({"MAIL_USERNAME": "reminders", "MAIL_PASSWORD": "not-used"}, "SMTP AUTH extension not supported"),
+], ids=["tls", "login"])
+def test_a_tls_or_login_failure_costs_no_attempt(mail_app, runner, smtp_server, account, add_license, settings, said):
+    add_license(account, "Office 365 E3", TODAY + timedelta(days=3), "pat@northwind.example")
+    add_license(account, "Office 365 E1", TODAY + timedelta(days=4), "kim@northwind.example")
+    mail_app.config.update(settings)
+    mail.init_app(mail_app)
+
+    code, output, counts = send(runner, TODAY)
+
+    assert (code, counts) == (1, (0, 1, 1))
+    assert said in output and smtp_server.messages == []
+    assert [(a.recipient, a.outcome) for a in attempt_rows()] == [("pat@northwind.example", "unreachable")]
+    assert {r.attempts for r in reminder_rows()} == {0}
+
+    mail_app.config.update(MAIL_USE_TLS=False, MAIL_USERNAME=None, MAIL_PASSWORD=None)
+    mail.init_app(mail_app)
+    assert send(runner, TODAY + timedelta(days=1))[:3:2] == (0, (2, 0, 0))
+
+
+def test_no_answer_before_any_recipient_costs_no_attempt(app, runner, smtp_server, account, add_license):
+    add_license(account, "Office 365 E3", TODAY + timedelta(days=3), "pat@northwind.example")
+    add_license(account, "Office 365 E1", TODAY + timedelta(days=4), "kim@northwind.example")
+    smtp_server.stall_at_mail = 3
+    _point_mail_at(app, smtp_server.port, timeout=1)
+
+    code, output, counts = send(runner, TODAY)
+
+    assert (code, counts) == (1, (0, 1, 1))
+    [attempt] = attempt_rows()
+    assert (attempt.recipient, attempt.outcome) == ("pat@northwind.example", "unreachable")
+    assert "took no message: no answer from the mail server within 1 s" in attempt.error
+    assert {r.attempts for r in reminder_rows()} == {0}
+
+    smtp_server.stall_at_mail = 0
+    assert send(runner, TODAY + timedelta(days=1))[:3:2] == (0, (2, 0, 0))
+
+
+def test_a_server_that_hangs_up_after_some_messages_gets_the_rest_on_a_new_connection(
+    mail_app, runner, smtp_server, account, add_license
+):
+    contacts = [f"c{n}@northwind.example" for n in range(5)]
+    for n, contact in enumerate(contacts):
+        add_license(account, f"Plan {n}", TODAY + timedelta(days=1 + n), contact)
+    smtp_server.hang_up_after = 2
+
+    assert send(runner, TODAY)[:3:2] == (0, (5, 0, 0))
+    assert all(len(smtp_server.to(c)) == 1 for c in contacts)
+    assert {a.outcome for a in attempt_rows()} == {"sent"}
 
 
 # --- a 400-day simulation -------------------------------------------------------------------
@@ -598,6 +713,7 @@ def cli_env(database_url, smtp_server, **extra):
         MAIL_SERVER=smtp_server.host,
         MAIL_PORT=str(smtp_server.port),
         MAIL_TIMEOUT="10",
+        MAIL_DEFAULT_SENDER="licenses@example-hosting.test",
         SECRET_KEY="reminder-subprocess-test-key",
         PORTAL_URL="http://portal.test",
         PORTAL_ENV="production",
@@ -634,6 +750,28 @@ def test_the_real_command_sends_reports_and_exits_non_zero_on_failure(
     stdout, stderr = process.communicate(timeout=60)
     assert (process.returncode, stdout.strip().splitlines()[-1]) == (0, "sent 1, failed 0, skipped 0"), stderr
     assert len(smtp_server.messages) == 2
+
+
+def test_production_has_no_default_sender_so_the_command_exits_2(app, database_url, smtp_server, account, add_license):
+    add_license(account, "Office 365 E3", TODAY + timedelta(days=4), "pat@northwind.example")
+    env = cli_env(database_url, smtp_server)
+    del env["MAIL_DEFAULT_SENDER"]
+
+    process = flask_send_reminders(env, "--today", TODAY.isoformat())
+    stdout, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 2, stderr
+    assert "MAIL_DEFAULT_SENDER is not set" in stderr and "Traceback" not in stderr
+    assert smtp_server.messages == [] and reminder_rows() == []
+
+
+def test_development_has_a_demo_sender(database_url):
+    from config import DEMO_SENDER, Config
+    from webapp import create_app
+
+    development = create_app(Config, PORTAL_ENV="development", DATABASE_URL=database_url, DATABASE_POOL=False,
+                             SECRET_KEY="development-test-key", MAIL_DEFAULT_SENDER=None)
+    assert development.config["MAIL_DEFAULT_SENDER"] == DEMO_SENDER
 
 
 def test_on_a_terminal_the_command_shows_a_progress_bar(app, database_url, smtp_server, account, add_license):

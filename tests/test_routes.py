@@ -86,9 +86,9 @@ EXPECTED = {
     "portal.help": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
     "admin.index": {"GET": customers_forbidden(ADMIN_PAGE)},
     "admin.account": {"GET": customers_forbidden(ADMIN_PAGE)},
-    "admin.toggle_status": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
-    "admin.toggle_enrollment": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
-    "admin.toggle_authorization": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    "admin.set_status": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    "admin.set_enrollment": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    "admin.set_authorization": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.review": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.license_history": {"GET": customers_forbidden(ADMIN_PAGE)},
     "admin.download_proof": {"GET": customers_forbidden(DOWNLOAD)},
@@ -177,6 +177,13 @@ def _body(endpoint, world, license_form):
         return license_form(product=None, plan=None)
     if endpoint == "admin.review":
         return {"decision": "rejected", "reason": "The document shows a monthly plan."}
+    # The tested account is active and enrolled, and user_id names its unauthorized user.
+    if endpoint == "admin.set_status":
+        return {"status": "suspended"}
+    if endpoint == "admin.set_enrollment":
+        return {"enrollment": "subscription"}
+    if endpoint == "admin.set_authorization":
+        return {"authorization": "authorized"}
     return {}
 
 

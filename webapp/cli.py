@@ -3,16 +3,18 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
+from datetime import timedelta
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from peewee import IntegrityError
 
-from . import demo, reminders, schema
+from . import demo, proofs, reminders, schema
 from .extensions import db
+from .filters import filesize
 from .licensing import business_today
-from .models import MODELS, Account, User
+from .models import MODELS, Account, User, utcnow
 
 
 def _today():
@@ -169,6 +171,12 @@ def _terminate_as_exit():
         signal.signal(signal.SIGTERM, previous)
 
 
+class Misconfigured(click.ClickException):
+    """The settings cannot work; exit status 2, so cron tells it apart from a send that failed (1)."""
+
+    exit_code = 2
+
+
 @click.command("send-reminders")
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
               help="Run as of this date (back-fills, tests). Default: today in BUSINESS_TIMEZONE.")
@@ -179,7 +187,8 @@ def send_reminders(today, dry_run):
 
     The last line is always `sent N, failed N, skipped N`. Skipped: due, but not attempted by this run
     (another run is sending it, it used up REMINDER_MAX_ATTEMPTS, or the mail server was unreachable).
-    Exits 1 when any send failed.
+    Exits 1 when any send failed (the mail server unreachable included), 2 when the mail settings
+    cannot work (no MAIL_DEFAULT_SENDER, or MAIL_SUPPRESS_SEND on).
     """
     day = today.date() if today else _today()
     with db.database.connection_context():
@@ -198,10 +207,10 @@ def send_reminders(today, dry_run):
         try:
             run = reminders.ReminderRun(current_app._get_current_object(), day)
         except reminders.MailSettingsError as error:
-            raise click.ClickException(str(error)) from None
+            raise Misconfigured(str(error)) from None
 
-        def report_failure(due, error):
-            click.echo(f"failed: {due.account_name} · {due.plan} (expires {due.expires_on.isoformat()}) "
+        def report_failure(due, outcome, error):
+            click.echo(f"{outcome}: {due.account_name} · {due.plan} (expires {due.expires_on.isoformat()}) "
                        f"to {due.contact_email}: {error}", err=True)
 
         with _terminate_as_exit():
@@ -218,9 +227,26 @@ def send_reminders(today, dry_run):
         sys.exit(1)
 
 
+@click.command("purge-uploads")
+@with_appcontext
+def purge_uploads():
+    """Delete uploaded proof that no license uses, once older than UPLOAD_ORPHAN_MAX_AGE_HOURS (run daily from cron).
+
+    Safe to run while the portal is in use and twice at once: a document any license version uses
+    is never deleted, also when a Save attaches it during the purge.
+    """
+    hours = current_app.config["UPLOAD_ORPHAN_MAX_AGE_HOURS"]
+    cutoff = utcnow() - timedelta(hours=hours)
+    with db.database.connection_context():
+        count, size = proofs.purge_unattached(cutoff)
+    click.echo(f"purged {count} {'upload' if count == 1 else 'uploads'} ({filesize(size)}) that no license uses, "
+               f"uploaded before {cutoff:%Y-%m-%d %H:%M} UTC ({hours:g} hours ago)")
+
+
 # Each command carries @with_appcontext: `flask` pushes an app context for app.cli commands, but
 # app.test_cli_runner() invokes app.cli directly, where a plain click command gets none.
-COMMANDS = [init_db, db_group, create_account, create_user, create_admin, seed_demo, send_reminders]
+COMMANDS = [init_db, db_group, create_account, create_user, create_admin, seed_demo, send_reminders,
+            purge_uploads]
 
 
 def register(app):

@@ -1,9 +1,9 @@
 """Reading and writing licenses. Every lookup takes the account and filters by it inside the query."""
-from peewee import IntegrityError, fn
+from peewee import IntegrityError
 
-from .extensions import db
 from .licensing import LicenseTerms, byol_status, license_status
-from .models import License, LicenseVersion, Product, ProofDocument
+from .models import License, LicenseVersion, Product, ProofDocument, on_postgresql, write_transaction
+from .proofs import Upload, discard_unattached, store_upload, unused
 
 
 class DuplicatePlan(Exception):
@@ -12,6 +12,10 @@ class DuplicatePlan(Exception):
     def __init__(self, existing):
         super().__init__(existing.plan)
         self.existing = existing
+
+
+class ProofGone(Exception):
+    """The kept upload a submission names was purged before the Save could use it."""
 
 
 def plan_key(plan):
@@ -83,14 +87,9 @@ def kept_proof(account_id, document_id):
     """An upload of the account from an earlier try that no license uses yet, or None."""
     if not str(document_id or "").isdigit():
         return None
-    in_use = LicenseVersion.select().where(LicenseVersion.proof == ProofDocument.id)
     return (
         ProofDocument.select(*ProofDocument.metadata_fields())
-        .where(
-            (ProofDocument.id == int(document_id))
-            & (ProofDocument.account == account_id)
-            & ~fn.EXISTS(in_use)
-        )
+        .where((ProofDocument.id == int(document_id)) & (ProofDocument.account == account_id) & unused())
         .first()
     )
 
@@ -123,8 +122,13 @@ def account_standing(account, licenses, today):
     return rows, status
 
 
-def add_license(account, user, product, plan, terms, proof):
-    """Create a license with its first version; raise DuplicatePlan if the plan is already there."""
+def add_license(account, user, product, plan, terms, proof, replaces=None):
+    """Create a license with its first version; raise DuplicatePlan if the plan is already there.
+
+    `proof` is a new Upload, stored in the same transaction (so a refused Save leaves no upload
+    behind), or a kept ProofDocument (ProofGone if it was purged meanwhile). `replaces` is the kept
+    upload a new one takes the place of; it is deleted.
+    """
     key = plan_key(plan)
     existing = License.get_or_none(
         (License.account == account.id) & (License.product == product.id) & (License.plan_key == key)
@@ -132,26 +136,50 @@ def add_license(account, user, product, plan, terms, proof):
     if existing:
         raise DuplicatePlan(existing)
     try:
-        with db.database.atomic():
+        with write_transaction():
+            document = _attach(account.id, user, proof)
             license = License.create(account=account.id, product=product.id, plan=" ".join(plan.split()), plan_key=key)
-            _add_version(license, user, terms, proof)
+            _add_version(license, user, terms, document, replaces)
     except IntegrityError:
         # Another request added the same plan between the check and the insert.
-        raise DuplicatePlan(
-            License.get((License.account == account.id) & (License.product == product.id) & (License.plan_key == key))
-        ) from None
+        existing = License.get_or_none(
+            (License.account == account.id) & (License.product == product.id) & (License.plan_key == key)
+        )
+        if existing is None:
+            raise
+        raise DuplicatePlan(existing) from None
     return license
 
 
-def renew_license(license, user, terms, proof):
-    """Add a new version (new date, new proof) to a license; earlier versions stay as its history."""
-    with db.database.atomic():
-        _add_version(license, user, terms, proof)
+def renew_license(license, user, terms, proof, replaces=None):
+    """Add a new version (new date, new proof) to a license; earlier versions stay as its history.
+
+    `proof` and `replaces` as for add_license().
+    """
+    with write_transaction():
+        _add_version(license, user, terms, _attach(license.account_id, user, proof), replaces)
     return license
 
 
-def _add_version(license, user, terms, proof):
+def _attach(account_id, user, proof):
+    """The document a new version uses: a new Upload is stored now; a kept one is held against a purge."""
+    if isinstance(proof, Upload):
+        return store_upload(proof, account_id, user)
+    held = ProofDocument.select(ProofDocument.id).where(
+        (ProofDocument.id == proof.id) & (ProofDocument.account == account_id)
+    )
+    if on_postgresql():
+        # A purge skips a row locked so; one that locked it first deletes it, and this finds it gone.
+        held = held.for_update("FOR KEY SHARE")
+    if held.first() is None:
+        raise ProofGone()
+    return proof
+
+
+def _add_version(license, user, terms, proof, replaces=None):
     version = LicenseVersion.create(license=license.id, submitted_by=user, proof=proof.id, **terms)
     License.update(current=version.id).where(License.id == license.id).execute()
     license.current = version
+    if replaces is not None and replaces.id != proof.id:
+        discard_unattached(license.account_id, replaces.id)
     return version

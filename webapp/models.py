@@ -11,6 +11,7 @@ from peewee import (
     DeferredForeignKey,
     ForeignKeyField,
     IntegerField,
+    PostgresqlDatabase,
     TextField,
 )
 from playhouse.db_url import connect as connect_url
@@ -42,6 +43,17 @@ def open_database(url, pool=False):
             # that opened it; sqlite3 refuses that unless told the caller keeps it safe.
             params["check_same_thread"] = False
     return connect_url(f"{scheme}://{rest}", **params)
+
+
+def on_postgresql():
+    """True on PostgreSQL, where work that reads then writes locks rows; SQLite has one writer at a time."""
+    return isinstance(getattr(db.database, "obj", db.database), PostgresqlDatabase)
+
+
+def write_transaction():
+    """A transaction for reading then writing: on SQLite it takes the write lock at BEGIN, so no other
+    writer slips in between; on PostgreSQL the caller locks the rows it reads."""
+    return db.database.atomic() if on_postgresql() else db.database.atomic("IMMEDIATE")
 
 
 class Account(db.Model):
@@ -190,10 +202,19 @@ class Reminder(db.Model):
 
 
 class ReminderAttempt(db.Model):
-    """One try at sending a reminder: to whom, when, and what the mail server said."""
+    """One try at sending a reminder: to whom, when, and what the mail server said.
+
+    Only FAILED (the server refused the recipient or the message, or the address cannot be sent)
+    uses up one of the reminder's REMINDER_MAX_ATTEMPTS: an outage must not exhaust them.
+    """
 
     SENT = "sent"
     FAILED = "failed"
+    # No session to send in: no connection, TLS or login failed, the sender was refused, or no answer
+    # before any recipient was given.
+    UNREACHABLE = "unreachable"
+    # The connection dropped or timed out after the recipient was given, before a yes or a no.
+    INTERRUPTED = "interrupted"
 
     reminder = ForeignKeyField(Reminder, backref="attempt_log", on_delete="CASCADE")
     license = ForeignKeyField(License, on_delete="CASCADE")

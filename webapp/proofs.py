@@ -1,13 +1,15 @@
-"""Proof documents: what an upload is (judged by its bytes), how it is named, stored and sent back."""
+"""Proof documents: what an upload is (judged by its bytes), how it is named, stored and sent back,
+and how uploads that no license uses are bounded and purged."""
 import hashlib
 import io
 import unicodedata
 from dataclasses import dataclass
 
 from flask import send_file
+from peewee import fn
 
 from .filters import filesize
-from .models import ProofDocument
+from .models import Account, LicenseVersion, ProofDocument, on_postgresql, write_transaction
 
 # (leading bytes, media type) of the formats a proof may be in.
 SIGNATURES = (
@@ -79,6 +81,110 @@ def store_upload(upload, account, user):
         media_type=upload.media_type,
         uploaded_by=user,
     )
+
+
+# --- uploads no license uses ----------------------------------------------------------------
+
+
+def unused():
+    """SQL: no license version, of any account, uses the proof document."""
+    return ~fn.EXISTS(LicenseVersion.select(LicenseVersion.id).where(LicenseVersion.proof == ProofDocument.id))
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """How many uploads that no license uses an account may hold, how many bytes, and for how long."""
+
+    count: int
+    size: int
+    hours: float
+
+    def exceeded_by(self, held_count, held_bytes, new_size):
+        """True when keeping one more upload of `new_size` bytes would pass the allowance."""
+        return held_count + 1 > self.count or held_bytes + new_size > self.size
+
+
+def keep_upload(upload, account_id, user_id, allowance, replaces=None):
+    """Store the valid upload of a form that failed, so the user need not choose it again.
+
+    It takes the place of the upload the form kept from an earlier try (`replaces`). Past the
+    account's allowance it raises UploadRefused and stores nothing.
+    """
+    with write_transaction():
+        if on_postgresql():
+            # One account's requests take turns here, so two cannot both take the last place.
+            list(Account.select(Account.id).where(Account.id == account_id).for_update("FOR NO KEY UPDATE"))
+        if replaces is not None:
+            discard_unattached(account_id, replaces.id)
+        held_count, held_bytes = (
+            ProofDocument.select(fn.COUNT(ProofDocument.id), fn.COALESCE(fn.SUM(ProofDocument.size), 0))
+            .where((ProofDocument.account == account_id) & unused())
+            .tuples()
+            .get()
+        )
+        if allowance.exceeded_by(held_count, held_bytes, len(upload.content)):
+            raise UploadRefused(
+                f"This file was not stored: your account already holds {held_count} "
+                f"{'upload' if held_count == 1 else 'uploads'} ({filesize(held_bytes)}) from forms that were "
+                "not saved, the most it may keep. Correct the fields marked below, then choose the file again "
+                f"and Save. Uploads that no license uses are deleted after {allowance.hours:g} hours."
+            )
+        return store_upload(upload, account_id, user_id)
+
+
+def _delete_unused(candidates):
+    """Delete what `candidates` (a select of id and size) names and no version uses.
+
+    Returns the ids it took and {id: size} of those it deleted. Call inside write_transaction(): on
+    SQLite that holds the one write lock, so no Save can attach a document in between. On
+    PostgreSQL a Save attaching a document holds a key-share lock on it from its check or insert
+    until it commits: SKIP LOCKED leaves those alone, and the rows taken stay locked, so no Save can
+    attach them until this transaction ends.
+    """
+    if on_postgresql():
+        candidates = candidates.for_update(skip_locked=True)
+    sizes = dict(candidates.where(unused()).tuples())
+    if not sizes:
+        return [], {}
+    # Checked again in the DELETE itself: a Save may have committed after the SELECT took its snapshot.
+    deleted = ProofDocument.delete().where(ProofDocument.id.in_(list(sizes)) & unused()).execute()
+    gone = dict(sizes)
+    if deleted < len(sizes):
+        for (row_id,) in ProofDocument.select(ProofDocument.id).where(ProofDocument.id.in_(list(sizes))).tuples():
+            del gone[row_id]
+    return sorted(sizes), gone
+
+
+def discard_unattached(account_id, document_id):
+    """Delete an upload of the account that no license uses (one its user replaced); True if it went."""
+    with write_transaction():
+        _, deleted = _delete_unused(
+            ProofDocument.select(ProofDocument.id, ProofDocument.size).where(
+                (ProofDocument.id == document_id) & (ProofDocument.account == account_id)
+            )
+        )
+    return bool(deleted)
+
+
+def purge_unattached(uploaded_before, batch_size=100):
+    """Delete every upload that no license version uses and was uploaded before the cutoff; returns (count, bytes).
+
+    Batch by batch, each in a short transaction; two purges at once share the work.
+    """
+    count = size = 0
+    after = 0
+    while True:
+        with write_transaction():
+            taken, deleted = _delete_unused(
+                ProofDocument.select(ProofDocument.id, ProofDocument.size)
+                .where((ProofDocument.id > after) & (ProofDocument.uploaded_at < uploaded_before))
+                .order_by(ProofDocument.id)
+                .limit(batch_size)
+            )
+        if not taken:
+            return count, size
+        after = taken[-1]
+        count, size = count + len(deleted), size + sum(deleted.values())
 
 
 def send_proof(document):

@@ -28,12 +28,12 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_mail import BadHeaderError, Connection, Message, email_dispatched, sanitize_address
-from peewee import JOIN, Case, PostgresqlDatabase, Tuple, Value, fn
+from peewee import JOIN, Case, Tuple, Value, fn
 
 from .extensions import db
 from .filters import day
 from .licensing import next_cycle_start, reminder_due, reminder_window
-from .models import Account, License, LicenseVersion, Product, Reminder, ReminderAttempt, utcnow
+from .models import Account, License, LicenseVersion, Product, Reminder, ReminderAttempt, on_postgresql, utcnow
 
 KIND = Reminder.EXPIRY_30_DAYS
 # RFC 5322: a line of a message is at most 998 characters.
@@ -92,11 +92,6 @@ def _max_attempts():
 
 def _batch_size():
     return max(1, int(current_app.config["REMINDER_BATCH_SIZE"]))
-
-
-def _on_postgresql():
-    database = getattr(db.database, "obj", db.database)
-    return isinstance(database, PostgresqlDatabase)
 
 
 def _due_license_join(query, today, window_on=LicenseVersion.expires_on):
@@ -413,6 +408,12 @@ class _WorkDuringData:
     """
 
     during_data = None  # a callable that does not raise
+    # Whether the current message got as far as RCPT: a failure before that is the server's, not the recipient's.
+    recipient_tried = False
+
+    def rcpt(self, recip, options=()):
+        self.recipient_tried = True
+        return super().rcpt(recip, options)
 
     def data(self, msg):
         self.putcmd("data")
@@ -529,6 +530,67 @@ class TimedConnection(Connection):
 
     def __exit__(self, exc_type, exc_value, tb):
         self.close(polite=exc_type is None)
+
+
+def delivery_outcome(error, recipient_tried):
+    """The attempt outcome of a send that raised `error`; only FAILED uses up an attempt.
+
+    FAILED is a refusal for the recipient: a 4xx/5xx answer to RCPT or DATA, or an address this mail
+    setup cannot send. Anything else is the mail server's trouble: UNREACHABLE before any recipient
+    was given, INTERRUPTED after.
+    """
+    if isinstance(error, (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, BadHeaderError, UnicodeError)):
+        return ReminderAttempt.FAILED
+    return ReminderAttempt.INTERRUPTED if recipient_tried else ReminderAttempt.UNREACHABLE
+
+
+class Courier:
+    """Delivers messages over one SMTP session at a time and tells how each went."""
+
+    def __init__(self, mail_state, timeout):
+        self.mail = mail_state
+        self.timeout = timeout
+        self.connection = None
+
+    def deliver(self, message, during_data):
+        """(outcome, error text) for one message: SENT, FAILED, INTERRUPTED or UNREACHABLE."""
+        # A session that served earlier messages may have been closed by the server since (many close
+        # after so many messages): one more try on a fresh session before calling the server unreachable.
+        for may_retry in (True, False):
+            fresh = self.connection is None or not self.connection.is_open
+            if fresh:
+                connection = TimedConnection(self.mail, self.timeout)
+                try:
+                    self.connection = connection.__enter__()
+                except (smtplib.SMTPException, OSError) as error:
+                    return ReminderAttempt.UNREACHABLE, (
+                        f"could not connect to the mail server {self.mail.server}:{self.mail.port}: "
+                        f"{describe_smtp_error(error, self.timeout)}"
+                    )
+            host = self.connection.host
+            host.during_data = during_data
+            host.recipient_tried = False
+            try:
+                self.connection.send(message)
+            except (smtplib.SMTPException, OSError, BadHeaderError, UnicodeError) as error:
+                outcome = delivery_outcome(error, host.recipient_tried)
+                if not isinstance(error, (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused,
+                                          BadHeaderError)):
+                    # Timed out, dropped, or stopped mid-transaction: the session state is unknown.
+                    self.connection.close(polite=False)
+                if outcome == ReminderAttempt.UNREACHABLE and may_retry and not fresh:
+                    self.connection.close(polite=False)
+                    continue
+                detail = describe_smtp_error(error, self.timeout)
+                if outcome == ReminderAttempt.UNREACHABLE:
+                    detail = f"the mail server {self.mail.server}:{self.mail.port} took no message: {detail}"
+                return outcome, detail
+            return ReminderAttempt.SENT, ""
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close(polite=self.connection.is_open)
+            self.connection = None
 
 
 def describe_smtp_error(error, timeout):
@@ -654,7 +716,7 @@ class ReminderRun:
             return []
         database = db.database
         claim = Reminder.update(claim_token=self.token, claimed_at=now)
-        if _on_postgresql():
+        if on_postgresql():
             with database.atomic():
                 ids = [
                     row.id for row in Reminder.select(Reminder.id)
@@ -675,11 +737,11 @@ class ReminderRun:
         ]
 
     def _send_batch(self, batch, claimed, composer, progress, on_failure):
-        outcomes = []  # (due, recipient, error or None)
+        outcomes = []  # (due, recipient, attempt outcome, error text)
         # Stop at half the lease, so a batch never outlives its claim: the rest is released and
         # claimed again, never sent while another run could take it over.
         deadline = monotonic() + _claim_lease().total_seconds() / 2
-        connection = None
+        courier = Courier(self.app.extensions["mail"], self.timeout)
         ahead = Lookahead(batch, composer.message)
         try:
             for index, due in enumerate(batch):
@@ -688,63 +750,41 @@ class ReminderRun:
                 try:
                     message = ahead.take(index)
                 except (BadHeaderError, UnicodeError) as error:
-                    outcomes.append((due, due.contact_email, describe_smtp_error(error, self.timeout)))
-                    continue
-                if connection is None or not connection.is_open:
-                    connection = TimedConnection(self.app.extensions["mail"], self.timeout)
-                    try:
-                        connection.__enter__()
-                    except (smtplib.SMTPException, OSError) as error:
-                        connection = None
-                        state = self.app.extensions["mail"]
-                        reason = (
-                            f"could not connect to the mail server {state.server}:{state.port}: "
-                            f"{describe_smtp_error(error, self.timeout)}"
-                        )
-                        for rest in batch[index:]:
-                            outcomes.append((rest, rest.contact_email, reason))
-                        self.summary.stopped = reason
-                        break
-                connection.host.during_data = partial(ahead.prepare, index + 1)
-                try:
-                    connection.send(message)
-                except (smtplib.SMTPException, OSError, BadHeaderError, UnicodeError) as error:
-                    outcomes.append((due, due.contact_email, describe_smtp_error(error, self.timeout)))
-                    if not isinstance(error, (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused,
-                                              BadHeaderError)):
-                        # Timed out, dropped, or stopped mid-transaction: the session state is unknown.
-                        connection.close(polite=False)
+                    outcome, error_text = ReminderAttempt.FAILED, describe_smtp_error(error, self.timeout)
                 else:
-                    outcomes.append((due, due.contact_email, None))
+                    outcome, error_text = courier.deliver(message, partial(ahead.prepare, index + 1))
+                outcomes.append((due, due.contact_email, outcome, error_text))
                 if progress:
                     progress(1)
+                if outcome == ReminderAttempt.UNREACHABLE:
+                    # The rest would fail the same way; they are released for the next run, untouched.
+                    self.summary.stopped = error_text
+                    break
         finally:
-            if connection is not None:
-                connection.close(polite=connection.is_open)
+            courier.close()
             self._record(outcomes, claimed)
         # Past the deadline, or the server unreachable: the rest waits for a later run.
-        if not self.summary.stopped:
-            self.summary.skipped += len(batch) - len(outcomes)
-        for due, recipient, error in outcomes:
-            if error is None:
+        self.summary.skipped += len(batch) - len(outcomes)
+        for due, _, outcome, error in outcomes:
+            if outcome == ReminderAttempt.SENT:
                 self.summary.sent += 1
             else:
                 self.summary.failed += 1
                 if on_failure:
-                    on_failure(due, error)
+                    on_failure(due, outcome, error)
 
     def _record(self, outcomes, claimed):
         """Write the batch's attempts and outcomes, and release the batch's claims."""
         now = utcnow()
-        sent = [due.reminder_id for due, _, error in outcomes if error is None]
-        failed = [(due, recipient, error) for due, recipient, error in outcomes if error is not None]
+        sent = [due.reminder_id for due, _, outcome, _ in outcomes if outcome == ReminderAttempt.SENT]
+        failed = [entry for entry in outcomes if entry[2] != ReminderAttempt.SENT]
         attempt_fields = [
             ReminderAttempt.reminder, ReminderAttempt.license, ReminderAttempt.expires_on, ReminderAttempt.recipient,
             ReminderAttempt.attempted_at, ReminderAttempt.outcome, ReminderAttempt.error,
         ]
         with db.database.atomic():
             # The contact on the form can change after the reminder was armed; rarely, so apart.
-            moved = [(due.reminder_id, r) for due, r, _ in outcomes if r != due.recipient_on_file]
+            moved = [(due.reminder_id, r) for due, r, _, _ in outcomes if r != due.recipient_on_file]
             if moved:
                 Reminder.update(recipient=Case(Reminder.id, moved, Reminder.recipient)).where(
                     Reminder.id.in_([reminder_id for reminder_id, _ in moved])
@@ -764,19 +804,24 @@ class ReminderRun:
                 ).where(Reminder.id.in_(sent) & (Reminder.claim_token == self.token)).execute()
             if failed:
                 ReminderAttempt.insert_many(
-                    [(due.reminder_id, due.license_id, due.expires_on, recipient, now, ReminderAttempt.FAILED, error)
-                     for due, recipient, error in failed],
+                    [(due.reminder_id, due.license_id, due.expires_on, recipient, now, outcome, error)
+                     for due, recipient, outcome, error in failed],
                     attempt_fields,
                 ).execute()
-                Reminder.update(
-                    status=Reminder.FAILED,
-                    attempts=Reminder.attempts + 1,
-                    last_error=Case(Reminder.id, [(due.reminder_id, e) for due, _, e in failed], ""),
-                    claim_token=None, claimed_at=None,
-                ).where(
-                    Reminder.id.in_([due.reminder_id for due, _, _ in failed]) & (Reminder.claim_token == self.token)
+                changes = {
+                    "status": Reminder.FAILED,
+                    "last_error": Case(Reminder.id, [(due.reminder_id, e) for due, _, _, e in failed], ""),
+                    "claim_token": None, "claimed_at": None,
+                }
+                # Only a refusal for the recipient uses up an attempt: an outage must not exhaust them.
+                refused = [due.reminder_id for due, _, outcome, _ in failed if outcome == ReminderAttempt.FAILED]
+                if refused:
+                    changes["attempts"] = Case(None, [(Reminder.id.in_(refused), Reminder.attempts + 1)],
+                                               Reminder.attempts)
+                Reminder.update(**changes).where(
+                    Reminder.id.in_([due.reminder_id for due, _, _, _ in failed]) & (Reminder.claim_token == self.token)
                 ).execute()
-            unattempted = set(claimed) - {due.reminder_id for due, _, _ in outcomes}
+            unattempted = set(claimed) - {due.reminder_id for due, _, _, _ in outcomes}
             if unattempted:
                 Reminder.update(claim_token=None, claimed_at=None).where(
                     Reminder.id.in_(sorted(unattempted)) & (Reminder.claim_token == self.token)

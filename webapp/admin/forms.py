@@ -1,6 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectChoice, StringField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms import HiddenField, RadioField, SelectChoice, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
+
+from ..models import Account
 
 
 class ReviewForm(FlaskForm):
@@ -16,8 +18,24 @@ class ReviewForm(FlaskForm):
             raise ValidationError("Say why the proof is rejected; the customer sees this reason.")
 
 
-class ConfirmForm(FlaskForm):
-    """A bare form for the toggle buttons: nothing but the CSRF token."""
+class AccountStatusForm(FlaskForm):
+    """Suspend or reactivate: the button names the state it wants, so a stale page cannot undo a change."""
+
+    status = HiddenField(validators=[AnyOf([Account.SUSPENDED, Account.ACTIVE])])
+
+
+class EnrollmentForm(FlaskForm):
+    """Enroll in BYOL or switch to the provider's subscription, by name."""
+
+    BYOL, SUBSCRIPTION = "byol", "subscription"
+    enrollment = HiddenField(validators=[AnyOf([BYOL, SUBSCRIPTION])])
+
+
+class AuthorizationForm(FlaskForm):
+    """Authorize a user or remove the authorization, by name."""
+
+    AUTHORIZED, UNAUTHORIZED = "authorized", "unauthorized"
+    authorization = HiddenField(validators=[AnyOf([AUTHORIZED, UNAUTHORIZED])])
 
 
 class AccountSearchForm(FlaskForm):

@@ -2,12 +2,13 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from peewee import fn
 
-from .. import license_store, reminders
+from .. import account_store, license_store, reminders
+from ..errors import render_error
 from ..extensions import login_manager
 from ..licensing import business_today
 from ..models import Account, License, LicenseVersion, ProofDocument, User, utcnow
 from ..proofs import send_proof
-from .forms import AccountSearchForm, ConfirmForm, ReviewForm
+from .forms import AccountSearchForm, AccountStatusForm, AuthorizationForm, EnrollmentForm, ReviewForm
 
 bp = Blueprint("admin", __name__)
 PAGE_SIZE = 50
@@ -74,43 +75,64 @@ def account(account_id):
         users=users,
         reminders=reminders.outstanding_reminders(account, today),
         today=today,
-        confirm=ConfirmForm(),
+        status_form=AccountStatusForm(),
+        enrollment_form=EnrollmentForm(),
+        authorization_form=AuthorizationForm(),
         review=ReviewForm(),
     )
 
 
-def _back_to(account_id, message):
-    flash(message, "success")
+def _back_to(account_id, message, changed=True):
+    flash(message, "success" if changed else "info")
     return redirect(url_for(".account", account_id=account_id))
 
 
+def _intent_missing(question):
+    """422 for a form that does not name the state it wants: guessing would be toggling again."""
+    return render_error(
+        422,
+        title="Nothing was changed",
+        detail=f"The form did not say {question}. Reload the account page and use its buttons.",
+    )
+
+
 @bp.route("/accounts/<int:account_id>/status", methods=["POST"])
-def toggle_status(account_id):
+def set_status(account_id):
     account = _account_or_404(account_id)
-    ConfirmForm().validate_on_submit() or abort(400)
-    account.status = Account.SUSPENDED if account.is_active else Account.ACTIVE
-    account.save(only=[Account.status])
-    return _back_to(account.id, f"{account.name} is now {account.status}.")
+    form = AccountStatusForm()
+    if not form.validate_on_submit():
+        return _intent_missing("whether to suspend or reactivate the account")
+    status = form.status.data
+    if account_store.set_account_status(account.id, status):
+        return _back_to(account.id, f"{account.name} is now {status}.")
+    return _back_to(account.id, f"{account.name} already was {status}; nothing changed.", changed=False)
 
 
 @bp.route("/accounts/<int:account_id>/enrollment", methods=["POST"])
-def toggle_enrollment(account_id):
+def set_enrollment(account_id):
     account = _account_or_404(account_id)
-    ConfirmForm().validate_on_submit() or abort(400)
-    account.byol_enrolled = not account.byol_enrolled
-    account.save(only=[Account.byol_enrolled])
-    mode = "enrolled in BYOL" if account.byol_enrolled else "billed by provider subscription"
-    return _back_to(account.id, f"{account.name} is now {mode}.")
+    form = EnrollmentForm()
+    if not form.validate_on_submit():
+        return _intent_missing("whether to enroll the account in BYOL or switch it to provider subscription")
+    enrolled = form.enrollment.data == EnrollmentForm.BYOL
+    mode = "enrolled in BYOL" if enrolled else "billed by provider subscription"
+    if account_store.set_enrollment(account.id, enrolled):
+        return _back_to(account.id, f"{account.name} is now {mode}.")
+    return _back_to(account.id, f"{account.name} already was {mode}; nothing changed.", changed=False)
 
 
 @bp.route("/users/<int:user_id>/authorization", methods=["POST"])
-def toggle_authorization(user_id):
+def set_authorization(user_id):
     user = found(User.get_or_none((User.id == user_id) & (User.is_admin == False)))  # noqa: E712
-    ConfirmForm().validate_on_submit() or abort(400)
-    user.is_authorized = not user.is_authorized
-    user.save(only=[User.is_authorized])
-    state = "authorized" if user.is_authorized else "no longer authorized"
-    return _back_to(user.account_id, f"{user.email} is {state}.")
+    form = AuthorizationForm()
+    if not form.validate_on_submit():
+        return _intent_missing("whether to authorize the user or remove the authorization")
+    authorized = form.authorization.data == AuthorizationForm.AUTHORIZED
+    if account_store.set_authorization(user.id, authorized):
+        state = "now authorized" if authorized else "no longer authorized"
+        return _back_to(user.account_id, f"{user.email} is {state}.")
+    state = "authorized" if authorized else "not authorized"
+    return _back_to(user.account_id, f"{user.email} already was {state}; nothing changed.", changed=False)
 
 
 @bp.route("/versions/<int:version_id>/review", methods=["POST"])

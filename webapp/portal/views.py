@@ -6,7 +6,7 @@ from .. import license_store
 from ..extensions import login_manager
 from ..hypermedia import render, wants_fragment
 from ..licensing import business_today
-from ..proofs import ACCEPT, UploadRefused, read_upload, send_proof, store_upload
+from ..proofs import ACCEPT, Allowance, UploadRefused, keep_upload, read_upload, send_proof
 from .forms import LicenseForm, LicenseTermsForm
 
 bp = Blueprint("portal", __name__)
@@ -61,20 +61,46 @@ def _form_context(form, license=None, kept=None):
     }
 
 
-def _take_proof(form):
-    """The submission's proof: a new upload (stored at once, so a failed form never loses it) or the kept one."""
+def _submitted_proof(form):
+    """(new upload, checked but not stored; the upload kept from an earlier try) of a submission."""
     account, upload = _account(), form.proof.data
+    kept = license_store.kept_proof(account.id, form.kept_proof.data)
     if upload and upload.filename:
         try:
-            proof = read_upload(upload, current_app.config["UPLOAD_MAX_BYTES"])
+            return read_upload(upload, current_app.config["UPLOAD_MAX_BYTES"]), kept
         except UploadRefused as refusal:
             form.proof.errors.append(str(refusal))
-            return license_store.kept_proof(account.id, form.kept_proof.data)
-        return store_upload(proof, account, current_user.id)
-    kept = license_store.kept_proof(account.id, form.kept_proof.data)
+            return None, kept
     if kept is None:
         form.proof.errors.append("Choose the proof of licensing document (PDF, PNG or JPEG).")
-    return kept
+    return None, kept
+
+
+def _allowance():
+    config = current_app.config
+    return Allowance(
+        count=config["UPLOAD_ORPHAN_MAX_PER_ACCOUNT"],
+        size=config["UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT"],
+        hours=config["UPLOAD_ORPHAN_MAX_AGE_HOURS"],
+    )
+
+
+def _keep(form, upload, kept):
+    """After a failed form: store its new upload for the next try, within the account's allowance."""
+    if upload is None:
+        return kept
+    try:
+        return keep_upload(upload, _account().id, current_user.id, _allowance(), replaces=kept)
+    except UploadRefused as refusal:
+        form.proof.errors.append(str(refusal))
+        return kept
+
+
+def _proof_gone(form):
+    form.proof.errors.append(
+        "The file kept from your last try is no longer stored (uploads that no license uses are deleted "
+        f"after {_allowance().hours:g} hours). Choose the proof of licensing document again."
+    )
 
 
 def _saved(message):
@@ -111,25 +137,32 @@ def new_license():
 def create_license():
     form = _form(LicenseForm)
     valid = form.validate_on_submit()
-    proof = _take_proof(form)
-    if valid and proof and not form.proof.errors:
+    upload, kept = _submitted_proof(form)
+    if valid and not form.proof.errors:
         product = form.products[form.product.data]
         try:
             license = license_store.add_license(
-                _account(), current_user.id, product, form.plan.data, form.terms(), proof
+                _account(), current_user.id, product, form.plan.data, form.terms(), upload or kept,
+                replaces=kept if upload else None,
             )
         except license_store.DuplicatePlan as duplicate:
+            # The upload is not kept: it belongs with an Update of that license, not with this form.
             form.plan.errors.append(
                 f"Your account already has a license for {duplicate.existing.plan}. One license per plan: "
                 "use Update on that row to enter the renewed expiration date and new proof."
             )
+        except license_store.ProofGone:
+            _proof_gone(form)
+            kept = None
         else:
             return _saved(f"{license.plan} was added.")
+    else:
+        kept = _keep(form, upload, kept)
     return render(
         "portal/license_form.html",
         "portal/_license_form.html",
         status=422,
-        **_form_context(form, kept=proof),
+        **_form_context(form, kept=kept),
     )
 
 
@@ -155,13 +188,22 @@ def license_history(license_id):
 def update_license(license_id):
     license = _license_or_404(license_id)
     form = _form(LicenseTermsForm)
-    proof = None
+    kept = None
     if form.is_submitted():
         valid = form.validate()
-        proof = _take_proof(form)
-        if valid and proof and not form.proof.errors:
-            license_store.renew_license(license, current_user.id, form.terms(), proof)
-            return _saved(f"{license.plan} was updated. The earlier proof is kept in its history.")
+        upload, kept = _submitted_proof(form)
+        if valid and not form.proof.errors:
+            try:
+                license_store.renew_license(
+                    license, current_user.id, form.terms(), upload or kept, replaces=kept if upload else None
+                )
+            except license_store.ProofGone:
+                _proof_gone(form)
+                kept = None
+            else:
+                return _saved(f"{license.plan} was updated. The earlier proof is kept in its history.")
+        else:
+            kept = _keep(form, upload, kept)
         status = 422
     else:
         current = license.current
@@ -179,7 +221,7 @@ def update_license(license_id):
         "portal/license_form.html",
         "portal/_license_form.html",
         status=status,
-        **_form_context(form, license=license, kept=proof),
+        **_form_context(form, license=license, kept=kept),
     )
 
 

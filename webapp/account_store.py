@@ -1,0 +1,36 @@
+"""Staff-side changes that carry their intent: each sets a state, never flips one.
+
+Each is one conditional UPDATE from the other state; its row count says whether this call made the
+change. A repeat, or the second of two admins clicking at once, changes nothing and says so.
+"""
+from .models import Account, User
+
+
+def set_account_status(account_id, status):
+    """Suspend or reactivate an account; False when it already had `status`."""
+    previous = Account.ACTIVE if status == Account.SUSPENDED else Account.SUSPENDED
+    return _changed(
+        Account.update(status=status).where((Account.id == account_id) & (Account.status == previous))
+    )
+
+
+def set_enrollment(account_id, enrolled):
+    """Enroll an account in BYOL or switch it to provider subscription; False when it already was."""
+    return _changed(
+        Account.update(byol_enrolled=enrolled).where(
+            (Account.id == account_id) & (Account.byol_enrolled == (not enrolled))
+        )
+    )
+
+
+def set_authorization(user_id, authorized):
+    """Authorize a customer user or remove the authorization; False when it already was so."""
+    return _changed(
+        User.update(is_authorized=authorized).where(
+            (User.id == user_id) & (User.is_admin == False) & (User.is_authorized == (not authorized))  # noqa: E712
+        )
+    )
+
+
+def _changed(update):
+    return update.execute() == 1
