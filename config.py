@@ -4,8 +4,14 @@ import secrets
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
+# A shorter key can be guessed offline from one signed cookie.
+MIN_SECRET_KEY_BYTES = 32
 # The From address of `make run` and other development runs; production must set its own.
 DEMO_SENDER = "licenses@example-hosting.test"
+
+
+class ConfigError(RuntimeError):
+    """A setting the portal cannot run with; `wsgi.py` prints it as one line and exits."""
 
 
 def _env_bool(name, default=False):
@@ -60,6 +66,12 @@ class Config:
     # A run owns the reminders it claimed this long; older claims belong to a run that died.
     REMINDER_CLAIM_LEASE = int(os.environ.get("REMINDER_CLAIM_LEASE", 3600))
 
+    # Behind a TLS-terminating proxy: how many proxies in front of the app set X-Forwarded-For,
+    # -Proto, -Host and -Port (werkzeug's ProxyFix). 0 trusts no such header.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", 0))
+    # Strict-Transport-Security max-age, sent when cookies are secure (HTTPS only).
+    HSTS_MAX_AGE = int(os.environ.get("HSTS_MAX_AGE", 365 * 24 * 3600))
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
@@ -69,7 +81,7 @@ class Config:
 
     @classmethod
     def finalize(cls, config):
-        """Fill in derived settings; refuse to run production without a key."""
+        """Fill in derived settings; refuse to run production without a strong key."""
         # Room for the other form fields around the file; a body past this is refused before parsing.
         config["MAX_CONTENT_LENGTH"] = config["UPLOAD_MAX_BYTES"] + 256 * 1024
         orphan_bytes = config.get("UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT")
@@ -83,10 +95,19 @@ class Config:
             if not config.get("MAIL_DEFAULT_SENDER"):
                 config["MAIL_DEFAULT_SENDER"] = DEMO_SENDER
         elif not config.get("SECRET_KEY"):
-            raise RuntimeError(
+            raise ConfigError(
                 "SECRET_KEY is not set. Set it in the environment (production), "
                 "or set PORTAL_ENV=development to use a generated key."
             )
+        elif len(_as_bytes(config["SECRET_KEY"])) < MIN_SECRET_KEY_BYTES:
+            raise ConfigError(
+                f"SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes. Generate one with: "
+                "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+
+
+def _as_bytes(key):
+    return key if isinstance(key, bytes) else str(key).encode("utf-8")
 
 
 class TestConfig(Config):

@@ -3,7 +3,7 @@ from flask import Flask
 
 from config import Config
 
-from . import cli, errors, filters
+from . import cli, errors, filters, security
 from .admin import bp as admin_bp
 from .auth import bp as auth_bp
 from .extensions import csrf, db, htmx, login_manager, mail
@@ -31,6 +31,7 @@ def create_app(config_class=Config, **overrides):
     errors.register(app)
     filters.register(app)
     cli.register(app)
+    security.register(app)
 
     @app.context_processor
     def provider():
@@ -38,17 +39,5 @@ def create_app(config_class=Config, **overrides):
             "provider_name": app.config["PROVIDER_NAME"],
             "support_email": app.config["SUPPORT_EMAIL"],
         }
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-            "form-action 'self'; base-uri 'self'; object-src 'none'",
-        )
-        return response
 
     return app

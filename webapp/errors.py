@@ -44,6 +44,13 @@ def register(app):
         )
 
     def csrf_failed(error):
+        if "referrer" in (error.description or "").lower():  # HTTPS: the form came from elsewhere
+            return render_error(
+                400,
+                title="The form came from another page",
+                detail="Over HTTPS a form must be sent from a page of this portal, and this one was not, "
+                "so nothing was saved. Open the portal's own page and submit the form again.",
+            )
         return render_error(
             400,
             title="The form expired",
