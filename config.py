@@ -1,6 +1,7 @@
 """Configuration, read from the environment. See the README for every setting."""
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
@@ -60,9 +61,15 @@ class Config:
     # A run owns the reminders it claimed this long; older claims belong to a run that died.
     REMINDER_CLAIM_LEASE = int(os.environ.get("REMINDER_CLAIM_LEASE", 3600))
 
+    # A sign-in ends after this long without a request, and this long after it began, whatever happens.
+    SESSION_IDLE_TIMEOUT_HOURS = float(os.environ.get("SESSION_IDLE_TIMEOUT_HOURS", 8))
+    SESSION_LIFETIME_DAYS = float(os.environ.get("SESSION_LIFETIME_DAYS", 7))
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    # No "remember me": the portal never sets Flask-Login's remember cookie, and one sent anyway
+    # goes through the same session lookup as the session cookie.
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
@@ -76,6 +83,10 @@ class Config:
         config["UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT"] = (
             int(orphan_bytes) if orphan_bytes else 5 * config["UPLOAD_MAX_BYTES"]
         )
+        config["SESSION_IDLE_TIMEOUT"] = timedelta(hours=config["SESSION_IDLE_TIMEOUT_HOURS"])
+        config["SESSION_LIFETIME"] = timedelta(days=config["SESSION_LIFETIME_DAYS"])
+        if config["SESSION_IDLE_TIMEOUT"] <= timedelta(0) or config["SESSION_LIFETIME"] <= timedelta(0):
+            raise RuntimeError("SESSION_IDLE_TIMEOUT_HOURS and SESSION_LIFETIME_DAYS must be more than 0.")
         if config["PORTAL_ENV"] == "development":
             config["SESSION_COOKIE_SECURE"] = _env_bool("SESSION_COOKIE_SECURE", False)
             if not config.get("SECRET_KEY"):

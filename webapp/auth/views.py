@@ -1,12 +1,12 @@
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from peewee import JOIN
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .. import sessions
 from ..extensions import login_manager
-from ..models import Account, User
+from ..models import User
 from .forms import LoginForm
 
 bp = Blueprint("auth", __name__)
@@ -14,22 +14,18 @@ bp = Blueprint("auth", __name__)
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to open the Onboarding Portal."
 login_manager.login_message_category = "info"
+# The cookie carries the session's random id (User.get_session_id), not the user id.
+login_manager.id_attribute = "get_session_id"
 
 # Checked against when the email is unknown, so both failures take the same time.
 _UNKNOWN_USER_HASH = generate_password_hash("not-a-real-password")
 
 
 @login_manager.user_loader
-def load_user(user_id):
-    """Reload the user and account on every request, so a suspension applies at once."""
-    if not str(user_id).isdigit():
-        return None
-    return (
-        User.select(User, Account)
-        .join(Account, JOIN.LEFT_OUTER)
-        .where(User.id == int(user_id))
-        .first()
-    )
+def load_user(session_id):
+    """The user and account of a live session, reloaded on every request, so a suspension applies at once."""
+    config = current_app.config
+    return sessions.load_session_user(session_id, config["SESSION_IDLE_TIMEOUT"], config["SESSION_LIFETIME"])
 
 
 @login_manager.unauthorized_handler
@@ -76,6 +72,7 @@ def login():
         if user is None:
             check_password_hash(_UNKNOWN_USER_HASH, form.password.data)
         elif user.check_password(form.password.data):
+            sessions.start_session(user, request.remote_addr, request.user_agent.string)
             login_user(user)
             return redirect(safe_next(form.next.data) or home_for(user))
         form.password.errors.append("The email or password is not right.")
@@ -88,6 +85,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    sessions.end_session(current_user.get_session_id())
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
