@@ -65,6 +65,13 @@ class Config:
     SESSION_IDLE_TIMEOUT_HOURS = float(os.environ.get("SESSION_IDLE_TIMEOUT_HOURS", 8))
     SESSION_LIFETIME_DAYS = float(os.environ.get("SESSION_LIFETIME_DAYS", 7))
 
+    # Failed logins allowed per email and per client address in a window starting at the first one;
+    # past either, tries get 429 until the window ends. Behind a proxy, configure ProxyFix, or every
+    # client shares the proxy's address.
+    LOGIN_MAX_FAILURES_PER_EMAIL = int(os.environ.get("LOGIN_MAX_FAILURES_PER_EMAIL", 5))
+    LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 30))
+    LOGIN_THROTTLE_WINDOW_MINUTES = float(os.environ.get("LOGIN_THROTTLE_WINDOW_MINUTES", 15))
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
@@ -87,6 +94,10 @@ class Config:
         config["SESSION_LIFETIME"] = timedelta(days=config["SESSION_LIFETIME_DAYS"])
         if config["SESSION_IDLE_TIMEOUT"] <= timedelta(0) or config["SESSION_LIFETIME"] <= timedelta(0):
             raise RuntimeError("SESSION_IDLE_TIMEOUT_HOURS and SESSION_LIFETIME_DAYS must be more than 0.")
+        if min(config["LOGIN_MAX_FAILURES_PER_EMAIL"], config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+               config["LOGIN_THROTTLE_WINDOW_MINUTES"]) <= 0:
+            raise RuntimeError("LOGIN_MAX_FAILURES_PER_EMAIL, LOGIN_MAX_FAILURES_PER_ADDRESS and "
+                               "LOGIN_THROTTLE_WINDOW_MINUTES must be more than 0.")
         if config["PORTAL_ENV"] == "development":
             config["SESSION_COOKIE_SECURE"] = _env_bool("SESSION_COOKIE_SECURE", False)
             if not config.get("SECRET_KEY"):

@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from peewee import IntegrityError
 
-from . import demo, proofs, reminders, schema, sessions
+from . import demo, login_throttle, proofs, reminders, schema, sessions
 from .extensions import db
 from .filters import filesize
 from .licensing import business_today
@@ -262,14 +262,17 @@ def set_password(email, password):
 @click.command("purge-sessions")
 @with_appcontext
 def purge_sessions():
-    """Delete sessions past SESSION_IDLE_TIMEOUT_HOURS or SESSION_LIFETIME_DAYS (run daily from cron).
+    """Delete sessions past SESSION_IDLE_TIMEOUT_HOURS or SESSION_LIFETIME_DAYS, and failed-login
+    counters whose window has ended (run daily from cron).
 
-    Expired sessions are refused whether or not this runs; it keeps the table small.
+    Both are refused or ignored whether or not this runs; it keeps the tables small.
     """
     config = current_app.config
     with db.database.connection_context():
         count = sessions.purge_expired(config["SESSION_IDLE_TIMEOUT"], config["SESSION_LIFETIME"])
+        counters = login_throttle.purge_spent(login_throttle.Limits.from_config(config))
     click.echo(f"purged {count} expired {'session' if count == 1 else 'sessions'}")
+    click.echo(f"purged {counters} failed-login {'counter' if counters == 1 else 'counters'} past their window")
 
 
 # Each command carries @with_appcontext: `flask` pushes an app context for app.cli commands, but

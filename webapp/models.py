@@ -254,8 +254,19 @@ class LoginSession(db.Model):
     user_agent = CharField(max_length=200, default="")
 
 
+class LoginThrottle(db.Model):
+    """Failed logins counted per key (an email, or a client address) in a fixed window from its first failure.
+
+    The key is a SHA-256 of what it counts, so the table does not list the emails people tried.
+    """
+
+    key = CharField(max_length=64, primary_key=True)
+    failures = IntegerField(default=0)
+    window_start = DateTimeField(default=utcnow, index=True)
+
+
 MODELS = [Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
-          LoginSession]
+          LoginSession, LoginThrottle]
 PRODUCTS = ["MS Office 365"]
 
 

@@ -1,11 +1,12 @@
-"""Server-side sessions (issue 7 §3): one row per sign-in, keyed by the SHA-256 of the cookie's id.
+"""Server-side sessions (issue 7 §3): one row per sign-in, keyed by the SHA-256 of the cookie's id;
+and login throttling (issue 7 §2): failed-login counters per email and per client address.
 
 Sessions signed in before this migration carried the user id in the cookie; they are no longer
 accepted, so everyone signs in once more after the upgrade.
 """
 import datetime
 
-from peewee import CharField, DateTimeField, ForeignKeyField, Model
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, Model
 
 
 def models(db):
@@ -30,7 +31,15 @@ def models(db):
         class Meta:
             table_name = "loginsession"
 
-    return [LoginSession]
+    class LoginThrottle(Base):
+        key = CharField(max_length=64, primary_key=True)
+        failures = IntegerField(default=0)
+        window_start = DateTimeField(default=datetime.datetime.utcnow, index=True)
+
+        class Meta:
+            table_name = "loginthrottle"
+
+    return [LoginSession, LoginThrottle]
 
 
 def up(migrator, db):
