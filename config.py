@@ -1,6 +1,7 @@
 """Configuration, read from the environment. See the README for every setting."""
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
@@ -72,9 +73,22 @@ class Config:
     # Strict-Transport-Security max-age, sent when cookies are secure (HTTPS only).
     HSTS_MAX_AGE = int(os.environ.get("HSTS_MAX_AGE", 365 * 24 * 3600))
 
+    # A sign-in ends after this long without a request, and this long after it began, whatever happens.
+    SESSION_IDLE_TIMEOUT_HOURS = float(os.environ.get("SESSION_IDLE_TIMEOUT_HOURS", 8))
+    SESSION_LIFETIME_DAYS = float(os.environ.get("SESSION_LIFETIME_DAYS", 7))
+
+    # Failed logins allowed per email and per client address in a window starting at the first one;
+    # past either, tries get 429 until the window ends. Behind a proxy, set PROXY_COUNT, or every
+    # client shares the proxy's address.
+    LOGIN_MAX_FAILURES_PER_EMAIL = int(os.environ.get("LOGIN_MAX_FAILURES_PER_EMAIL", 5))
+    LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 30))
+    LOGIN_THROTTLE_WINDOW_MINUTES = float(os.environ.get("LOGIN_THROTTLE_WINDOW_MINUTES", 15))
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    # No "remember me": the portal never sets Flask-Login's remember cookie, and one sent anyway
+    # goes through the same session lookup as the session cookie.
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
@@ -88,6 +102,14 @@ class Config:
         config["UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT"] = (
             int(orphan_bytes) if orphan_bytes else 5 * config["UPLOAD_MAX_BYTES"]
         )
+        config["SESSION_IDLE_TIMEOUT"] = timedelta(hours=config["SESSION_IDLE_TIMEOUT_HOURS"])
+        config["SESSION_LIFETIME"] = timedelta(days=config["SESSION_LIFETIME_DAYS"])
+        if config["SESSION_IDLE_TIMEOUT"] <= timedelta(0) or config["SESSION_LIFETIME"] <= timedelta(0):
+            raise RuntimeError("SESSION_IDLE_TIMEOUT_HOURS and SESSION_LIFETIME_DAYS must be more than 0.")
+        if min(config["LOGIN_MAX_FAILURES_PER_EMAIL"], config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+               config["LOGIN_THROTTLE_WINDOW_MINUTES"]) <= 0:
+            raise RuntimeError("LOGIN_MAX_FAILURES_PER_EMAIL, LOGIN_MAX_FAILURES_PER_ADDRESS and "
+                               "LOGIN_THROTTLE_WINDOW_MINUTES must be more than 0.")
         if config["PORTAL_ENV"] == "development":
             config["SESSION_COOKIE_SECURE"] = _env_bool("SESSION_COOKIE_SECURE", False)
             if not config.get("SECRET_KEY"):

@@ -191,7 +191,7 @@ def button_on(page, action):
     return page.find("form", action=action).find("button").get_text()
 
 
-def test_suspending_an_account_refuses_its_users_on_their_next_request(staff, customer, account):
+def test_suspending_an_account_refuses_its_users_on_their_next_request(staff, customer, account, user, login):
     assert customer.get("/licenses").status_code == 200
 
     response = staff.post(f"/admin/accounts/{account.id}/status", data=SUSPEND)
@@ -199,6 +199,10 @@ def test_suspending_an_account_refuses_its_users_on_their_next_request(staff, cu
     assert reload(Account, account.id).status == Account.SUSPENDED
     assert "Northwind Traders is now suspended." in messages_of(staff.get(response.headers["Location"]))
 
+    # The suspension ended the customer's session; signing in again shows why the portal is closed.
+    ended = customer.get("/licenses")
+    assert ended.status_code == 302 and ended.headers["Location"].startswith("/login")
+    assert login(customer, user.email).status_code == 302
     refused = customer.get("/licenses")
     assert refused.status_code == 403
     assert "Northwind Traders is suspended" in text_of(refused)
@@ -229,11 +233,15 @@ def test_switching_enrollment_shows_billed_by_subscription(staff, customer, acco
     assert "BYOL is valid until 31 Dec 2099" in text_of(customer.get("/licenses"))
 
 
-def test_removing_a_users_authorization_refuses_them_at_once(staff, customer, user, account):
+def test_removing_a_users_authorization_refuses_them_at_once(staff, customer, user, account, login):
     response = staff.post(f"/admin/users/{user.id}/authorization", data=DEAUTHORIZE)
     assert response.status_code == 302 and response.headers["Location"] == f"/admin/accounts/{account.id}"
     assert "pat@northwind.example is no longer authorized." in messages_of(staff.get(response.headers["Location"]))
     assert reload(User, user.id).is_authorized is False
+    # Removing the authorization ended the session; signing in again shows why the portal is closed.
+    ended = customer.get("/licenses")
+    assert ended.status_code == 302 and ended.headers["Location"].startswith("/login")
+    assert login(customer, user.email).status_code == 302
     refused = customer.get("/licenses")
     assert refused.status_code == 403
     assert "not an authorized user" in text_of(refused)

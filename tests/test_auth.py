@@ -9,7 +9,7 @@ from conftest import PASSWORD
 from config import Config, TestConfig
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import Account, License, User
+from webapp.models import Account, License, LoginSession, User
 
 SUPPORT = TestConfig.SUPPORT_EMAIL
 REFUSAL = "You cannot open the Onboarding Portal"
@@ -190,31 +190,44 @@ def _admin_sets(app, admin_email, path, intent):
     assert staff.post(path, data=intent).status_code == 302
 
 
-def test_deauthorized_user_is_refused_on_the_very_next_request(app, logged_in, user, admin, license_form):
+def test_deauthorized_user_is_signed_out_on_the_very_next_request(app, logged_in, user, admin, license_form):
     assert logged_in.get("/licenses").status_code == 200
     _admin_sets(app, admin.email, f"/admin/users/{user.id}/authorization", {"authorization": "unauthorized"})
     with db.database.connection_context():
         assert not User.get_by_id(user.id).is_authorized
+        assert LoginSession.select().where(LoginSession.user == user.id).count() == 0
 
+    # The session ended with the authorization: the next request goes to the login page.
     response = logged_in.get("/licenses")
-    assert response.status_code == 403
-    assert "not an authorized user" in response.get_data(as_text=True)
+    assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"
+    assert logged_in.post("/licenses", data=license_form()).status_code == 302
+    with db.database.connection_context():
+        assert License.select().count() == 0
+
+    # Signing in again shows why the portal is closed.
+    refused = _refusal(logged_in, user.email)
+    assert refused.status_code == 403
+    assert "not an authorized user" in refused.get_data(as_text=True)
     assert logged_in.post("/licenses", data=license_form()).status_code == 403
     with db.database.connection_context():
         assert License.select().count() == 0
 
 
-def test_suspended_account_is_refused_on_the_very_next_request(app, logged_in, account, admin, license_form):
+def test_suspended_account_is_signed_out_on_the_very_next_request(app, logged_in, account, admin, license_form):
     assert logged_in.get("/licenses").status_code == 200
     _admin_sets(app, admin.email, f"/admin/accounts/{account.id}/status", {"status": "suspended"})
 
     response = logged_in.get("/licenses")
-    assert response.status_code == 403
-    assert "suspended" in response.get_data(as_text=True)
+    assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"
+    assert logged_in.post("/licenses", data=license_form()).status_code == 302
+    refused = _refusal(logged_in, "pat@northwind.example")
+    assert refused.status_code == 403
+    assert "suspended" in refused.get_data(as_text=True)
     assert logged_in.post("/licenses", data=license_form()).status_code == 403
     with db.database.connection_context():
         assert License.select().count() == 0
 
+    # Reactivating does not bring the ended session back, but the sign-in after the suspension works now.
     _admin_sets(app, admin.email, f"/admin/accounts/{account.id}/status", {"status": "active"})
     assert logged_in.get("/licenses").status_code == 200
 

@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from peewee import IntegrityError
 
-from . import demo, proofs, reminders, schema
+from . import demo, login_throttle, proofs, reminders, schema, sessions
 from .extensions import db
 from .filters import filesize
 from .licensing import business_today
@@ -243,10 +243,42 @@ def purge_uploads():
                f"uploaded before {cutoff:%Y-%m-%d %H:%M} UTC ({hours:g} hours ago)")
 
 
+@click.command("set-password")
+@click.argument("email")
+@click.option("--password", help="Prompted (hidden) when not given.")
+@with_appcontext
+def set_password(email, password):
+    """Give a user a new password; every session the user had is ended."""
+    email = email.strip().lower()
+    with db.database.connection_context():
+        user = User.get_or_none(User.email == email)
+        if user is None:
+            raise click.ClickException(f"No user with the email {email}.")
+        user.set_password(_password(password, email))
+        user.save()
+    click.echo(f"New password set for {email}; their sessions were ended.")
+
+
+@click.command("purge-sessions")
+@with_appcontext
+def purge_sessions():
+    """Delete sessions past SESSION_IDLE_TIMEOUT_HOURS or SESSION_LIFETIME_DAYS, and failed-login
+    counters whose window has ended (run daily from cron).
+
+    Both are refused or ignored whether or not this runs; it keeps the tables small.
+    """
+    config = current_app.config
+    with db.database.connection_context():
+        count = sessions.purge_expired(config["SESSION_IDLE_TIMEOUT"], config["SESSION_LIFETIME"])
+        counters = login_throttle.purge_spent(login_throttle.Limits.from_config(config))
+    click.echo(f"purged {count} expired {'session' if count == 1 else 'sessions'}")
+    click.echo(f"purged {counters} failed-login {'counter' if counters == 1 else 'counters'} past their window")
+
+
 # Each command carries @with_appcontext: `flask` pushes an app context for app.cli commands, but
 # app.test_cli_runner() invokes app.cli directly, where a plain click command gets none.
 COMMANDS = [init_db, db_group, create_account, create_user, create_admin, seed_demo, send_reminders,
-            purge_uploads]
+            purge_uploads, set_password, purge_sessions]
 
 
 def register(app):

@@ -87,6 +87,19 @@ class User(UserMixin, db.Model):
     def set_password(self, password):
         self.password_hash = generate_password_hash(password)
 
+    def save(self, *args, **kwargs):
+        """Save; a changed password ends every session of the user, in the same transaction."""
+        password_changed = self.id is not None and "password_hash" in self._dirty
+        with db.database.atomic():
+            saved = super().save(*args, **kwargs)
+            if password_changed:
+                LoginSession.delete().where(LoginSession.user == self.id).execute()
+        return saved
+
+    def get_session_id(self):
+        """What Flask-Login keeps in the cookie: the id of this sign-in's session, never the user id."""
+        return getattr(self, "session_token", None)
+
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)
 
@@ -225,7 +238,35 @@ class ReminderAttempt(db.Model):
     error = TextField(default="")
 
 
-MODELS = [Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt]
+class LoginSession(db.Model):
+    """One sign-in: the cookie carries a random id, the database only its SHA-256 (`id`).
+
+    A copy of the table (a backup, a read-only leak) therefore holds no session a browser could use.
+    Deleting the row ends the session: logout, a password change, a suspension, a lost authorization.
+    """
+
+    id = CharField(max_length=64, primary_key=True)
+    user = ForeignKeyField(User, backref="login_sessions", on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+    # Refreshed at most once a minute (see sessions.TOUCH_INTERVAL), so a page view rarely writes.
+    last_seen_at = DateTimeField(default=utcnow)
+    ip_address = CharField(max_length=45, default="")
+    user_agent = CharField(max_length=200, default="")
+
+
+class LoginThrottle(db.Model):
+    """Failed logins counted per key (an email, or a client address) in a fixed window from its first failure.
+
+    The key is a SHA-256 of what it counts, so the table does not list the emails people tried.
+    """
+
+    key = CharField(max_length=64, primary_key=True)
+    failures = IntegerField(default=0)
+    window_start = DateTimeField(default=utcnow, index=True)
+
+
+MODELS = [Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
+          LoginSession, LoginThrottle]
 PRODUCTS = ["MS Office 365"]
 
 

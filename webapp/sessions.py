@@ -1,0 +1,91 @@
+"""Server-side sessions: each sign-in is a row, and the cookie carries only a random id for it.
+
+The database keeps the SHA-256 of the id, never the id. Loading the signed-in user is one query:
+the session row joined to its user and account, with the idle timeout and the absolute lifetime
+checked in the WHERE clause. Deleting rows ends sessions at once, on every server.
+"""
+import hashlib
+import secrets
+from datetime import timedelta
+
+from peewee import JOIN
+
+from .models import Account, LoginSession, User, utcnow
+
+# last_seen_at is refreshed when older than this, so most requests only read; the idle timeout is
+# therefore exact to within a minute.
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def _digest(token):
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _printable(text):
+    """Header text as it may be stored: a NUL or control character is dropped (PostgreSQL refuses NUL)."""
+    return "".join(c for c in (text or "") if c.isprintable())
+
+
+def start_session(user, ip_address="", user_agent=""):
+    """Record a new sign-in for `user`; returns the random id the cookie carries."""
+    token = secrets.token_urlsafe(32)
+    LoginSession.create(
+        id=_digest(token),
+        user=user.id,
+        ip_address=_printable(ip_address)[:45],
+        user_agent=_printable(user_agent)[:200],
+    )
+    user.session_token = token
+    return token
+
+
+def load_session_user(token, idle_timeout, lifetime, now=None):
+    """The user (with account) of a live session, or None; one indexed lookup, rarely a touch."""
+    if not isinstance(token, str) or not token or len(token) > 128:
+        return None
+    now = now or utcnow()
+    row = (
+        LoginSession.select(LoginSession, User, Account)
+        .join(User)
+        .join(Account, JOIN.LEFT_OUTER)
+        .where(
+            (LoginSession.id == _digest(token))
+            & (LoginSession.last_seen_at > now - idle_timeout)
+            & (LoginSession.created_at > now - lifetime)
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    if row.last_seen_at < now - min(TOUCH_INTERVAL, idle_timeout / 10):
+        LoginSession.update(last_seen_at=now).where(LoginSession.id == row.id).execute()
+    user = row.user
+    user.session_token = token
+    return user
+
+
+def end_session(token):
+    """End one session (logout); a replayed cookie then finds nothing."""
+    if token:
+        LoginSession.delete().where(LoginSession.id == _digest(token)).execute()
+
+
+def end_sessions_of_user(user_id):
+    """End every session of one user; returns how many there were."""
+    return LoginSession.delete().where(LoginSession.user == user_id).execute()
+
+
+def end_sessions_of_account(account_id):
+    """End every session of every user of one account."""
+    users = User.select(User.id).where(User.account == account_id)
+    return LoginSession.delete().where(LoginSession.user.in_(users)).execute()
+
+
+def purge_expired(idle_timeout, lifetime, now=None):
+    """Delete the sessions past their idle timeout or lifetime; returns how many."""
+    now = now or utcnow()
+    return (
+        LoginSession.delete()
+        .where((LoginSession.last_seen_at <= now - idle_timeout) | (LoginSession.created_at <= now - lifetime))
+        .execute()
+    )
