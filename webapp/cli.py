@@ -15,6 +15,23 @@ from .extensions import db
 from .filters import filesize
 from .licensing import business_today
 from .models import MODELS, Account, User, utcnow
+from .text import describe_character, hidden_character
+
+
+class PlainText(click.ParamType):
+    """A command-line text that becomes data: control, format and bidi-override characters are refused."""
+
+    name = "text"
+
+    def convert(self, value, param, ctx):
+        ch = hidden_character(value)
+        if ch is not None:
+            self.fail(f"contains an invisible or control character ({describe_character(ch)}); "
+                      "type the value without it.", param, ctx)
+        return value
+
+
+TEXT = PlainText()
 
 
 def _today():
@@ -24,7 +41,7 @@ def _today():
 def _password(password, email):
     if password:
         return password
-    return click.prompt(f"Password for {email}", hide_input=True, confirmation_prompt=True)
+    return click.prompt(f"Password for {email}", hide_input=True, confirmation_prompt=True, type=TEXT)
 
 
 @contextmanager
@@ -79,7 +96,7 @@ def db_status():
 
 
 @db_group.command("new")
-@click.argument("name")
+@click.argument("name", type=TEXT)
 @with_appcontext
 def db_new(name):
     """Write the next numbered migration, drafted from how the models differ from this database."""
@@ -89,7 +106,7 @@ def db_new(name):
 
 
 @click.command("create-account")
-@click.argument("name")
+@click.argument("name", type=TEXT)
 @click.option("--billing-day", type=click.IntRange(1, 31), default=1, show_default=True,
               help="Day of the month the account's billing cycle starts.")
 @with_appcontext
@@ -115,11 +132,11 @@ def _create_user(email, password, **fields):
 
 
 @click.command("create-user")
-@click.argument("email")
-@click.option("--account", "account_name", required=True, help="Name of the user's account.")
+@click.argument("email", type=TEXT)
+@click.option("--account", "account_name", type=TEXT, required=True, help="Name of the user's account.")
 @click.option("--authorized", is_flag=True, help="May open the Onboarding Portal.")
-@click.option("--name", default="", help="The user's full name.")
-@click.option("--password", help="Prompted (hidden) when not given.")
+@click.option("--name", type=TEXT, default="", help="The user's full name.")
+@click.option("--password", type=TEXT, help="Prompted (hidden) when not given.")
 @with_appcontext
 def create_user(email, account_name, authorized, name, password):
     """Create a customer user on an account."""
@@ -132,8 +149,8 @@ def create_user(email, account_name, authorized, name, password):
 
 
 @click.command("create-admin")
-@click.argument("email")
-@click.option("--password", help="Prompted (hidden) when not given.")
+@click.argument("email", type=TEXT)
+@click.option("--password", type=TEXT, help="Prompted (hidden) when not given.")
 @with_appcontext
 def create_admin(email, password):
     """Create a staff admin, who sees every account."""

@@ -1,6 +1,5 @@
 import re
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, EmailField, HiddenField, IntegerField, SelectField, SelectChoice, StringField, SubmitField
 from wtforms.validators import (
@@ -13,6 +12,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from ..forms import PlainTextForm
 from ..licensing import is_expired
 
 TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.onmicrosoft\.com$")
@@ -68,7 +68,7 @@ class ListedChoiceField(SelectField):
             raise ValidationError(self.not_listed) from None
 
 
-class LicenseTermsForm(FlaskForm):
+class LicenseTermsForm(PlainTextForm):
     """What every submission of a license carries: the terms read off Office 365, and the proof."""
 
     seats = WholeNumberField(
