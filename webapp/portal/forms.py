@@ -14,6 +14,8 @@ from wtforms.validators import (
 
 from ..forms import PlainTextForm
 from ..licensing import is_expired
+from ..models import License
+from ..text import plan_key
 
 TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.onmicrosoft\.com$")
 YEARLY, MONTHLY = "Yearly", "Monthly"
@@ -162,3 +164,13 @@ class LicenseForm(LicenseTermsForm):
         "Plan",
         validators=[DataRequired("Enter the plan name as Office 365 shows it."), Length(max=200)],
     )
+
+    def validate_plan(self, field):
+        key = plan_key(field.data or "")
+        if not key:
+            raise ValidationError("Enter the plan name as Office 365 shows it.")
+        if len(key) > License.plan_key.max_length:
+            raise ValidationError(
+                "This plan name is too long once its special characters (ligatures, symbols) are spelled "
+                "out. Enter the plan name as Office 365 shows it, in plain letters."
+            )
