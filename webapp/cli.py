@@ -15,7 +15,7 @@ from .extensions import db
 from .filters import filesize
 from .licensing import business_today
 from .models import MODELS, Account, User, utcnow
-from .text import describe_character, hidden_character
+from .text import describe_character, hidden_character, printable
 
 
 class PlainText(click.ParamType):
@@ -216,19 +216,19 @@ def send_reminders(today, dry_run):
                     skipped += 1
                     continue
                 planned += 1
-                click.echo(f"would send: {due.expires_on.isoformat()}  {due.account_name} · {due.plan}"
-                           f"  to {due.contact_email}")
+                click.echo(printable(f"would send: {due.expires_on.isoformat()}  {due.account_name} · {due.plan}"
+                                     f"  to {due.contact_email}"))
             click.echo(f"dry run as of {day.isoformat()}: {planned} would be sent; nothing sent or recorded")
             click.echo(reminders.RunSummary(skipped=skipped).line)
             return
         try:
             run = reminders.ReminderRun(current_app._get_current_object(), day)
         except reminders.MailSettingsError as error:
-            raise Misconfigured(str(error)) from None
+            raise Misconfigured(printable(error)) from None
 
         def report_failure(due, outcome, error):
-            click.echo(f"{outcome}: {due.account_name} · {due.plan} (expires {due.expires_on.isoformat()}) "
-                       f"to {due.contact_email}: {error}", err=True)
+            click.echo(printable(f"{outcome}: {due.account_name} · {due.plan} (expires {due.expires_on.isoformat()}) "
+                                 f"to {due.contact_email}: {error}"), err=True)
 
         with _terminate_as_exit():
             total = run.arm()
@@ -238,7 +238,7 @@ def send_reminders(today, dry_run):
             else:
                 summary = run.send(on_failure=report_failure)
     if summary.stopped:
-        click.echo(f"stopped early: {summary.stopped}", err=True)
+        click.echo(printable(f"stopped early: {summary.stopped}"), err=True)
     click.echo(summary.line)
     if summary.failed:
         sys.exit(1)

@@ -34,6 +34,7 @@ from .extensions import db
 from .filters import day
 from .licensing import next_cycle_start, reminder_due, reminder_window
 from .models import Account, License, LicenseVersion, Product, Reminder, ReminderAttempt, on_postgresql, utcnow
+from .text import printable
 
 KIND = Reminder.EXPIRY_30_DAYS
 # RFC 5322: a line of a message is at most 998 characters.
@@ -267,8 +268,8 @@ def reminder_subject(due):
 
 
 def _header_text(value):
-    # Customer input must not be able to add header lines.
-    return " ".join(str(value).split())
+    # Customer input must not add header lines, nor carry escapes or bidi overrides into a mail client.
+    return " ".join(printable(value).split())
 
 
 def _encoded_header(value):
@@ -367,7 +368,7 @@ class ReminderComposer:
         self.provider = app.config["PROVIDER_NAME"]
         self.support = app.config["SUPPORT_EMAIL"]
         sender = app.extensions["mail"].default_sender or ""
-        from_header = sanitize_address(sender)
+        from_header = printable(sanitize_address(sender))
         # The envelope takes the bare address; the From header keeps the name.
         self.sender = parseaddr(from_header)[1]
         self.prototype = ReminderMessage(

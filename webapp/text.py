@@ -27,17 +27,13 @@ def describe_character(ch):
 
 
 def printable(value):
-    """`value` as one line safe for a terminal or a mail header: line breaks and tabs become spaces,
-    other control and format characters (terminal escapes, bidi overrides) are removed, runs of
-    whitespace are collapsed."""
-    kept = []
-    for ch in str(value):
-        if unicodedata.category(ch) in _REFUSED_CATEGORIES:
-            if ch.isspace() or ch in MULTILINE_ALLOWED:
-                kept.append(" ")
-            continue
-        kept.append(ch)
-    return " ".join("".join(kept).split())
+    """`value` as one line safe for a terminal or a mail header: line breaks, tabs and other
+    whitespace controls become spaces; every other control, format or separator character (terminal
+    escapes, bell, bidi overrides, zero-width characters) is removed."""
+    return "".join(
+        (" " if ch.isspace() else "") if unicodedata.category(ch) in _REFUSED_CATEGORIES else ch
+        for ch in str(value)
+    )
 
 
 def plan_key(plan):
