@@ -80,3 +80,54 @@ def test_control_characters_never_reach_the_terminal_or_mail_headers(mail_app, r
     assert message["To"] == '"Pat eoD[31m" <pat@evil.example>'
     for name, value in message.items():
         assert unsafe(str(value)) == [], (name, value)
+
+
+# --- internationalized contact addresses -------------------------------------------------------
+
+
+def field_error(response, field_id):
+    box = BeautifulSoup(response.get_data(as_text=True), "html.parser").find(id=f"{field_id}-error")
+    return "" if box is None else " ".join(box.get_text(" ").split())
+
+
+@pytest.mark.parametrize("address", ["jürgen@northwind.example", "ana.maría@bücher.example", "пат@northwind.example"])
+def test_letters_beyond_ascii_before_the_at_are_refused_at_the_form(logged_in, license_form, address):
+    response = logged_in.post("/licenses", data=license_form(contact_email=address))
+
+    assert response.status_code == 422
+    assert "Reminders cannot be sent to an address with letters like ü" in field_error(response, "contact_email")
+    with db.database.connection_context():
+        assert License.select().count() == 0
+
+
+def test_an_internationalized_domain_is_accepted_and_its_reminder_delivered(
+    mail_app, logged_in, license_form, runner, smtp_server, today
+):
+    expires_on = today + timedelta(days=10)
+    response = logged_in.post("/licenses", data=license_form(
+        contact_email="pat@Bücher.example", contact_name="Pat Müller", expires_on=expires_on.isoformat()))
+    assert response.status_code == 302
+
+    run = runner.invoke(args=["send-reminders", "--today", today.isoformat()])
+
+    assert run.exit_code == 0, run.output
+    assert run.output.strip().splitlines()[-1] == "sent 1, failed 0, skipped 0"
+    [message] = smtp_server.to("pat@xn--bcher-kva.example")
+    assert message["To"] == "Pat Müller <pat@xn--bcher-kva.example>"
+    assert smtp_server.messages[0][0] == ("pat@xn--bcher-kva.example",)
+    with db.database.connection_context():
+        [reminder] = list(Reminder.select())
+    assert reminder.status == Reminder.SENT and reminder.attempts == 1
+    # The tab still shows the address as it was typed.
+    assert "pat@Bücher.example" in logged_in.get("/licenses").get_data(as_text=True)
+
+
+def test_an_address_stored_before_the_form_refused_it_still_fails_alone(mail_app, runner, smtp_server, account):
+    add_license(account, "Office 365 E1", TODAY + timedelta(days=3), "pat@例え.example")
+    add_license(account, "Office 365 E3", TODAY + timedelta(days=4), "jürgen@northwind.example")
+
+    run = runner.invoke(args=["send-reminders", "--today", TODAY.isoformat()])
+
+    assert run.exit_code == 1
+    assert len(smtp_server.to("pat@xn--r8jz45g.example")) == 1
+    assert "non-ASCII" in run.stderr

@@ -1,10 +1,10 @@
 import re
 
+from email_validator import EmailNotValidError, validate_email
 from flask_wtf.file import FileField
 from wtforms import DateField, EmailField, HiddenField, IntegerField, SelectField, SelectChoice, StringField, SubmitField
 from wtforms.validators import (
     DataRequired,
-    Email,
     InputRequired,
     Length,
     NumberRange,
@@ -104,7 +104,6 @@ class LicenseTermsForm(PlainTextForm):
         "Contact email",
         validators=[
             DataRequired("Enter the email address the reminder goes to."),
-            Email("Enter a valid email address, like name@example.com."),
             Length(max=254),
         ],
         filters=[lambda v: v.strip() if v else v],
@@ -132,6 +131,21 @@ class LicenseTermsForm(PlainTextForm):
                 f"This date has passed (today is {self.today:%d %b %Y}). Enter the current expiration "
                 "date from Office 365; if the subscription has lapsed, renew it there first."
             )
+
+    def validate_contact_email(self, field):
+        # No SMTPUTF8: an internationalized domain is fine (it is sent IDNA-encoded), letters beyond
+        # ASCII before the @ are refused here rather than failing at every reminder.
+        try:
+            validate_email(field.data, check_deliverability=False, allow_smtputf8=False)
+        except EmailNotValidError:
+            local_part = field.data.rpartition("@")[0]
+            if local_part and not local_part.isascii():
+                raise ValidationError(
+                    "Reminders cannot be sent to an address with letters like ü or é before the @: most mail "
+                    "servers refuse them. Enter an address made of plain letters, digits and . _ - + before "
+                    "the @ (the part after it may have any letters)."
+                ) from None
+            raise ValidationError("Enter a valid email address, like name@example.com.") from None
 
     def validate_tenant(self, field):
         if field.data and not TENANT.match(field.data):
