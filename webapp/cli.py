@@ -15,6 +15,23 @@ from .extensions import db
 from .filters import filesize
 from .licensing import business_today
 from .models import MODELS, Account, User, utcnow
+from .text import describe_character, hidden_character, printable
+
+
+class PlainText(click.ParamType):
+    """A command-line text that becomes data: control, format and bidi-override characters are refused."""
+
+    name = "text"
+
+    def convert(self, value, param, ctx):
+        ch = hidden_character(value)
+        if ch is not None:
+            self.fail(f"contains an invisible or control character ({describe_character(ch)}); "
+                      "type the value without it.", param, ctx)
+        return value
+
+
+TEXT = PlainText()
 
 
 def _today():
@@ -24,7 +41,7 @@ def _today():
 def _password(password, email):
     if password:
         return password
-    return click.prompt(f"Password for {email}", hide_input=True, confirmation_prompt=True)
+    return click.prompt(f"Password for {email}", hide_input=True, confirmation_prompt=True, type=TEXT)
 
 
 @contextmanager
@@ -79,7 +96,7 @@ def db_status():
 
 
 @db_group.command("new")
-@click.argument("name")
+@click.argument("name", type=TEXT)
 @with_appcontext
 def db_new(name):
     """Write the next numbered migration, drafted from how the models differ from this database."""
@@ -89,7 +106,7 @@ def db_new(name):
 
 
 @click.command("create-account")
-@click.argument("name")
+@click.argument("name", type=TEXT)
 @click.option("--billing-day", type=click.IntRange(1, 31), default=1, show_default=True,
               help="Day of the month the account's billing cycle starts.")
 @with_appcontext
@@ -115,11 +132,11 @@ def _create_user(email, password, **fields):
 
 
 @click.command("create-user")
-@click.argument("email")
-@click.option("--account", "account_name", required=True, help="Name of the user's account.")
+@click.argument("email", type=TEXT)
+@click.option("--account", "account_name", type=TEXT, required=True, help="Name of the user's account.")
 @click.option("--authorized", is_flag=True, help="May open the Onboarding Portal.")
-@click.option("--name", default="", help="The user's full name.")
-@click.option("--password", help="Prompted (hidden) when not given.")
+@click.option("--name", type=TEXT, default="", help="The user's full name.")
+@click.option("--password", type=TEXT, help="Prompted (hidden) when not given.")
 @with_appcontext
 def create_user(email, account_name, authorized, name, password):
     """Create a customer user on an account."""
@@ -132,8 +149,8 @@ def create_user(email, account_name, authorized, name, password):
 
 
 @click.command("create-admin")
-@click.argument("email")
-@click.option("--password", help="Prompted (hidden) when not given.")
+@click.argument("email", type=TEXT)
+@click.option("--password", type=TEXT, help="Prompted (hidden) when not given.")
 @with_appcontext
 def create_admin(email, password):
     """Create a staff admin, who sees every account."""
@@ -199,19 +216,19 @@ def send_reminders(today, dry_run):
                     skipped += 1
                     continue
                 planned += 1
-                click.echo(f"would send: {due.expires_on.isoformat()}  {due.account_name} · {due.plan}"
-                           f"  to {due.contact_email}")
+                click.echo(printable(f"would send: {due.expires_on.isoformat()}  {due.account_name} · {due.plan}"
+                                     f"  to {due.contact_email}"))
             click.echo(f"dry run as of {day.isoformat()}: {planned} would be sent; nothing sent or recorded")
             click.echo(reminders.RunSummary(skipped=skipped).line)
             return
         try:
             run = reminders.ReminderRun(current_app._get_current_object(), day)
         except reminders.MailSettingsError as error:
-            raise Misconfigured(str(error)) from None
+            raise Misconfigured(printable(error)) from None
 
         def report_failure(due, outcome, error):
-            click.echo(f"{outcome}: {due.account_name} · {due.plan} (expires {due.expires_on.isoformat()}) "
-                       f"to {due.contact_email}: {error}", err=True)
+            click.echo(printable(f"{outcome}: {due.account_name} · {due.plan} (expires {due.expires_on.isoformat()}) "
+                                 f"to {due.contact_email}: {error}"), err=True)
 
         with _terminate_as_exit():
             total = run.arm()
@@ -221,7 +238,7 @@ def send_reminders(today, dry_run):
             else:
                 summary = run.send(on_failure=report_failure)
     if summary.stopped:
-        click.echo(f"stopped early: {summary.stopped}", err=True)
+        click.echo(printable(f"stopped early: {summary.stopped}"), err=True)
     click.echo(summary.line)
     if summary.failed:
         sys.exit(1)

@@ -1,9 +1,14 @@
 """Reading and writing licenses. Every lookup takes the account and filters by it inside the query."""
 from peewee import IntegrityError
 
+from . import text
+
 from .licensing import LicenseTerms, byol_status, license_status
 from .models import License, LicenseVersion, Product, ProofDocument, on_postgresql, write_transaction
 from .proofs import Upload, discard_unattached, store_upload, unused
+
+
+PLAN_KEY_LENGTH = License.plan_key.max_length
 
 
 class DuplicatePlan(Exception):
@@ -19,8 +24,11 @@ class ProofGone(Exception):
 
 
 def plan_key(plan):
-    """The plan name as compared for uniqueness: case and spacing do not make a new plan."""
-    return " ".join(plan.split()).casefold()
+    """The plan name as compared for uniqueness (webapp.text.plan_key), refused when too long to store."""
+    key = text.plan_key(plan)
+    if not key or len(key) > PLAN_KEY_LENGTH:
+        raise ValueError(f"a plan name must give a key of 1 to {PLAN_KEY_LENGTH} characters")
+    return key
 
 
 def products():

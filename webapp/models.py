@@ -145,7 +145,8 @@ class License(db.Model):
     account = ForeignKeyField(Account, backref="licenses", on_delete="CASCADE")
     product = ForeignKeyField(Product)
     plan = CharField(max_length=200)
-    # Lower-cased, single-spaced plan name: "Office 365  e3" and "Office 365 E3" are one plan.
+    # The plan name as compared (webapp.text.plan_key): "Office 365  e3", "Ｏｆｆｉｃｅ 365 E3" and
+    # "Office 365 E3" are one plan.
     plan_key = CharField(max_length=200)
     # No database constraint (the two tables point at each other); always set in the same transaction.
     current = DeferredForeignKey("LicenseVersion", null=True, on_delete=None)

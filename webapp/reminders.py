@@ -26,6 +26,7 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from time import monotonic, time
 from urllib.parse import urlsplit
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_mail import BadHeaderError, Connection, Message, email_dispatched, sanitize_address
 from peewee import JOIN, Case, Tuple, Value, fn
@@ -34,6 +35,7 @@ from .extensions import db
 from .filters import day
 from .licensing import next_cycle_start, reminder_due, reminder_window
 from .models import Account, License, LicenseVersion, Product, Reminder, ReminderAttempt, on_postgresql, utcnow
+from .text import printable
 
 KIND = Reminder.EXPIRY_30_DAYS
 # RFC 5322: a line of a message is at most 998 characters.
@@ -267,8 +269,20 @@ def reminder_subject(due):
 
 
 def _header_text(value):
-    # Customer input must not be able to add header lines.
-    return " ".join(str(value).split())
+    # Customer input must not add header lines, nor carry escapes or bidi overrides into a mail client.
+    return " ".join(printable(value).split())
+
+
+def smtp_address(address):
+    """The address as a mail server without SMTPUTF8 takes it: an internationalized domain
+    IDNA-encoded (pat@bücher.example -> pat@xn--bcher-kva.example). One it cannot write in ASCII
+    (letters beyond ASCII before the @, which the form refuses) is returned as it is, and fails alone."""
+    if address.isascii():
+        return address
+    try:
+        return validate_email(address, check_deliverability=False, allow_smtputf8=False).ascii_email
+    except EmailNotValidError:
+        return address
 
 
 def _encoded_header(value):
@@ -367,7 +381,7 @@ class ReminderComposer:
         self.provider = app.config["PROVIDER_NAME"]
         self.support = app.config["SUPPORT_EMAIL"]
         sender = app.extensions["mail"].default_sender or ""
-        from_header = sanitize_address(sender)
+        from_header = printable(sanitize_address(sender))
         # The envelope takes the bare address; the From header keeps the name.
         self.sender = parseaddr(from_header)[1]
         self.prototype = ReminderMessage(
@@ -388,10 +402,11 @@ class ReminderComposer:
     def message(self, due):
         """The reminder for one license, text and HTML, to the contact person on its form."""
         context = self.context(due)
+        recipient = smtp_address(due.contact_email)
         return self.prototype.addressed(
             subject=_header_text(reminder_subject(due)),
-            recipient=due.contact_email,
-            to_header=_address_header(_header_text(due.contact_name), due.contact_email),
+            recipient=recipient,
+            to_header=_address_header(_header_text(due.contact_name), recipient),
             body=self.text.render(context),
             html=self.html.render(context),
         )

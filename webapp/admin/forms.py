@@ -1,11 +1,11 @@
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectChoice, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
+from ..forms import PlainTextForm
 from ..models import Account
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(PlainTextForm):
     decision = RadioField(
         "Decision",
         choices=[SelectChoice("accepted", "Accept"), SelectChoice("rejected", "Reject")],
@@ -18,27 +18,27 @@ class ReviewForm(FlaskForm):
             raise ValidationError("Say why the proof is rejected; the customer sees this reason.")
 
 
-class AccountStatusForm(FlaskForm):
+class AccountStatusForm(PlainTextForm):
     """Suspend or reactivate: the button names the state it wants, so a stale page cannot undo a change."""
 
     status = HiddenField(validators=[AnyOf([Account.SUSPENDED, Account.ACTIVE])])
 
 
-class EnrollmentForm(FlaskForm):
+class EnrollmentForm(PlainTextForm):
     """Enroll in BYOL or switch to the provider's subscription, by name."""
 
     BYOL, SUBSCRIPTION = "byol", "subscription"
     enrollment = HiddenField(validators=[AnyOf([BYOL, SUBSCRIPTION])])
 
 
-class AuthorizationForm(FlaskForm):
+class AuthorizationForm(PlainTextForm):
     """Authorize a user or remove the authorization, by name."""
 
     AUTHORIZED, UNAUTHORIZED = "authorized", "unauthorized"
     authorization = HiddenField(validators=[AnyOf([AUTHORIZED, UNAUTHORIZED])])
 
 
-class AccountSearchForm(FlaskForm):
+class AccountSearchForm(PlainTextForm):
     class Meta:
         csrf = False
 

@@ -41,6 +41,11 @@ def _account_or_404(account_id):
 @bp.route("/")
 def index():
     search = AccountSearchForm(request.args)
+    if not search.validate():
+        # The message shows under the search box; the query never reaches the database.
+        return render_template(
+            "admin/index.html", standings=[], search=search, page=1, has_next=False
+        ), 422
     # Capped, so a made-up page number cannot overflow the database's OFFSET.
     page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     accounts = Account.select().order_by(Account.name)

@@ -1,11 +1,10 @@
 import re
 
-from flask_wtf import FlaskForm
+from email_validator import EmailNotValidError, validate_email
 from flask_wtf.file import FileField
 from wtforms import DateField, EmailField, HiddenField, IntegerField, SelectField, SelectChoice, StringField, SubmitField
 from wtforms.validators import (
     DataRequired,
-    Email,
     InputRequired,
     Length,
     NumberRange,
@@ -13,7 +12,10 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from ..forms import PlainTextForm
 from ..licensing import is_expired
+from ..models import License
+from ..text import plan_key
 
 TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.onmicrosoft\.com$")
 YEARLY, MONTHLY = "Yearly", "Monthly"
@@ -68,7 +70,7 @@ class ListedChoiceField(SelectField):
             raise ValidationError(self.not_listed) from None
 
 
-class LicenseTermsForm(FlaskForm):
+class LicenseTermsForm(PlainTextForm):
     """What every submission of a license carries: the terms read off Office 365, and the proof."""
 
     seats = WholeNumberField(
@@ -102,7 +104,6 @@ class LicenseTermsForm(FlaskForm):
         "Contact email",
         validators=[
             DataRequired("Enter the email address the reminder goes to."),
-            Email("Enter a valid email address, like name@example.com."),
             Length(max=254),
         ],
         filters=[lambda v: v.strip() if v else v],
@@ -130,6 +131,21 @@ class LicenseTermsForm(FlaskForm):
                 f"This date has passed (today is {self.today:%d %b %Y}). Enter the current expiration "
                 "date from Office 365; if the subscription has lapsed, renew it there first."
             )
+
+    def validate_contact_email(self, field):
+        # No SMTPUTF8: an internationalized domain is fine (it is sent IDNA-encoded), letters beyond
+        # ASCII before the @ are refused here rather than failing at every reminder.
+        try:
+            validate_email(field.data, check_deliverability=False, allow_smtputf8=False)
+        except EmailNotValidError:
+            local_part = field.data.rpartition("@")[0]
+            if local_part and not local_part.isascii():
+                raise ValidationError(
+                    "Reminders cannot be sent to an address with letters like ü or é before the @: most mail "
+                    "servers refuse them. Enter an address made of plain letters, digits and . _ - + before "
+                    "the @ (the part after it may have any letters)."
+                ) from None
+            raise ValidationError("Enter a valid email address, like name@example.com.") from None
 
     def validate_tenant(self, field):
         if field.data and not TENANT.match(field.data):
@@ -162,3 +178,13 @@ class LicenseForm(LicenseTermsForm):
         "Plan",
         validators=[DataRequired("Enter the plan name as Office 365 shows it."), Length(max=200)],
     )
+
+    def validate_plan(self, field):
+        key = plan_key(field.data or "")
+        if not key:
+            raise ValidationError("Enter the plan name as Office 365 shows it.")
+        if len(key) > License.plan_key.max_length:
+            raise ValidationError(
+                "This plan name is too long once its special characters (ligatures, symbols) are spelled "
+                "out. Enter the plan name as Office 365 shows it, in plain letters."
+            )
