@@ -13,7 +13,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ..licensing import is_expired
+from ..licensing import is_expired, years_ahead
 
 TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.onmicrosoft\.com$")
 YEARLY, MONTHLY = "Yearly", "Monthly"
@@ -111,10 +111,12 @@ class LicenseTermsForm(FlaskForm):
     kept_proof = HiddenField()
     submit = SubmitField("Save")
 
-    def __init__(self, *args, today, provider_name, **kwargs):
+    def __init__(self, *args, today, provider_name, max_years_ahead, **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today
         self.provider_name = provider_name
+        self.max_years_ahead = max_years_ahead
+        self.latest_expiry = years_ahead(today, max_years_ahead)
 
     def validate_term(self, field):
         if field.data == MONTHLY:
@@ -129,6 +131,12 @@ class LicenseTermsForm(FlaskForm):
             raise ValidationError(
                 f"This date has passed (today is {self.today:%d %b %Y}). Enter the current expiration "
                 "date from Office 365; if the subscription has lapsed, renew it there first."
+            )
+        if field.data and field.data > self.latest_expiry:
+            raise ValidationError(
+                f"This date is more than {self.max_years_ahead} years ahead; the latest accepted is "
+                f"{self.latest_expiry.day} {self.latest_expiry:%b %Y}. Check the expiration (renewal) date "
+                "shown in Office 365."
             )
 
     def validate_tenant(self, field):

@@ -35,7 +35,11 @@ def _account():
 
 
 def _form(form_class):
-    form = form_class(today=_today(), provider_name=current_app.config["PROVIDER_NAME"])
+    form = form_class(
+        today=_today(),
+        provider_name=current_app.config["PROVIDER_NAME"],
+        max_years_ahead=current_app.config["LICENSE_MAX_YEARS_AHEAD"],
+    )
     if isinstance(form, LicenseForm):
         form.products = {str(p.id): p for p in license_store.products()}
         form.product.choices = [SelectChoice("", "Choose…")] + [
