@@ -84,12 +84,12 @@ def proof_of(account_id, document_id):
 
 
 def kept_proof(account_id, document_id):
-    """An upload of the account from an earlier try that no license uses yet, or None."""
-    if not str(document_id or "").isdigit():
+    """An upload of the account from an earlier try that no license uses yet, or None (also for no id)."""
+    if document_id is None:
         return None
     return (
         ProofDocument.select(*ProofDocument.metadata_fields())
-        .where((ProofDocument.id == int(document_id)) & (ProofDocument.account == account_id) & unused())
+        .where((ProofDocument.id == document_id) & (ProofDocument.account == account_id) & unused())
         .first()
     )
 

@@ -2,7 +2,7 @@ import re
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import DateField, EmailField, HiddenField, IntegerField, SelectField, SelectChoice, StringField, SubmitField
+from wtforms import DateField, EmailField, IntegerField, SelectField, SelectChoice, StringField, SubmitField
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -14,6 +14,7 @@ from wtforms.validators import (
 )
 
 from ..licensing import is_expired, years_ahead
+from ..row_ids import RowIdField
 
 TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.onmicrosoft\.com$")
 YEARLY, MONTHLY = "Yearly", "Monthly"
@@ -108,7 +109,7 @@ class LicenseTermsForm(FlaskForm):
         filters=[lambda v: v.strip() if v else v],
     )
     proof = FileField("Proof of licensing")
-    kept_proof = HiddenField()
+    kept_proof = RowIdField()
     submit = SubmitField("Save")
 
     def __init__(self, *args, today, provider_name, max_years_ahead, **kwargs):
