@@ -316,9 +316,12 @@ def test_today_as_expiration_date_is_accepted(logged_in, license_form, today, ac
     assert len(licenses_in_db(account)) == 1
 
 
-@pytest.mark.parametrize("expires_on", ["2027-02-30", "31/12/2027", "soon"])
+@pytest.mark.parametrize("expires_on", ["2027-02-30", "31/12/2027", "03/04/2027", "30 February 2027", "soon"])
 def test_an_unreal_date_is_refused(logged_in, license_form, expires_on):
-    assert_refused(logged_in.post("/licenses", data=license_form(expires_on=expires_on)), "expires_on", "YYYY-MM-DD")
+    response = logged_in.post("/licenses", data=license_form(expires_on=expires_on))
+    # Worded like a date the customer reads, not a pattern the date picker never shows.
+    assert_refused(response, "expires_on", "Enter a real calendar date, for example 31 March 2027.")
+    assert "YYYY" not in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("seats", ["0", "-1", "2.5", "abc", "1e3"])

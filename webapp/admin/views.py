@@ -41,7 +41,9 @@ def _standing(account, licenses, today):
     down a page listing many accounts, nor its own page, from which staff still suspend or enroll it.
     """
     try:
-        return license_store.account_standing(account, licenses, today)
+        return license_store.account_standing(
+            account, licenses, today, timezone_name=current_app.config["BUSINESS_TIMEZONE"]
+        )
     except Exception:
         current_app.logger.exception("The BYOL standing of account %s could not be computed", account.id)
         return [(license, None) for license in licenses], None

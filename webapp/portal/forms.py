@@ -52,7 +52,28 @@ class WholeNumberField(_ParsedField, IntegerField):
 
 
 class CalendarDateField(_ParsedField, DateField):
-    parse_error = "Enter a real calendar date as YYYY-MM-DD, for example 2027-03-31."
+    """A date from a date picker (which always sends YYYY-MM-DD, whatever format it shows) or typed.
+
+    Where a browser has no picker the field is plain text, so a date written out ("31 March 2027")
+    is read too, and the messages give that form, never a pattern the picker does not show.
+    Numeric day/month orders (03/04/2027) are ambiguous and refused.
+    """
+
+    parse_error = "Enter a real calendar date, for example 31 March 2027."
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("format", ["%Y-%m-%d", "%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y"])
+        super().__init__(*args, **kwargs)
+
+    def process_formdata(self, valuelist):
+        # "31 March, 2027" and "March 31, 2027" read like the dates people write.
+        super().process_formdata([" ".join(v.replace(",", " ").split()) for v in valuelist])
+
+    def _value(self):
+        # A date the form read is given back as the picker's value, which is always YYYY-MM-DD.
+        if self.data is not None:
+            return self.data.isoformat()
+        return super()._value()
 
 
 class ListedChoiceField(SelectField):
@@ -87,7 +108,7 @@ class LicenseTermsForm(FlaskForm):
     )
     expires_on = CalendarDateField(
         "Expiration date",
-        validators=[DataRequired("Enter the expiration date as shown in Office 365 (YYYY-MM-DD).")],
+        validators=[DataRequired("Enter the expiration date shown in Office 365.")],
     )
     tenant = StringField(
         "Microsoft 365 tenant",
