@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from conftest import PASSWORD
 from webapp.extensions import db
 from webapp.license_store import add_license
+from webapp.licensing import years_ahead
 from webapp.models import Account, Product, User
 from webapp.proofs import Upload, store_upload
 
@@ -111,3 +112,21 @@ def test_no_old_success_message_above_errors_and_no_csp_violation_in_any_swap(pa
     assert page.evaluate("window.__cspViolations") == []
     # Chromium logs every 4xx answer to a request; the form's 422 (CONVENTIONS.md) is that, and only that.
     assert problems == ["Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)"]
+
+
+def test_dates_outside_the_pickers_range_still_get_the_servers_message(page, portal, customer, log_in,
+                                                                       fill_license_form):
+    """The date field's min and max guide the picker; a typed date outside them is still explained."""
+    log_in(page, customer)
+    page.get_by_role("link", name="Add License").click()
+    field = page.get_by_label("Expiration date", exact=True)
+    today = portal.today()
+    expect(field).to_have_attribute("min", today.isoformat())
+    fill_license_form(page, today - timedelta(days=1))
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#expires_on-error")).to_contain_text("This date has passed")
+
+    expect(field).to_have_attribute("max", years_ahead(today, 5).isoformat())
+    fill_license_form(page, years_ahead(today, 6), plan="Office 365 E5")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#expires_on-error")).to_contain_text("more than 5 years ahead")
