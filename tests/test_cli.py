@@ -183,7 +183,9 @@ def _printed_logins(output):
 def _demo_standing(today):
     with db.database.connection_context():
         account = Account.get(Account.name == DEMO_ACCOUNT)
-        rows, byol = license_store.account_standing(account, license_store.licenses_of(account.id), today)
+        rows, byol = license_store.account_standing(
+            account, license_store.licenses_of(account.id), today, timezone_name="UTC"
+        )
         return account, [status for _, status in rows], byol
 
 

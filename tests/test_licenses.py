@@ -14,6 +14,8 @@ from webapp.extensions import db
 from webapp.models import License, LicenseVersion, Product, ProofDocument, utcnow
 from webapp.proofs import Upload, store_upload
 
+# Within the expiration horizon (LICENSE_MAX_YEARS_AHEAD) from any day the suite runs on.
+IN_TWO_YEARS = (date.today() + timedelta(days=730)).isoformat()
 HTMX = {"HX-Request": "true"}
 
 
@@ -136,23 +138,25 @@ def test_the_add_form_offers_ms_office_365_and_every_labelled_field(logged_in):
 # --- Add License -----------------------------------------------------------------------------
 
 
-def test_add_license_without_htmx_redirects_to_the_tab_with_the_row(logged_in, license_form, account):
-    response = logged_in.post("/licenses", data=license_form(expires_on="2099-12-31"))
+def test_add_license_without_htmx_redirects_to_the_tab_with_the_row(logged_in, license_form, account, today):
+    expires_on = today + timedelta(days=700)
+    response = logged_in.post("/licenses", data=license_form(expires_on=expires_on.isoformat()))
     assert response.status_code == 302
     assert response.headers["Location"] == "/licenses"
 
     (license,) = licenses_in_db(account)
     page = logged_in.get("/licenses")
     row = page_of(page).find(id=f"license-{license.id}")
-    assert row is not None and "Office 365 E3" in text_of(row) and "31 Dec 2099" in text_of(row)
+    assert row is not None and "Office 365 E3" in text_of(row) and f"{expires_on.day} {expires_on:%b %Y}" in text_of(row)
     assert "Office 365 E3 was added." in text_of(page_of(page).find(id="messages"))
 
 
-def test_add_license_with_htmx_refreshes_the_panel_and_the_byol_status(logged_in, license_form, account):
+def test_add_license_with_htmx_refreshes_the_panel_and_the_byol_status(logged_in, license_form, account, today):
+    year = today.year + 2
     before = logged_in.get("/licenses", headers=HTMX)
     assert "BYOL needs proof of licensing" in byol_text(before)
 
-    response = logged_in.post("/licenses", data=license_form(expires_on="2099-12-31"), headers=HTMX)
+    response = logged_in.post("/licenses", data=license_form(expires_on=f"{year}-12-31"), headers=HTMX)
     assert response.status_code == 200
     assert response.headers["HX-Retarget"] == "#licenses-panel"
     assert response.headers["HX-Reswap"] == "outerHTML"
@@ -164,8 +168,8 @@ def test_add_license_with_htmx_refreshes_the_panel_and_the_byol_status(logged_in
     assert page.find(id="licenses-panel") is not None
     assert "Office 365 E3" in text_of(page.find(id=f"license-{license.id}"))
     assert byol_text(response) == (
-        "BYOL is valid until 31 Dec 2099 If the Office 365 E3 license is not updated by then, your 25 BYOL users "
-        "move to subscription billing for all MS Office products from the 1 Jan 2100 billing cycle."
+        f"BYOL is valid until 31 Dec {year} If the Office 365 E3 license is not updated by then, your 25 BYOL users "
+        f"move to subscription billing for all MS Office products from the 1 Jan {year + 1} billing cycle."
     )
     messages = page.find(id="messages")
     assert messages["hx-swap-oob"] == "true"
@@ -312,9 +316,12 @@ def test_today_as_expiration_date_is_accepted(logged_in, license_form, today, ac
     assert len(licenses_in_db(account)) == 1
 
 
-@pytest.mark.parametrize("expires_on", ["2027-02-30", "31/12/2027", "soon"])
+@pytest.mark.parametrize("expires_on", ["2027-02-30", "31/12/2027", "03/04/2027", "30 February 2027", "soon"])
 def test_an_unreal_date_is_refused(logged_in, license_form, expires_on):
-    assert_refused(logged_in.post("/licenses", data=license_form(expires_on=expires_on)), "expires_on", "YYYY-MM-DD")
+    response = logged_in.post("/licenses", data=license_form(expires_on=expires_on))
+    # Worded like a date the customer reads, not a pattern the date picker never shows.
+    assert_refused(response, "expires_on", "Enter a real calendar date, for example 31 March 2027.")
+    assert "YYYY" not in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("seats", ["0", "-1", "2.5", "abc", "1e3"])
@@ -392,7 +399,7 @@ def test_the_upload_is_kept_when_another_field_fails(logged_in, license_form, ac
     assert kept.isdigit()
     assert row_count(License) == 0
 
-    fixed = license_form(expires_on="2099-12-31", proof=None, kept_proof=kept)
+    fixed = license_form(proof=None, kept_proof=kept)
     assert logged_in.post("/licenses", data=fixed).status_code == 302
     (license,) = licenses_in_db(account)
     with db.database.connection_context():
@@ -448,18 +455,19 @@ def test_update_form_is_prefilled_with_the_current_terms(logged_in, account):
     assert form is not None
 
 
-def test_update_renews_and_keeps_the_history(logged_in, account, license_form):
-    first_pdf, second_pdf = demo_pdf("Proof 2098"), demo_pdf("Proof 2099 renewed")
-    license = insert_license(account, "Office 365 E3", date(2098, 12, 31), seats=25, proof=first_pdf,
-                             proof_name="e3-2098.pdf")
+def test_update_renews_and_keeps_the_history(logged_in, account, license_form, today):
+    y1, y2 = today.year + 1, today.year + 2
+    first_pdf, second_pdf = demo_pdf(f"Proof {y1}"), demo_pdf(f"Proof {y2} renewed")
+    license = insert_license(account, "Office 365 E3", date(y1, 12, 31), seats=25, proof=first_pdf,
+                             proof_name=f"e3-{y1}.pdf")
     first_version = license.current_id
 
     response = logged_in.post(
         f"/licenses/{license.id}/update",
         data={
-            "seats": "30", "term": "Yearly", "expires_on": "2099-12-31", "tenant": "northwind.onmicrosoft.com",
+            "seats": "30", "term": "Yearly", "expires_on": f"{y2}-12-31", "tenant": "northwind.onmicrosoft.com",
             "contact_name": "Ada Admin", "contact_email": "ada@northwind.example",
-            "proof": (io.BytesIO(second_pdf), "e3-2099.pdf"),
+            "proof": (io.BytesIO(second_pdf), f"e3-{y2}.pdf"),
             # Not part of an update: the product and plan stay what they were.
             "plan": "Office 365 E5", "product": "999",
         },
@@ -467,7 +475,7 @@ def test_update_renews_and_keeps_the_history(logged_in, account, license_form):
     )
     assert response.status_code == 200
     assert response.headers["HX-Retarget"] == "#licenses-panel"
-    assert "BYOL is valid until 31 Dec 2099" in byol_text(response)
+    assert f"BYOL is valid until 31 Dec {y2}" in byol_text(response)
 
     with db.database.connection_context():
         renewed = License.get_by_id(license.id)
@@ -475,8 +483,8 @@ def test_update_renews_and_keeps_the_history(logged_in, account, license_form):
         assert renewed.current_id != first_version and renewed.current_id == versions[-1].id
         assert renewed.plan == "Office 365 E3" and renewed.product.name == "MS Office 365"
         assert [(v.expires_on, v.seats, v.contact_email) for v in versions] == [
-            (date(2098, 12, 31), 25, "pat@northwind.example"),
-            (date(2099, 12, 31), 30, "ada@northwind.example"),
+            (date(y1, 12, 31), 25, "pat@northwind.example"),
+            (date(y2, 12, 31), 30, "ada@northwind.example"),
         ]
         proofs = [v.proof_id for v in versions]
     assert row_count(License) == 1
@@ -484,8 +492,8 @@ def test_update_renews_and_keeps_the_history(logged_in, account, license_form):
     history = logged_in.get(f"/licenses/{license.id}")
     assert history.status_code == 200
     rows = page_of(history).find("tbody").find_all("tr")
-    assert [("31 Dec 2099" in text_of(r), "31 Dec 2098" in text_of(r)) for r in rows] == [(True, False), (False, True)]
-    assert "e3-2099.pdf" in text_of(rows[0]) and "e3-2098.pdf" in text_of(rows[1])
+    assert [(f"31 Dec {y2}" in text_of(r), f"31 Dec {y1}" in text_of(r)) for r in rows] == [(True, False), (False, True)]
+    assert f"e3-{y2}.pdf" in text_of(rows[0]) and f"e3-{y1}.pdf" in text_of(rows[1])
     assert "current" in text_of(rows[0]) and "current" not in text_of(rows[1]).replace("current-version", "")
     for row, proof_id in zip(rows, reversed(proofs)):
         assert row.find("a")["href"] == f"/proofs/{proof_id}"
@@ -515,7 +523,7 @@ def test_update_without_a_new_proof_is_refused(logged_in, account):
     license = insert_license(account, "Office 365 E3", date(2098, 12, 31))
     response = logged_in.post(
         f"/licenses/{license.id}/update",
-        data={"seats": "30", "term": "Yearly", "expires_on": "2099-12-31", "tenant": "northwind.onmicrosoft.com",
+        data={"seats": "30", "term": "Yearly", "expires_on": IN_TWO_YEARS, "tenant": "northwind.onmicrosoft.com",
               "contact_name": "Ada", "contact_email": "ada@northwind.example"},
     )
     assert response.status_code == 422
@@ -573,7 +581,7 @@ def test_plain_post_with_the_form_token_is_accepted(csrf_client, account):
         product = Product.get(Product.name == "MS Office 365")
     response = csrf_client.post("/licenses", data={
         "csrf_token": token, "product": str(product.id), "plan": "Office 365 E3", "seats": "5", "term": "Yearly",
-        "expires_on": "2099-12-31", "tenant": "northwind.onmicrosoft.com", "contact_name": "Pat",
+        "expires_on": IN_TWO_YEARS, "tenant": "northwind.onmicrosoft.com", "contact_name": "Pat",
         "contact_email": "pat@northwind.example", "proof": (io.BytesIO(demo_pdf("x")), "x.pdf"),
     })
     assert response.status_code == 302
@@ -584,7 +592,7 @@ def test_update_post_without_csrf_token_is_refused(csrf_client, account):
     license = insert_license(account, "Office 365 E3", date(2098, 12, 31))
     response = csrf_client.post(
         f"/licenses/{license.id}/update",
-        data={"seats": "30", "term": "Yearly", "expires_on": "2099-12-31", "tenant": "northwind.onmicrosoft.com",
+        data={"seats": "30", "term": "Yearly", "expires_on": IN_TWO_YEARS, "tenant": "northwind.onmicrosoft.com",
               "contact_name": "Ada", "contact_email": "ada@northwind.example",
               "proof": (io.BytesIO(demo_pdf("x")), "x.pdf")},
     )
@@ -629,7 +637,7 @@ def test_another_accounts_licenses_never_appear(logged_in, account, make_account
     assert logged_in.get(f"/proofs/{foreign_proof}").status_code == 404
     response = logged_in.post(
         f"/licenses/{foreign.id}/update",
-        data={"seats": "1", "term": "Yearly", "expires_on": "2099-12-31", "tenant": "x.onmicrosoft.com",
+        data={"seats": "1", "term": "Yearly", "expires_on": IN_TWO_YEARS, "tenant": "x.onmicrosoft.com",
               "contact_name": "Mallory", "contact_email": "m@example.com", "proof": (io.BytesIO(demo_pdf("m")), "m.pdf")},
     )
     assert response.status_code == 404

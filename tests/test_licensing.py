@@ -334,3 +334,92 @@ def test_business_today_without_now_is_a_date_near_utc_today():
     utc_today = datetime.now(tz=ZoneInfo("UTC")).date()
     assert abs((business_today("Pacific/Auckland") - utc_today).days) <= 1
     assert business_today("UTC") in {utc_today, utc_today + timedelta(days=1)}
+
+
+# --- any date a database can hold -------------------------------------------------------------
+
+from hypothesis import example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from webapp.licensing import business_date, days_left, years_ahead  # noqa: E402
+
+any_date = st.dates(min_value=date.min, max_value=date.max)
+billing_days = st.integers(min_value=1, max_value=31)
+licenses = st.lists(
+    st.builds(
+        LicenseTerms,
+        plan=st.sampled_from(["Office 365 E3", "Microsoft 365 Business Standard"]),
+        seats=st.integers(min_value=1, max_value=1_000_000),
+        expires_on=any_date,
+        rejected=st.booleans(),
+        rejected_on=st.none() | any_date,
+    ),
+    max_size=3,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(today=any_date, billing_day=billing_days, terms=licenses, enrolled=st.booleans())
+@example(today=date.max, billing_day=31, terms=[LicenseTerms("E3", 1, date.max)], enrolled=True)
+@example(today=date.max, billing_day=1, terms=[LicenseTerms("E3", 1, date(9999, 12, 30))], enrolled=True)
+@example(today=date.min, billing_day=31, terms=[LicenseTerms("E3", 1, date.min, True, date.min)], enrolled=True)
+@example(today=date(2026, 12, 6), billing_day=1, terms=[LicenseTerms("E3", 25, date(9999, 12, 31))], enrolled=True)
+def test_the_domain_never_raises_for_any_date_a_database_can_hold(today, billing_day, terms, enrolled):
+    for lic in terms:
+        status = license_status(lic.expires_on, today, lic.rejected)
+        assert isinstance(status, Status)
+        assert reminder_due(lic.expires_on, today) is (0 <= days_left(lic.expires_on, today) <= 30)
+    first, last = reminder_window(today)
+    assert first == today and today <= last <= date.max
+
+    start = current_cycle_start(today, billing_day)
+    assert start <= today
+    following = next_cycle_start(today, billing_day)
+    # None only when the next cycle would begin after 31 Dec 9999.
+    assert following is None or following > today
+    assert following is not None or (today.year, today.month) == (9999, 12)
+    assert years_ahead(today, 5) >= today
+
+    standing = byol_status(terms, today, billing_day, enrolled=enrolled)
+    assert standing.valid is (enrolled and bool(terms) and all(
+        license_status(lic.expires_on, today, lic.rejected).keeps_byol for lic in terms
+    ))
+    if standing.subscription_from is not None and standing.valid:
+        assert standing.subscription_from > standing.valid_until
+
+
+def test_a_license_valid_until_the_end_of_the_calendar_names_no_cycle_after_it():
+    standing = byol_status([LicenseTerms("Office 365 E3", 25, date(9999, 12, 31))], TODAY, billing_day=1)
+    assert standing.valid and standing.valid_until == date(9999, 12, 31)
+    assert standing.subscription_from is None and not standing.already_moved
+    # The cycle after 1 Dec 9999 still exists only while it starts in December 9999.
+    assert next_cycle_start(date(9999, 12, 14), 15) == date(9999, 12, 15)
+    assert next_cycle_start(date(9999, 12, 15), 15) is None
+    assert current_cycle_start(date(1, 1, 14), 15) == date.min
+
+
+@pytest.mark.parametrize(
+    ("today", "years", "expected"),
+    [
+        (date(2026, 12, 6), 5, date(2031, 12, 6)),
+        (date(2028, 2, 29), 5, date(2033, 2, 28)),  # no 29 February in 2033
+        (date(2028, 2, 29), 4, date(2032, 2, 29)),
+        (date(9996, 3, 1), 5, date.max),
+    ],
+    ids=str,
+)
+def test_years_ahead(today, years, expected):
+    assert years_ahead(today, years) == expected
+
+
+@pytest.mark.parametrize(
+    ("utc_moment", "timezone_name", "expected"),
+    [
+        (datetime(2026, 6, 30, 22, 30), "Europe/Berlin", date(2026, 7, 1)),  # 00:30 in Berlin
+        (datetime(2026, 7, 1, 2, 0), "America/New_York", date(2026, 6, 30)),  # 22:00 the evening before
+        (datetime(2026, 7, 1, 2, 0), "UTC", date(2026, 7, 1)),
+    ],
+    ids=str,
+)
+def test_business_date_of_a_stored_utc_moment(utc_moment, timezone_name, expected):
+    assert business_date(utc_moment, timezone_name) == expected

@@ -9,6 +9,7 @@ from .auth import bp as auth_bp
 from .extensions import csrf, db, htmx, login_manager, mail
 from .models import open_database
 from .portal import bp as portal_bp
+from .row_ids import RowIdConverter
 
 
 def create_app(config_class=Config, **overrides):
@@ -25,6 +26,8 @@ def create_app(config_class=Config, **overrides):
     mail.init_app(app)
     htmx.init_app(app)
 
+    # Before any route: every <int:…> in a URL is an id a database column can hold, or a 404.
+    app.url_map.converters["int"] = RowIdConverter
     app.register_blueprint(auth_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")

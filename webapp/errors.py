@@ -1,5 +1,5 @@
 """Error pages: every refusal says what happened and what to do, as a page or an htmx fragment."""
-from flask import current_app
+from flask import current_app, request, url_for
 from flask_wtf.csrf import CSRFError
 
 from .filters import filesize
@@ -15,17 +15,39 @@ MESSAGES = {
 }
 
 
-def render_error(code, title=None, detail=None):
-    """The error page for `code`, or just its message box for an htmx request."""
+# A form posted to the first endpoint is shown by the second (the rest are shown by their own GET).
+FORM_PAGES = {"portal.create_license": "portal.new_license"}
+
+
+def form_page():
+    """The address of the form the refused request was posted from, or None if there is none to go back to."""
+    rule = request.url_rule
+    if rule is None:
+        return None
+    endpoint = FORM_PAGES.get(rule.endpoint, rule.endpoint)
+    shown_by_get = any(
+        "GET" in (other.methods or ()) for other in current_app.url_map.iter_rules(endpoint)
+    )
+    return url_for(endpoint, **(request.view_args or {})) if shown_by_get else None
+
+
+def render_error(code, title=None, detail=None, back_url=None, back_label=None):
+    """The error page for `code`, or just its message box for an htmx request.
+
+    `back_url` adds a link to the page (an htmx request keeps its page, so needs none).
+    """
     default_title, default_detail = MESSAGES.get(code, MESSAGES[500])
+    fragment = wants_fragment()
     response = render(
         "errors/error.html",
         "errors/_message.html",
         status=code,
         title=title or default_title,
         detail=detail or default_detail,
+        back_url=None if fragment else back_url,
+        back_label=back_label,
     )
-    if wants_fragment():
+    if fragment:
         # Show the message above the page; the form the user was filling in stays as it was.
         response.headers["HX-Retarget"] = "#messages"
         response.headers["HX-Reswap"] = "innerHTML"
@@ -41,6 +63,8 @@ def register(app):
             413,
             detail=f"Proof documents may be at most {limit}. "
             "Nothing was saved; choose a smaller PDF, PNG or JPEG and submit the form again.",
+            back_url=form_page(),
+            back_label="Back to the form",
         )
 
     def csrf_failed(error):

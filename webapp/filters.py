@@ -1,9 +1,14 @@
 """Jinja filters: how dates and sizes read on every page and email."""
+from datetime import date
 
 
 def day(value):
-    """31 Dec 2026."""
-    return f"{value.day} {value:%b %Y}" if value else ""
+    """31 Dec 2026 (anything that is not a date, as stored, rather than an error)."""
+    if not value:
+        return ""
+    if not isinstance(value, date):
+        return str(value)
+    return f"{value.day} {value:%b %Y}"
 
 
 def filesize(size):

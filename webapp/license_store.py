@@ -2,8 +2,7 @@
 from peewee import IntegrityError
 
 from . import text
-
-from .licensing import LicenseTerms, byol_status, license_status
+from .licensing import LicenseTerms, business_date, byol_status, license_status
 from .models import License, LicenseVersion, Product, ProofDocument, on_postgresql, write_transaction
 from .proofs import Upload, discard_unattached, store_upload, unused
 
@@ -92,20 +91,26 @@ def proof_of(account_id, document_id):
 
 
 def kept_proof(account_id, document_id):
-    """An upload of the account from an earlier try that no license uses yet, or None."""
-    if not str(document_id or "").isdigit():
+    """An upload of the account from an earlier try that no license uses yet, or None (also for no id)."""
+    if document_id is None:
         return None
     return (
         ProofDocument.select(*ProofDocument.metadata_fields())
-        .where((ProofDocument.id == int(document_id)) & (ProofDocument.account == account_id) & unused())
+        .where((ProofDocument.id == document_id) & (ProofDocument.account == account_id) & unused())
         .first()
     )
 
 
-def terms_of(license):
-    """The domain's view of a license loaded by licenses_of()."""
+def terms_of(license, timezone_name):
+    """The domain's view of a license loaded by licenses_of().
+
+    A rejection is dated by the business calendar: at 22:00 in New York it is still that day there,
+    though UTC, which reviewed_at is stored in, has moved on (and so would the billing cycle).
+    """
     version = license.current
-    rejected_on = version.reviewed_at.date() if version.is_rejected and version.reviewed_at else None
+    rejected_on = None
+    if version.is_rejected and version.reviewed_at:
+        rejected_on = business_date(version.reviewed_at, timezone_name)
     return LicenseTerms(
         plan=license.plan,
         seats=version.seats,
@@ -115,14 +120,17 @@ def terms_of(license):
     )
 
 
-def account_standing(account, licenses, today):
-    """(rows, BYOL status) for a page: each license with its status, and the roll-up."""
+def account_standing(account, licenses, today, *, timezone_name):
+    """(rows, BYOL status) for a page: each license with its status, and the roll-up.
+
+    `timezone_name` is the business time zone (BUSINESS_TIMEZONE), in which rejections are dated.
+    """
     rows = [
         (lic, license_status(lic.current.expires_on, today, lic.current.is_rejected))
         for lic in licenses
     ]
     status = byol_status(
-        [terms_of(lic) for lic in licenses],
+        [terms_of(lic, timezone_name) for lic in licenses],
         today=today,
         billing_day=account.billing_day,
         enrolled=account.byol_enrolled,

@@ -1,6 +1,8 @@
 """The domain rules of DOMAIN.md as plain functions over dates. No Flask, no database.
 
-Every function that depends on the day takes `today` as an argument.
+Every function that depends on the day takes `today` as an argument. None of them raises for a
+date a database can hold (date.min to date.max) and a billing day from 1 to 31: where the answer
+would fall outside the calendar (the cycle after December 9999), it is None, or the calendar's end.
 """
 import calendar
 import enum
@@ -31,6 +33,19 @@ def business_today(timezone_name, now=None):
     return now.astimezone(ZoneInfo(timezone_name)).date()
 
 
+def business_date(utc_moment, timezone_name):
+    """The business-time-zone calendar date of a moment stored as naive UTC (e.g. when proof was rejected)."""
+    return business_today(timezone_name, now=utc_moment.replace(tzinfo=ZoneInfo("UTC")))
+
+
+def years_ahead(today, years):
+    """The same calendar day `years` later (29 February falls on the 28th), or date.max past the calendar."""
+    year = today.year + years
+    if year > date.max.year:
+        return date.max
+    return today.replace(year=year, day=min(today.day, calendar.monthrange(year, today.month)[1]))
+
+
 def days_left(expires_on, today):
     """Whole days from today to the expiration date (0 on the day itself, negative once expired)."""
     return (expires_on - today).days
@@ -59,7 +74,14 @@ def reminder_due(expires_on, today):
 
 def reminder_window(today):
     """The (first, last) expiration dates whose reminder is due on `today`."""
-    return today, today + timedelta(days=REMINDER_DAYS_BEFORE)
+    return today, _days_later(today, REMINDER_DAYS_BEFORE)
+
+
+def _days_later(day, n):
+    """`n` days after `day`, or date.max when that is past the calendar."""
+    if (date.max - day).days < n:
+        return date.max
+    return day + timedelta(days=n)
 
 
 def cycle_start(year, month, billing_day):
@@ -68,24 +90,30 @@ def cycle_start(year, month, billing_day):
 
 
 def _add_months(year, month, n):
+    """(year, month) `n` months on, or None when that is outside the calendar (years 1 to 9999)."""
     index = year * 12 + (month - 1) + n
-    return index // 12, index % 12 + 1
+    year, month = index // 12, index % 12 + 1
+    if not date.min.year <= year <= date.max.year:
+        return None
+    return year, month
 
 
 def current_cycle_start(today, billing_day):
-    """The start of the billing cycle that `today` falls in."""
+    """The start of the billing cycle that `today` falls in (date.min for a cycle begun before the calendar)."""
     start = cycle_start(today.year, today.month, billing_day)
     if start <= today:
         return start
-    return cycle_start(*_add_months(today.year, today.month, -1), billing_day)
+    previous = _add_months(today.year, today.month, -1)
+    return cycle_start(*previous, billing_day) if previous else date.min
 
 
 def next_cycle_start(after, billing_day):
-    """The first billing cycle that starts strictly after the given day."""
+    """The first billing cycle that starts strictly after the given day; None if that is past date.max."""
     start = cycle_start(after.year, after.month, billing_day)
     if start > after:
         return start
-    return cycle_start(*_add_months(after.year, after.month, 1), billing_day)
+    following = _add_months(after.year, after.month, 1)
+    return cycle_start(*following, billing_day) if following else None
 
 
 @dataclass(frozen=True)
@@ -106,7 +134,8 @@ class ByolStatus:
     `valid` is whether BYOL holds today. `lapsing` is the license that decides the date:
     the first to expire while valid, or the one that broke BYOL. `valid_until` is the last
     day BYOL holds (None once it is broken). `subscription_from` is the start of the first
-    billing cycle billed by subscription; `already_moved` says whether that cycle has begun.
+    billing cycle billed by subscription (None when no calendar date is left for it: a license
+    expiring on 31 Dec 9999); `already_moved` says whether that cycle has begun.
     `broken` lists every license that is expired or rejected, first to lapse first.
     """
 
@@ -145,7 +174,8 @@ def byol_status(licenses, today, billing_day, enrolled=True):
         broken.sort(key=lambda lic: (lapse_day(lic), lic.plan))
         first = broken[0]
         starts = next_cycle_start(lapse_day(first), billing_day)
-        return ByolStatus(True, False, seats, first, None, starts, starts <= today, False, tuple(broken))
+        already_moved = starts is not None and starts <= today
+        return ByolStatus(True, False, seats, first, None, starts, already_moved, False, tuple(broken))
 
     first = min(licenses, key=lambda lic: (lic.expires_on, lic.plan))
     starts = next_cycle_start(first.expires_on, billing_day)

@@ -2,6 +2,7 @@
 and how uploads that no license uses are bounded and purged."""
 import hashlib
 import io
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ SIGNATURES = (
     (b"\xff\xd8\xff", "image/jpeg"),
 )
 ACCEPT = ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"
+# The file name extensions of each type, the first being the one a download gets.
+EXTENSIONS = {"application/pdf": (".pdf",), "image/png": (".png",), "image/jpeg": (".jpg", ".jpeg")}
 
 
 class UploadRefused(ValueError):
@@ -49,6 +52,24 @@ def clean_filename(name):
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().lstrip(".")
     return name[-255:] or "proof"
+
+
+def served_name(original_name, media_type):
+    """The name a proof downloads under: its extension follows the type judged by the content.
+
+    A PDF uploaded as proof.html downloads as proof.pdf, so the customer's system opens it as what it
+    is; a name with no extension gets one. A name that already fits (scan.JPEG for a JPEG) is kept.
+    """
+    extensions = EXTENSIONS.get(media_type)
+    if not extensions:
+        return original_name
+    stem, dot, suffix = original_name.rpartition(".")
+    if dot and stem:
+        if f".{suffix}".lower() in extensions:
+            return original_name
+        if re.fullmatch(r"[A-Za-z0-9]{1,8}", suffix):
+            original_name = stem
+    return original_name + extensions[0]
 
 
 def read_upload(file_storage, max_bytes):
@@ -193,7 +214,7 @@ def send_proof(document):
         io.BytesIO(bytes(document.content)),
         mimetype=document.media_type,
         as_attachment=True,
-        download_name=document.original_name,
+        download_name=served_name(document.original_name, document.media_type),
         etag=document.sha256,
         max_age=0,
     )

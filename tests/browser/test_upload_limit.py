@@ -33,3 +33,35 @@ def test_too_large_proof_is_refused_in_the_browser(page, portal, customer, log_i
     expect(page.locator("#license-table tbody tr", has_text="Office 365 E3")).to_contain_text("proof.pdf")
     with db.database.connection_context():
         assert [lic.current.proof.original_name for lic in licenses_of(customer.account_id)] == ["proof.pdf"]
+
+
+@pytest.fixture
+def page_without_js(browser, browser_context_args):
+    context = browser.new_context(**browser_context_args, java_script_enabled=False)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def test_too_large_without_javascript_says_so_with_a_way_back_to_the_form(
+    page_without_js, portal, customer, log_in, fill_license_form, pdf
+):
+    page = page_without_js
+    # Past the whole request's limit (UPLOAD_MAX_BYTES + 256 KB): refused before the form is read.
+    too_large = pdf + b"%" * (300 * 1024)
+    log_in(page, customer)
+    page.get_by_role("link", name="Add License").click()
+    page.wait_for_url(f"{portal.url}/licenses/new")
+    fill_license_form(page, portal.today() + timedelta(days=200), proof_name="big-scan.pdf", proof=too_large)
+    with page.expect_navigation() as navigation:
+        page.get_by_role("button", name="Save").click()
+    assert navigation.value.status == 413
+    expect(page.get_by_role("heading", name="The upload is too large")).to_be_visible()
+    expect(page.locator(".notice")).to_contain_text("Proof documents may be at most 4 KB. Nothing was saved")
+
+    page.get_by_role("link", name="Back to the form").click()
+    page.wait_for_url(f"{portal.url}/licenses/new")
+    expect(page.get_by_role("heading", name="Add License")).to_be_visible()
+    with db.database.connection_context():
+        assert licenses_of(customer.account_id) == []

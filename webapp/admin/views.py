@@ -34,6 +34,21 @@ def found(row):
     return row
 
 
+def _standing(account, licenses, today):
+    """(rows, BYOL status) of one account, or rows of unknown status and None when its data cannot be read.
+
+    One account's bad row (a billing day outside 1..31, a date the driver could not parse) must not take
+    down a page listing many accounts, nor its own page, from which staff still suspend or enroll it.
+    """
+    try:
+        return license_store.account_standing(
+            account, licenses, today, timezone_name=current_app.config["BUSINESS_TIMEZONE"]
+        )
+    except Exception:
+        current_app.logger.exception("The BYOL standing of account %s could not be computed", account.id)
+        return [(license, None) for license in licenses], None
+
+
 def _account_or_404(account_id):
     return found(Account.get_or_none(Account.id == account_id))
 
@@ -58,8 +73,7 @@ def index():
     by_account = license_store.licenses_by_account([a.id for a in accounts])
     today = _today()
     standings = [
-        (account, license_store.account_standing(account, by_account.get(account.id, []), today)[1])
-        for account in accounts
+        (account, _standing(account, by_account.get(account.id, []), today)[1]) for account in accounts
     ]
     return render_template(
         "admin/index.html", standings=standings, search=search, page=page, has_next=has_next
@@ -70,7 +84,7 @@ def index():
 def account(account_id):
     account = _account_or_404(account_id)
     today = _today()
-    rows, byol = license_store.account_standing(account, license_store.licenses_of(account.id), today)
+    rows, byol = _standing(account, license_store.licenses_of(account.id), today)
     users = list(User.select().where(User.account == account.id).order_by(User.email))
     return render_template(
         "admin/account.html",

@@ -2,7 +2,7 @@ import re
 
 from email_validator import EmailNotValidError, validate_email
 from flask_wtf.file import FileField
-from wtforms import DateField, EmailField, HiddenField, IntegerField, SelectField, SelectChoice, StringField, SubmitField
+from wtforms import DateField, EmailField, IntegerField, SelectField, SelectChoice, StringField, SubmitField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -13,8 +13,9 @@ from wtforms.validators import (
 )
 
 from ..forms import PlainTextForm
-from ..licensing import is_expired
+from ..licensing import is_expired, years_ahead
 from ..models import License
+from ..row_ids import RowIdField
 from ..text import plan_key
 
 TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.onmicrosoft\.com$")
@@ -53,7 +54,28 @@ class WholeNumberField(_ParsedField, IntegerField):
 
 
 class CalendarDateField(_ParsedField, DateField):
-    parse_error = "Enter a real calendar date as YYYY-MM-DD, for example 2027-03-31."
+    """A date from a date picker (which always sends YYYY-MM-DD, whatever format it shows) or typed.
+
+    Where a browser has no picker the field is plain text, so a date written out ("31 March 2027")
+    is read too, and the messages give that form, never a pattern the picker does not show.
+    Numeric day/month orders (03/04/2027) are ambiguous and refused.
+    """
+
+    parse_error = "Enter a real calendar date, for example 31 March 2027."
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("format", ["%Y-%m-%d", "%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y"])
+        super().__init__(*args, **kwargs)
+
+    def process_formdata(self, valuelist):
+        # "31 March, 2027" and "March 31, 2027" read like the dates people write.
+        super().process_formdata([" ".join(v.replace(",", " ").split()) for v in valuelist])
+
+    def _value(self):
+        # A date the form read is given back as the picker's value, which is always YYYY-MM-DD.
+        if self.data is not None:
+            return self.data.isoformat()
+        return super()._value()
 
 
 class ListedChoiceField(SelectField):
@@ -88,7 +110,7 @@ class LicenseTermsForm(PlainTextForm):
     )
     expires_on = CalendarDateField(
         "Expiration date",
-        validators=[DataRequired("Enter the expiration date as shown in Office 365 (YYYY-MM-DD).")],
+        validators=[DataRequired("Enter the expiration date shown in Office 365.")],
     )
     tenant = StringField(
         "Microsoft 365 tenant",
@@ -109,13 +131,15 @@ class LicenseTermsForm(PlainTextForm):
         filters=[lambda v: v.strip() if v else v],
     )
     proof = FileField("Proof of licensing")
-    kept_proof = HiddenField()
+    kept_proof = RowIdField()
     submit = SubmitField("Save")
 
-    def __init__(self, *args, today, provider_name, **kwargs):
+    def __init__(self, *args, today, provider_name, max_years_ahead, **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today
         self.provider_name = provider_name
+        self.max_years_ahead = max_years_ahead
+        self.latest_expiry = years_ahead(today, max_years_ahead)
 
     def validate_term(self, field):
         if field.data == MONTHLY:
@@ -130,6 +154,12 @@ class LicenseTermsForm(PlainTextForm):
             raise ValidationError(
                 f"This date has passed (today is {self.today:%d %b %Y}). Enter the current expiration "
                 "date from Office 365; if the subscription has lapsed, renew it there first."
+            )
+        if field.data and field.data > self.latest_expiry:
+            raise ValidationError(
+                f"This date is more than {self.max_years_ahead} years ahead; the latest accepted is "
+                f"{self.latest_expiry.day} {self.latest_expiry:%b %Y}. Check the expiration (renewal) date "
+                "shown in Office 365."
             )
 
     def validate_contact_email(self, field):

@@ -35,7 +35,11 @@ def _account():
 
 
 def _form(form_class):
-    form = form_class(today=_today(), provider_name=current_app.config["PROVIDER_NAME"])
+    form = form_class(
+        today=_today(),
+        provider_name=current_app.config["PROVIDER_NAME"],
+        max_years_ahead=current_app.config["LICENSE_MAX_YEARS_AHEAD"],
+    )
     if isinstance(form, LicenseForm):
         form.products = {str(p.id): p for p in license_store.products()}
         form.product.choices = [SelectChoice("", "Choose…")] + [
@@ -47,7 +51,10 @@ def _form(form_class):
 def _panel_context():
     account = _account()
     today = _today()
-    rows, byol = license_store.account_standing(account, license_store.licenses_of(account.id), today)
+    rows, byol = license_store.account_standing(
+        account, license_store.licenses_of(account.id), today,
+        timezone_name=current_app.config["BUSINESS_TIMEZONE"],
+    )
     return {"account": account, "rows": rows, "byol": byol, "today": today}
 
 
@@ -58,6 +65,8 @@ def _form_context(form, license=None, kept=None):
         "kept": kept,
         "accept": ACCEPT,
         "max_bytes": current_app.config["UPLOAD_MAX_BYTES"],
+        # A swapped-in form also empties the messages box: "X was added" must not sit above its errors.
+        "oob_messages": wants_fragment(),
     }
 
 
