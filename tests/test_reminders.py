@@ -714,7 +714,7 @@ def cli_env(database_url, smtp_server, **extra):
         MAIL_PORT=str(smtp_server.port),
         MAIL_TIMEOUT="10",
         MAIL_DEFAULT_SENDER="licenses@example-hosting.test",
-        SECRET_KEY="reminder-subprocess-test-key",
+        SECRET_KEY="reminder-subprocess-test-key-32-bytes",
         PORTAL_URL="http://portal.test",
         PORTAL_ENV="production",
     )
