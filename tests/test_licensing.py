@@ -4,18 +4,23 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from webapp.licensing import (
     LicenseTerms,
     Status,
+    business_date,
     business_today,
     byol_status,
     current_cycle_start,
+    days_left,
     is_expired,
     license_status,
     next_cycle_start,
     reminder_due,
     reminder_window,
+    years_ahead,
 )
 
 TODAY = date(2026, 6, 15)
@@ -337,11 +342,6 @@ def test_business_today_without_now_is_a_date_near_utc_today():
 
 
 # --- any date a database can hold -------------------------------------------------------------
-
-from hypothesis import example, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from webapp.licensing import business_date, days_left, years_ahead  # noqa: E402
 
 any_date = st.dates(min_value=date.min, max_value=date.max)
 billing_days = st.integers(min_value=1, max_value=31)

@@ -5,14 +5,11 @@ import re
 
 import pytest
 
-from conftest import PASSWORD
 from test_admin import insert_license, page_of
-from webapp.demo import demo_pdf
 from webapp.extensions import db
-from webapp.models import License, LicenseVersion, ProofDocument
+from webapp.models import License, ProofDocument
 from webapp.proofs import served_name
 from webapp.row_ids import MAX_ROW_ID, parse_row_id
-from webapp.proofs import Upload, store_upload
 
 IMPOSSIBLE_IDS = [
     "9223372036854775808",  # one past SQLite's and PostgreSQL's 64-bit integers
