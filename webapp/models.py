@@ -225,7 +225,49 @@ class ReminderAttempt(db.Model):
     error = TextField(default="")
 
 
-MODELS = [Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt]
+class AccountChange(db.Model):
+    """A staff change of an account's status or BYOL enrollment: what it was, what it became, when.
+
+    Billing reads an account's state at a cycle's start from these: the first change after that
+    moment says what the value was before it (none: it is still the current value).
+    """
+
+    STATUS = "status"
+    ENROLLMENT = "enrollment"
+
+    account = ForeignKeyField(Account, backref="changes", on_delete="CASCADE")
+    field = CharField(max_length=16)
+    previous = CharField(max_length=16)
+    value = CharField(max_length=16)
+    changed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    changed_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("account", "changed_at"), False),)
+
+
+class ReviewEvent(db.Model):
+    """One review of a license version's proof: the state before and after it, and when.
+
+    LicenseVersion keeps only the latest review; these keep every one, so a past billing cycle can
+    be decided with the review state as it was at its start.
+    """
+
+    version = ForeignKeyField(LicenseVersion, backref="reviews", on_delete="CASCADE")
+    previous_status = CharField(max_length=16)
+    review_status = CharField(max_length=16)
+    review_reason = TextField(default="")
+    reviewed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    reviewed_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("version", "reviewed_at"), False),)
+
+
+MODELS = [
+    Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
+    AccountChange, ReviewEvent,
+]
 PRODUCTS = ["MS Office 365"]
 
 

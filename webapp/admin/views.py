@@ -6,7 +6,7 @@ from .. import account_store, license_store, reminders
 from ..errors import render_error
 from ..extensions import login_manager
 from ..licensing import business_today
-from ..models import Account, License, LicenseVersion, ProofDocument, User, utcnow
+from ..models import Account, License, LicenseVersion, ProofDocument, User
 from ..proofs import send_proof
 from .forms import AccountSearchForm, AccountStatusForm, AuthorizationForm, EnrollmentForm, ReviewForm
 
@@ -103,7 +103,7 @@ def set_status(account_id):
     if not form.validate_on_submit():
         return _intent_missing("whether to suspend or reactivate the account")
     status = form.status.data
-    if account_store.set_account_status(account.id, status):
+    if account_store.set_account_status(account.id, status, actor=current_user.id):
         return _back_to(account.id, f"{account.name} is now {status}.")
     return _back_to(account.id, f"{account.name} already was {status}; nothing changed.", changed=False)
 
@@ -116,7 +116,7 @@ def set_enrollment(account_id):
         return _intent_missing("whether to enroll the account in BYOL or switch it to provider subscription")
     enrolled = form.enrollment.data == EnrollmentForm.BYOL
     mode = "enrolled in BYOL" if enrolled else "billed by provider subscription"
-    if account_store.set_enrollment(account.id, enrolled):
+    if account_store.set_enrollment(account.id, enrolled, actor=current_user.id):
         return _back_to(account.id, f"{account.name} is now {mode}.")
     return _back_to(account.id, f"{account.name} already was {mode}; nothing changed.", changed=False)
 
@@ -149,10 +149,9 @@ def review(version_id):
             for error in errors:
                 flash(error, "error")
         return redirect(url_for(".account", account_id=version.license.account_id))
-    version.review_status = form.decision.data
-    version.review_reason = (form.reason.data or "").strip() if form.decision.data == "rejected" else ""
-    version.reviewed_at = utcnow()
-    version.save(only=[LicenseVersion.review_status, LicenseVersion.review_reason, LicenseVersion.reviewed_at])
+    account_store.review_version(
+        version.id, form.decision.data, (form.reason.data or "").strip(), actor=current_user.id
+    )
     return _back_to(version.license.account_id, f"Proof for {version.license.plan} {form.decision.data}.")
 
 
