@@ -92,6 +92,8 @@ EXPECTED = {
     "admin.review": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.license_history": {"GET": customers_forbidden(ADMIN_PAGE)},
     "admin.download_proof": {"GET": customers_forbidden(DOWNLOAD)},
+    "admin.billing": {"GET": customers_forbidden(Outcome(200, text="Billing for the"))},
+    "admin.billing_csv": {"GET": customers_forbidden(DOWNLOAD)},
 }
 
 

@@ -1,4 +1,5 @@
 """`flask` commands for operators and cron."""
+import json
 import signal
 import sys
 import threading
@@ -10,7 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from peewee import IntegrityError
 
-from . import demo, proofs, reminders, schema
+from . import billing, billing_report, demo, proofs, reminders, schema
 from .extensions import db
 from .filters import filesize
 from .licensing import business_today
@@ -243,10 +244,37 @@ def purge_uploads():
                f"uploaded before {cutoff:%Y-%m-%d %H:%M} UTC ({hours:g} hours ago)")
 
 
+def _cycle_option(ctx, param, value):
+    if value is None:
+        return None
+    cycle = billing.parse_cycle(value)
+    if cycle is None:
+        raise click.BadParameter("give a month as YYYY-MM, e.g. 2027-01")
+    return cycle
+
+
+@click.command("billing-report")
+@click.option("--cycle", callback=_cycle_option, metavar="YYYY-MM",
+              help="The month whose billing cycles to report. Default: next month.")
+@click.option("--format", "output", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@with_appcontext
+def billing_report_command(cycle, output):
+    """Print each account's billing mode, reason, BYOL seats and earliest expiration for a cycle."""
+    today = _today()
+    year, month = cycle or billing.next_cycle(today)
+    with db.database.connection_context():
+        report = billing_report.billing_report(year, month, today, current_app.config["BUSINESS_TIMEZONE"])
+    if output == "csv":
+        click.echo(billing_report.as_csv(report.rows), nl=False)
+    else:
+        rows = [row.as_dict() for row in report.rows]
+        click.echo(json.dumps({"cycle": billing.format_cycle(year, month), "accounts": rows}, indent=1))
+
+
 # Each command carries @with_appcontext: `flask` pushes an app context for app.cli commands, but
 # app.test_cli_runner() invokes app.cli directly, where a plain click command gets none.
 COMMANDS = [init_db, db_group, create_account, create_user, create_admin, seed_demo, send_reminders,
-            purge_uploads]
+            purge_uploads, billing_report_command]
 
 
 def register(app):

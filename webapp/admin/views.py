@@ -1,14 +1,15 @@
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from peewee import fn
 
-from .. import account_store, license_store, reminders
+from .. import account_store, billing_report, license_store, reminders
+from ..billing import format_cycle, next_cycle, parse_cycle
 from ..errors import render_error
 from ..extensions import login_manager
 from ..licensing import business_today
 from ..models import Account, License, LicenseVersion, ProofDocument, User
 from ..proofs import send_proof
-from .forms import AccountSearchForm, AccountStatusForm, AuthorizationForm, EnrollmentForm, ReviewForm
+from .forms import AccountSearchForm, AccountStatusForm, BillingFilterForm, AuthorizationForm, EnrollmentForm, ReviewForm
 
 bp = Blueprint("admin", __name__)
 PAGE_SIZE = 50
@@ -171,3 +172,43 @@ def license_history(license_id):
 def download_proof(document_id):
     document = found(ProofDocument.get_or_none(ProofDocument.id == document_id))
     return send_proof(document)
+
+
+def _billing_filters():
+    """(form, (year, month), mode, search) from the query string; the form carries any errors."""
+    form = BillingFilterForm(request.args)
+    valid = form.validate()
+    cycle = (parse_cycle(form.cycle.data) if valid and form.cycle.data else None) or next_cycle(_today())
+    mode = form.mode.data if valid and form.mode.data else None
+    search = (form.q.data or "").strip() if valid else ""
+    return form, valid, cycle, mode, search
+
+
+@bp.route("/billing")
+def billing():
+    form, valid, (year, month), mode, search = _billing_filters()
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    report = billing_report.billing_report(
+        year, month, _today(), current_app.config["BUSINESS_TIMEZONE"],
+        search=search, mode=mode, page=page, per_page=PAGE_SIZE,
+    )
+    filters = {"cycle": format_cycle(year, month), "mode": mode, "q": search or None}
+    return render_template(
+        "admin/billing.html", form=form, report=report, filters=filters, cycle=format_cycle(year, month)
+    ), (200 if valid else 400)
+
+
+@bp.route("/billing.csv")
+def billing_csv():
+    form, valid, (year, month), mode, search = _billing_filters()
+    if not valid:
+        return render_error(400, detail=" ".join(e for errors in form.errors.values() for e in errors))
+    report = billing_report.billing_report(
+        year, month, _today(), current_app.config["BUSINESS_TIMEZONE"], search=search, mode=mode
+    )
+    name = f"billing-{format_cycle(year, month)}.csv"
+    return Response(
+        billing_report.as_csv(report.rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={name}"},
+    )
