@@ -35,6 +35,8 @@ class Config:
     # Keep database connections open between requests (peewee's pool); tests open their own.
     DATABASE_POOL = _env_bool("DATABASE_POOL", True)
     BUSINESS_TIMEZONE = os.environ.get("BUSINESS_TIMEZONE", "UTC")
+    # Requests per minute each billing API token may make; more get 429 with Retry-After.
+    API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", 600))
     UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024))
     # A valid upload of a form that failed is kept for the user's next try; these bound how many, how
     # large together (default: finalize() makes it 5 × UPLOAD_MAX_BYTES) and how long (purge-uploads).

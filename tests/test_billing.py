@@ -224,13 +224,14 @@ def test_value_at_reads_the_first_change_after_the_moment():
 
 # -- the cycle a report asks for --------------------------------------------------------------
 
-@pytest.mark.parametrize("text, month", [("2027-01", (2027, 1)), (" 2026-12 ", (2026, 12)), ("0001-01", (1, 1))])
+@pytest.mark.parametrize("text, month", [("2027-01", (2027, 1)), (" 2026-12 ", (2026, 12)), ("1900-01", (1900, 1)), ("2999-12", (2999, 12))])
 def test_parse_cycle_reads_a_month(text, month):
     assert parse_cycle(text) == month
 
 
 @pytest.mark.parametrize("text", [None, "", "2027-13", "2027-00", "2027-1", "27-01", "2027/01", "9999-12",
-                                  "２０２７-01", "2027-01-01", "0000-05", "=1+1", "2027-01\x00"])
+                                  "２０２７-01", "2027-01-01", "0000-05", "0001-01", "1899-12", "3000-01", "=1+1",
+                                  "2027-01\x00"])
 def test_parse_cycle_refuses_what_is_not_a_month(text):
     assert parse_cycle(text) is None
 
@@ -238,3 +239,14 @@ def test_parse_cycle_refuses_what_is_not_a_month(text):
 def test_next_cycle_is_the_month_after_today():
     assert next_cycle(date(2026, 12, 6)) == (2027, 1)
     assert next_cycle(date(2027, 1, 31)) == (2027, 2)
+
+
+def test_the_openapi_pattern_accepts_exactly_what_parse_cycle_accepts():
+    import re
+
+    from webapp.billing import CYCLE_PATTERN
+
+    for year in (1, 1899, 1900, 2026, 2999, 3000, 9999):
+        for month in (0, 1, 12, 13):
+            text = f"{year:04d}-{month:02d}"
+            assert bool(re.search(CYCLE_PATTERN, text)) == (parse_cycle(text) is not None), text

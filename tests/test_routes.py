@@ -94,6 +94,9 @@ EXPECTED = {
     "admin.download_proof": {"GET": customers_forbidden(DOWNLOAD)},
     "admin.billing": {"GET": customers_forbidden(Outcome(200, text="Billing for the"))},
     "admin.billing_csv": {"GET": customers_forbidden(DOWNLOAD)},
+    # The API knows no sessions: a logged-in user or admin without a bearer token is nobody to it.
+    "api.billing": {"GET": row(*[Outcome(401, text="A valid bearer token is required")] * 6)},
+    "api.openapi_document": {"GET": row(*[Outcome(200, text="Client Licenses billing API")] * 6)},
 }
 
 

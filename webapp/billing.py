@@ -20,6 +20,10 @@ BYOL = "BYOL"
 SUBSCRIPTION = "Subscription"
 MODES = (BYOL, SUBSCRIPTION)
 REJECTED = "rejected"
+# Years a billing cycle can be in: wide enough for any invoice, narrow enough for date arithmetic
+# in every time zone. CYCLE_PATTERN is the same rule for the API's OpenAPI document.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+CYCLE_PATTERN = "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
 _CYCLE = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
@@ -108,7 +112,7 @@ def parse_cycle(text):
     if not match:
         return None
     year, month = int(match.group(1)), int(match.group(2))
-    if not (1 <= month <= 12 and 1 <= year <= 9998):
+    if not (1 <= month <= 12 and FIRST_YEAR <= year <= LAST_YEAR):
         return None
     return year, month
 

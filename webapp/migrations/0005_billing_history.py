@@ -1,4 +1,4 @@
-"""Billing history: account status and enrollment changes, and every review of a license version.
+"""Billing history (account status and enrollment changes, every review of a license version) and API tokens.
 
 A past billing cycle is decided from what was on file at its start, so the review state and the
 enrollment must be known as they were then. Until now only the latest review was kept (on the
@@ -11,7 +11,7 @@ had its current status and enrollment all along.
 """
 import datetime
 
-from peewee import CharField, DateTimeField, ForeignKeyField, Model, TextField
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, Model, TextField
 
 
 def models(db):
@@ -57,7 +57,18 @@ def models(db):
             table_name = "reviewevent"
             indexes = ((("version", "reviewed_at"), False),)
 
-    return [AccountChange, ReviewEvent]
+    class ApiToken(Base):
+        name = CharField(max_length=100, unique=True)
+        token_hash = CharField(max_length=64, unique=True)
+        created_at = DateTimeField(default=datetime.datetime.utcnow)
+        last_used_at = DateTimeField(null=True)
+        window_started_at = DateTimeField(null=True)
+        window_count = IntegerField(default=0)
+
+        class Meta:
+            table_name = "apitoken"
+
+    return [AccountChange, ReviewEvent, ApiToken]
 
 
 def up(migrator, db):
