@@ -79,7 +79,7 @@ def customer(logged_in):
 
 
 def account_names(response):
-    return [a.get_text() for a in page_of(response).select("tbody td:first-child a")]
+    return [a.get_text() for a in page_of(response).select("#accounts tbody td:first-child a")]
 
 
 def test_the_accounts_list_shows_every_account_with_its_byol_standing(staff, account, make_account):
@@ -89,7 +89,7 @@ def test_the_accounts_list_shows_every_account_with_its_byol_standing(staff, acc
     response = staff.get("/admin/")
     assert response.status_code == 200
     assert account_names(response) == ["Contoso", "Fabrikam", "Northwind Traders"]
-    rows = {tr.find("a").get_text(): " ".join(tr.get_text(" ").split()) for tr in page_of(response).select("tbody tr")}
+    rows = {tr.find("a").get_text(): " ".join(tr.get_text(" ").split()) for tr in page_of(response).select("#accounts tbody tr")}
     assert "valid until 31 Dec 2099" in rows["Northwind Traders"]
     assert "not enrolled" in rows["Fabrikam"] and "subscription" in rows["Fabrikam"]
     assert "suspended" in rows["Contoso"] and "no proof" in rows["Contoso"]

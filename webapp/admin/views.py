@@ -2,7 +2,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user
 from peewee import fn
 
-from .. import account_store, billing_report, license_store, reminders
+from .. import account_store, billing_report, expiry_timeline, license_store, reminders
 from ..billing import format_cycle, next_cycle, parse_cycle
 from ..errors import render_error
 from ..extensions import login_manager
@@ -57,8 +57,10 @@ def index():
         (account, license_store.account_standing(account, by_account.get(account.id, []), today)[1])
         for account in accounts
     ]
+    months = expiry_timeline.monthly_expiries(expiry_timeline.expiries_from_database(today), today)
     return render_template(
-        "admin/index.html", standings=standings, search=search, page=page, has_next=has_next
+        "admin/index.html", standings=standings, search=search, page=page, has_next=has_next,
+        timeline=expiry_timeline.chart(months),
     )
 
 
