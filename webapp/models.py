@@ -279,9 +279,18 @@ class ApiToken(db.Model):
     window_count = IntegerField(default=0)
 
 
+class CalendarFeed(db.Model):
+    """An account's secret calendar feed URL: only the SHA-256 of its token is kept; Regenerate replaces it."""
+
+    account = ForeignKeyField(Account, backref="calendar_feeds", unique=True, on_delete="CASCADE")
+    token_hash = CharField(max_length=64, unique=True)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+
+
 MODELS = [
     Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
-    AccountChange, ReviewEvent, ApiToken,
+    AccountChange, ReviewEvent, ApiToken, CalendarFeed,
 ]
 PRODUCTS = ["MS Office 365"]
 

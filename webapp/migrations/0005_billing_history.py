@@ -1,4 +1,5 @@
-"""Billing history (account status and enrollment changes, every review of a license version) and API tokens.
+"""Billing history (account status and enrollment changes, every review of a license version), API
+tokens and calendar feed tokens.
 
 A past billing cycle is decided from what was on file at its start, so the review state and the
 enrollment must be known as they were then. Until now only the latest review was kept (on the
@@ -68,7 +69,16 @@ def models(db):
         class Meta:
             table_name = "apitoken"
 
-    return [AccountChange, ReviewEvent, ApiToken]
+    class CalendarFeed(Base):
+        account = ForeignKeyField(Account, unique=True, on_delete="CASCADE")
+        token_hash = CharField(max_length=64, unique=True)
+        created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+        created_at = DateTimeField(default=datetime.datetime.utcnow)
+
+        class Meta:
+            table_name = "calendarfeed"
+
+    return [AccountChange, ReviewEvent, ApiToken, CalendarFeed]
 
 
 def up(migrator, db):
