@@ -1,15 +1,17 @@
 """The billing report: one row per account for a cycle, from one function, for the page, CSV, CLI and API.
 
-It runs four queries whatever the number of accounts: the accounts, their license versions, the
-reviews and the account changes made since the month began (earlier ones cannot matter to a cycle
-starting in it). The rule itself is webapp.billing.
+It runs three queries whatever the number of accounts: the reviews and the account changes made
+since the month began (earlier ones cannot matter to a cycle starting in it), then the accounts
+with their license versions, read one account at a time. The rule itself is webapp.billing.
 """
 import csv
 import io
 from dataclasses import dataclass
 from datetime import date
+from itertools import groupby
+from operator import itemgetter
 
-from peewee import fn
+from peewee import JOIN, fn
 
 from .billing import MODES, AccountHistory, Change, Submission, cycle_billing, format_cycle, start_instant
 from .models import Account, AccountChange, License, LicenseVersion, ReviewEvent
@@ -62,27 +64,15 @@ class BillingPage:
 
 
 def _accounts(search):
-    query = Account.select(
-        Account.id, Account.name, Account.status, Account.byol_enrolled, Account.billing_day
-    ).order_by(Account.name, Account.id)
+    query = Account.select(Account.id)
     search = (search or "").strip().lower()
     if search:
         query = query.where(fn.LOWER(Account.name).contains(search))
     return query
 
 
-def _histories(accounts, since):
-    """({account id: Submissions}, {account id: (status changes, enrollment changes)}) in three queries."""
-    ids = accounts.select(Account.id)
-    versions = (
-        LicenseVersion.select(
-            LicenseVersion.id, LicenseVersion.license, License.account, License.plan, LicenseVersion.seats,
-            LicenseVersion.expires_on, LicenseVersion.submitted_at, LicenseVersion.review_status,
-        )
-        .join(License)
-        .where(License.account.in_(ids))
-        .tuples()
-    )
+def _reviews(ids, since):
+    """{version id: [Change]} for reviews made since `since` of the accounts' versions."""
     reviews = {}
     for version_id, at, before, after in (
         ReviewEvent.select(ReviewEvent.version, ReviewEvent.reviewed_at, ReviewEvent.previous_status,
@@ -92,12 +82,11 @@ def _histories(accounts, since):
         .tuples()
     ):
         reviews.setdefault(version_id, []).append(Change(at, before, after))
-    submissions = {}
-    for version_id, license_id, account_id, plan, seats, expires_on, submitted_at, review_status in versions:
-        submissions.setdefault(account_id, []).append(
-            Submission(license_id, plan, seats, expires_on, submitted_at, review_status,
-                       tuple(reviews.get(version_id, ())), version_id)
-        )
+    return reviews
+
+
+def _account_changes(ids, since):
+    """{(account id, field): [Change]} for status and enrollment changes made since `since`."""
     changes = {}
     for account_id, field, before, after, at in (
         AccountChange.select(AccountChange.account, AccountChange.field, AccountChange.previous,
@@ -108,7 +97,29 @@ def _histories(accounts, since):
         if field == AccountChange.ENROLLMENT:
             before, after = before == "byol", after == "byol"
         changes.setdefault((account_id, field), []).append(Change(at, before, after))
-    return submissions, changes
+    return changes
+
+
+def _accounts_with_versions(ids):
+    """(account id, name, status, enrolled, billing day, [version rows]) per account, in name order.
+
+    One query, read row by row: an account's versions are adjacent, so only one account's rows are
+    held at a time, whatever the number of accounts.
+    """
+    query = (
+        Account.select(
+            Account.id, Account.name, Account.status, Account.byol_enrolled, Account.billing_day,
+            LicenseVersion.id, LicenseVersion.license, License.plan, LicenseVersion.seats,
+            LicenseVersion.expires_on, LicenseVersion.submitted_at, LicenseVersion.review_status,
+        )
+        .join(License, JOIN.LEFT_OUTER, on=(License.account == Account.id))
+        .join(LicenseVersion, JOIN.LEFT_OUTER, on=(LicenseVersion.license == License.id))
+        .where(Account.id.in_(ids))
+        .order_by(Account.name, Account.id)
+        .tuples()
+    )
+    for account, rows in groupby(query.iterator(), key=itemgetter(0, 1, 2, 3, 4)):
+        yield (*account, [row[5:] for row in rows if row[5] is not None])
 
 
 def billing_report(year, month, today, timezone_name, search=None, mode=None, page=1, per_page=None):
@@ -116,15 +127,23 @@ def billing_report(year, month, today, timezone_name, search=None, mode=None, pa
 
     With `per_page`, one page of it (`page` from 1). Without a mode filter the page is cut in the
     database; with one, every matching account is decided first, as the mode is not a column.
+    Three queries whatever the number of accounts.
     """
-    accounts = _accounts(search)
+    ids = _accounts(search)
     if per_page and mode is None:
-        accounts = accounts.limit(per_page + 1).offset((page - 1) * per_page)
+        ids = ids.order_by(Account.name, Account.id).limit(per_page + 1).offset((page - 1) * per_page)
+    # A change before the month began cannot matter to a cycle that starts in it.
     since = start_instant(date(year, month, 1), timezone_name)
-    submissions, changes = _histories(accounts, since)
+    reviews = _reviews(ids, since)
+    changes = _account_changes(ids, since)
     cycle = format_cycle(year, month)
     rows = []
-    for account_id, name, status, enrolled, billing_day in accounts.tuples():
+    for account_id, name, status, enrolled, billing_day, versions in _accounts_with_versions(ids):
+        submissions = [
+            Submission(license_id, plan, seats, expires_on, submitted_at, review_status,
+                       tuple(reviews.get(version_id, ())), version_id)
+            for version_id, license_id, plan, seats, expires_on, submitted_at, review_status in versions
+        ]
         history = AccountHistory(
             billing_day=billing_day,
             status=status,
@@ -132,7 +151,7 @@ def billing_report(year, month, today, timezone_name, search=None, mode=None, pa
             status_changes=tuple(changes.get((account_id, AccountChange.STATUS), ())),
             enrollment_changes=tuple(changes.get((account_id, AccountChange.ENROLLMENT), ())),
         )
-        decided = cycle_billing(year, month, history, submissions.get(account_id, ()), today, timezone_name)
+        decided = cycle_billing(year, month, history, submissions, today, timezone_name)
         if mode is not None and decided.mode != mode:
             continue
         rows.append(BillingRow(
