@@ -6,9 +6,9 @@ from config import Config
 from . import cli, errors, filters
 from .admin import bp as admin_bp
 from .api import bp as api_bp
-from .feeds import bp as feeds_bp
 from .auth import bp as auth_bp
 from .extensions import csrf, db, htmx, login_manager, mail
+from .feeds import bp as feeds_bp
 from .models import open_database
 from .portal import bp as portal_bp
 

@@ -9,7 +9,14 @@ from ..extensions import login_manager
 from ..licensing import business_today
 from ..models import Account, License, LicenseVersion, ProofDocument, User
 from ..proofs import send_proof
-from .forms import AccountSearchForm, AccountStatusForm, BillingFilterForm, AuthorizationForm, EnrollmentForm, ReviewForm
+from .forms import (
+    AccountSearchForm,
+    AccountStatusForm,
+    AuthorizationForm,
+    BillingFilterForm,
+    EnrollmentForm,
+    ReviewForm,
+)
 
 bp = Blueprint("admin", __name__)
 PAGE_SIZE = 50
@@ -177,7 +184,7 @@ def download_proof(document_id):
 
 
 def _billing_filters():
-    """(form, (year, month), mode, search) from the query string; the form carries any errors."""
+    """(form, valid, (year, month), mode, search) from the query string; an invalid filter is left out."""
     form = BillingFilterForm(request.args)
     valid = form.validate()
     cycle = (parse_cycle(form.cycle.data) if valid and form.cycle.data else None) or next_cycle(_today())
