@@ -44,6 +44,8 @@ class Config:
     BUSINESS_TIMEZONE = os.environ.get("BUSINESS_TIMEZONE", "UTC")
     # An expiration date further ahead than this is refused as a typo (Office 365 plans renew yearly).
     LICENSE_MAX_YEARS_AHEAD = int(os.environ.get("LICENSE_MAX_YEARS_AHEAD", 5))
+    # Requests per minute each billing API token may make; more get 429 with Retry-After.
+    API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", 600))
     UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024))
     # A valid upload of a form that failed is kept for the user's next try; these bound how many, how
     # large together (default: finalize() makes it 5 × UPLOAD_MAX_BYTES) and how long (purge-uploads).

@@ -13,7 +13,7 @@ from conftest import PASSWORD, count_queries
 from webapp import create_app, license_store
 from webapp.demo import demo_pdf
 from webapp.extensions import db
-from webapp.models import Account, License, LicenseVersion, Product, User
+from webapp.models import Account, AccountChange, License, LicenseVersion, Product, ReviewEvent, User
 from webapp.proofs import Upload, store_upload
 
 
@@ -79,7 +79,7 @@ def customer(logged_in):
 
 
 def account_names(response):
-    return [a.get_text() for a in page_of(response).select("tbody td:first-child a")]
+    return [a.get_text() for a in page_of(response).select("#accounts tbody td:first-child a")]
 
 
 def test_the_accounts_list_shows_every_account_with_its_byol_standing(staff, account, make_account):
@@ -89,7 +89,7 @@ def test_the_accounts_list_shows_every_account_with_its_byol_standing(staff, acc
     response = staff.get("/admin/")
     assert response.status_code == 200
     assert account_names(response) == ["Contoso", "Fabrikam", "Northwind Traders"]
-    rows = {tr.find("a").get_text(): " ".join(tr.get_text(" ").split()) for tr in page_of(response).select("tbody tr")}
+    rows = {tr.find("a").get_text(): " ".join(tr.get_text(" ").split()) for tr in page_of(response).select("#accounts tbody tr")}
     assert "valid until 31 Dec 2099" in rows["Northwind Traders"]
     assert "not enrolled" in rows["Fabrikam"] and "subscription" in rows["Fabrikam"]
     assert "suspended" in rows["Contoso"] and "no proof" in rows["Contoso"]
@@ -605,3 +605,55 @@ def test_an_absurd_page_number_is_an_empty_page_not_a_crash(staff, account, page
     response = staff.get("/admin/", query_string={"page": page_number})
     assert response.status_code == 200
     assert account_names(response) == []
+
+
+# --- History kept for billing ----------------------------------------------------------------
+
+
+def _account_changes(account):
+    with db.database.connection_context():
+        return [
+            (c.field, c.previous, c.value, c.changed_by_id)
+            for c in AccountChange.select().where(AccountChange.account == account.id).order_by(AccountChange.id)
+        ]
+
+
+def test_status_and_enrollment_changes_are_recorded_once_with_who_made_them(staff, account, admin):
+    for form in (SUSPEND, SUSPEND, REACTIVATE):
+        staff.post(f"/admin/accounts/{account.id}/status", data=form)
+    for form in (TO_SUBSCRIPTION, TO_SUBSCRIPTION, TO_BYOL):
+        staff.post(f"/admin/accounts/{account.id}/enrollment", data=form)
+
+    assert _account_changes(account) == [
+        ("status", "active", "suspended", admin.id),
+        ("status", "suspended", "active", admin.id),
+        ("enrollment", "byol", "subscription", admin.id),
+        ("enrollment", "subscription", "byol", admin.id),
+    ]
+
+
+def test_a_change_and_its_record_share_one_transaction(staff, account, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(AccountChange, "create", fail)
+    with pytest.raises(RuntimeError):
+        staff.post(f"/admin/accounts/{account.id}/status", data=SUSPEND)
+    assert reload(Account, account.id).status == Account.ACTIVE
+    assert _account_changes(account) == []
+
+
+def test_every_review_is_recorded_with_the_state_it_replaced(staff, account, admin):
+    license = insert_license(account)
+    path = f"/admin/versions/{license.current_id}/review"
+    staff.post(path, data={"decision": "accepted"})
+    staff.post(path, data={"decision": "rejected", "reason": "Another tenant"})
+    staff.post(path, data={"decision": "rejected", "reason": ""})  # refused: no reason, nothing recorded
+
+    with db.database.connection_context():
+        events = [
+            (e.previous_status, e.review_status, e.review_reason, e.reviewed_by_id)
+            for e in ReviewEvent.select().where(ReviewEvent.version == license.current_id).order_by(ReviewEvent.id)
+        ]
+    assert events == [("pending", "accepted", "", admin.id), ("accepted", "rejected", "Another tenant", admin.id)]
+    assert reload(LicenseVersion, license.current_id).reviewed_at is not None

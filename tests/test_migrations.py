@@ -246,6 +246,29 @@ def test_first_release_database_upgrades_keeping_every_row(blank_url, blank):
     db.database.close()
 
 
+def test_the_billing_history_migration_backfills_each_reviewed_version(blank_url, blank):
+    _load_first_release_schema(blank)
+    _fill_first_release(blank, date.today())
+    blank.execute_sql(
+        'UPDATE "licenseversion" SET "review_status" = \'pending\', "reviewed_at" = NULL WHERE "id" = 2'
+    )
+    blank.execute_sql('UPDATE "licenseversion" SET "reviewed_at" = NULL WHERE "id" = 1')
+
+    result = _app(blank_url).test_cli_runner().invoke(args=["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    assert "0005_billing_history" in result.output
+    events = blank.execute_sql(
+        'SELECT "version_id", "previous_status", "review_status", "review_reason", "reviewed_at" '
+        'FROM "reviewevent" ORDER BY "id"'
+    ).fetchall()
+    # Version 1 was rejected (its review time lost, so its submission time stands in); 2 is pending.
+    assert [tuple(row[:4]) for row in events] == [(1, "pending", "rejected", "Blurry scan")]
+    assert str(events[0][4]).startswith("2026-05-04 09:30:15")
+    assert blank.execute_sql('SELECT count(*) FROM "accountchange"').fetchone() == (0,)
+    db.database.close()
+
+
 def test_init_db_on_a_first_release_database_keeps_its_rows(blank_url, blank):
     _load_first_release_schema(blank)
     _fill_first_release(blank, date.today())

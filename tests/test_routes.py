@@ -14,9 +14,9 @@ import pytest
 from flask import url_for
 
 from conftest import PASSWORD
-from webapp import license_store
+from webapp import calendar_feed, license_store
 from webapp.extensions import db
-from webapp.models import Account, License, LicenseVersion, ProofDocument, User
+from webapp.models import Account, CalendarFeed, License, LicenseVersion, ProofDocument, User
 from webapp.proofs import Upload, store_upload
 
 ANONYMOUS, UNAUTHORIZED, SUSPENDED, OTHER, AUTHORIZED, ADMIN = ROLES = (
@@ -55,6 +55,7 @@ SAVED_TO_ACCOUNT = Outcome(302, "/admin/accounts/{account_id}", writes=True)
 REFUSED = Outcome(403, text="You cannot open the Onboarding Portal")
 FORBIDDEN = Outcome(403, text="You may not open this page")
 NOT_FOUND = Outcome(404, text="Not found")
+FEED_MADE = Outcome(200, text="Your feed URL", writes=True)
 
 
 def row(anonymous, unauthorized, suspended, other, authorized, admin):
@@ -92,6 +93,16 @@ EXPECTED = {
     "admin.review": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.license_history": {"GET": customers_forbidden(ADMIN_PAGE)},
     "admin.download_proof": {"GET": customers_forbidden(DOWNLOAD)},
+    "admin.billing": {"GET": customers_forbidden(Outcome(200, text="Billing for the"))},
+    "admin.billing_csv": {"GET": customers_forbidden(DOWNLOAD)},
+    # The API knows no sessions: a logged-in user or admin without a bearer token is nobody to it.
+    "api.billing": {"GET": row(*[Outcome(401, text="A valid bearer token is required")] * 6)},
+    "api.openapi_document": {"GET": row(*[Outcome(200, text="Client Licenses billing API")] * 6)},
+    "portal.calendar": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
+    # The other account's user makes a feed URL for their own account, never for the tested one.
+    "portal.regenerate_calendar": {"POST": row(LOGIN, REFUSED, REFUSED, FEED_MADE, FEED_MADE, TO_ADMIN)},
+    # The secret URL is the only key: whoever has it reads the feed, logged in or not.
+    "feeds.calendar": {"GET": row(*[Outcome(200, text="BEGIN:VCALENDAR")] * 6)},
 }
 
 
@@ -139,6 +150,9 @@ def world(account, user, admin, make_account, make_user, office365, pdf, today):
             }
             licenses[owner.id] = license_store.add_license(owner, None, office365, plan, terms, proof)
     mine = licenses[account.id]
+    with db.database.connection_context():
+        # A feed of an account no visitor of the matrix can regenerate, so its URL holds for every route.
+        feed_token = calendar_feed.issue_feed_token(make_account("Feed Co").id)
     return {
         "people": people,
         "args": {
@@ -147,6 +161,7 @@ def world(account, user, admin, make_account, make_user, office365, pdf, today):
             "version_id": mine.current.id,
             "account_id": account.id,
             "user_id": people[UNAUTHORIZED].id,
+            "token": feed_token,
         },
         "foreign": licenses[other.id],
         "account": account,
@@ -164,6 +179,7 @@ def snapshot():
                 LicenseVersion.select(LicenseVersion.id, LicenseVersion.review_status).order_by(LicenseVersion.id).tuples()
             ),
             "documents": ProofDocument.select().count(),
+            "calendar feeds": list(CalendarFeed.select(CalendarFeed.account, CalendarFeed.token_hash).tuples()),
         }
 
 

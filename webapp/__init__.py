@@ -5,8 +5,10 @@ from config import Config
 
 from . import cli, errors, filters, security
 from .admin import bp as admin_bp
+from .api import bp as api_bp
 from .auth import bp as auth_bp
 from .extensions import csrf, db, htmx, login_manager, mail
+from .feeds import bp as feeds_bp
 from .models import open_database
 from .portal import bp as portal_bp
 from .row_ids import RowIdConverter
@@ -31,6 +33,10 @@ def create_app(config_class=Config, **overrides):
     app.register_blueprint(auth_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    # The API takes no cookies and no forms (bearer tokens, GET only), so CSRF has nothing to guard.
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(feeds_bp, url_prefix="/feeds")
     errors.register(app)
     filters.register(app)
     cli.register(app)

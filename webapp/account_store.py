@@ -1,39 +1,73 @@
 """Staff-side changes that carry their intent: each sets a state, never flips one.
 
 Each is one conditional UPDATE from the other state; its row count says whether this call made the
-change. A repeat, or the second of two admins clicking at once, changes nothing and says so.
-Suspending an account or removing a user's authorization also ends the sessions it concerns, in
-the same transaction: nobody stays signed in on a right they lost.
+change. A repeat, or the second of two admins clicking at once, changes nothing and says so. A
+change that happened is recorded (AccountChange, ReviewEvent) in the same transaction, so billing
+can tell what an account and its proof looked like at any cycle's start. Suspending an account or
+removing a user's authorization also ends the sessions it concerns, in the same transaction: nobody
+stays signed in on a right they lost.
 """
 from .extensions import db
-from .models import Account, User
+from .models import (
+    Account,
+    AccountChange,
+    LicenseVersion,
+    ReviewEvent,
+    User,
+    on_postgresql,
+    utcnow,
+    write_transaction,
+)
 from .sessions import end_sessions_of_account, end_sessions_of_user
 
 
-def set_account_status(account_id, status):
+def _change_transaction():
+    # The UPDATE is the first statement, so it takes the write lock itself (no read to upgrade from).
+    return db.database.atomic()
+
+
+def _flag(enrolled):
+    return "byol" if enrolled else "subscription"
+
+
+def set_account_status(account_id, status, actor=None):
     """Suspend or reactivate an account; False when it already had `status`."""
     previous = Account.ACTIVE if status == Account.SUSPENDED else Account.SUSPENDED
-    with db.database.atomic():
+    with _change_transaction():
         changed = _changed(
             Account.update(status=status).where((Account.id == account_id) & (Account.status == previous))
         )
-        if changed and status == Account.SUSPENDED:
-            end_sessions_of_account(account_id)
+        if changed:
+            AccountChange.create(
+                account=account_id, field=AccountChange.STATUS, previous=previous, value=status, changed_by=actor
+            )
+            if status == Account.SUSPENDED:
+                end_sessions_of_account(account_id)
     return changed
 
 
-def set_enrollment(account_id, enrolled):
+def set_enrollment(account_id, enrolled, actor=None):
     """Enroll an account in BYOL or switch it to provider subscription; False when it already was."""
-    return _changed(
-        Account.update(byol_enrolled=enrolled).where(
-            (Account.id == account_id) & (Account.byol_enrolled == (not enrolled))
+    with _change_transaction():
+        changed = _changed(
+            Account.update(byol_enrolled=enrolled).where(
+                (Account.id == account_id) & (Account.byol_enrolled == (not enrolled))
+            )
         )
-    )
+        if changed:
+            AccountChange.create(
+                account=account_id,
+                field=AccountChange.ENROLLMENT,
+                previous=_flag(not enrolled),
+                value=_flag(enrolled),
+                changed_by=actor,
+            )
+    return changed
 
 
 def set_authorization(user_id, authorized):
     """Authorize a customer user or remove the authorization; False when it already was so."""
-    with db.database.atomic():
+    with _change_transaction():
         changed = _changed(
             User.update(is_authorized=authorized).where(
                 (User.id == user_id) & (User.is_admin == False) & (User.is_authorized == (not authorized))  # noqa: E712
@@ -42,6 +76,30 @@ def set_authorization(user_id, authorized):
         if changed and not authorized:
             end_sessions_of_user(user_id)
     return changed
+
+
+def review_version(version_id, decision, reason="", actor=None):
+    """Accept or reject a version's proof, recording the review with the state it replaced."""
+    reason = reason if decision == LicenseVersion.REJECTED else ""
+    with write_transaction():
+        before = LicenseVersion.select(LicenseVersion.review_status).where(LicenseVersion.id == version_id)
+        before = before.for_update() if on_postgresql() else before
+        before = before.first()
+        if before is None:
+            return False
+        now = utcnow()
+        LicenseVersion.update(review_status=decision, review_reason=reason, reviewed_at=now).where(
+            LicenseVersion.id == version_id
+        ).execute()
+        ReviewEvent.create(
+            version=version_id,
+            previous_status=before.review_status,
+            review_status=decision,
+            review_reason=reason,
+            reviewed_by=actor,
+            reviewed_at=now,
+        )
+    return True
 
 
 def _changed(update):

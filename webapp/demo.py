@@ -2,9 +2,9 @@
 import secrets
 from datetime import timedelta
 
-from . import license_store
+from . import account_store, license_store
 from .extensions import db
-from .models import Account, LicenseVersion, Product, User, utcnow
+from .models import Account, LicenseVersion, Product, User
 from .proofs import Upload, store_upload
 
 DEMO_ACCOUNT = "Contoso Demo Ltd"
@@ -85,6 +85,4 @@ def _seed_licenses(account, today):
         }
         license = license_store.add_license(account, None, product, plan, terms, proof)
         if rejection:
-            LicenseVersion.update(
-                review_status=LicenseVersion.REJECTED, review_reason=rejection, reviewed_at=utcnow()
-            ).where(LicenseVersion.id == license.current.id).execute()
+            account_store.review_version(license.current.id, LicenseVersion.REJECTED, rejection)

@@ -266,8 +266,73 @@ class LoginThrottle(db.Model):
     window_start = DateTimeField(default=utcnow, index=True)
 
 
-MODELS = [Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
-          LoginSession, LoginThrottle]
+class AccountChange(db.Model):
+    """A staff change of an account's status or BYOL enrollment: what it was, what it became, when.
+
+    Billing reads an account's state at a cycle's start from these: the first change after that
+    moment says what the value was before it (none: it is still the current value).
+    """
+
+    STATUS = "status"
+    ENROLLMENT = "enrollment"
+
+    account = ForeignKeyField(Account, backref="changes", on_delete="CASCADE")
+    field = CharField(max_length=16)
+    previous = CharField(max_length=16)
+    value = CharField(max_length=16)
+    changed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    changed_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("account", "changed_at"), False),)
+
+
+class ReviewEvent(db.Model):
+    """One review of a license version's proof: the state before and after it, and when.
+
+    LicenseVersion keeps only the latest review; these keep every one, so a past billing cycle can
+    be decided with the review state as it was at its start.
+    """
+
+    version = ForeignKeyField(LicenseVersion, backref="reviews", on_delete="CASCADE")
+    previous_status = CharField(max_length=16)
+    review_status = CharField(max_length=16)
+    review_reason = TextField(default="")
+    reviewed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    reviewed_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("version", "reviewed_at"), False),)
+
+
+class ApiToken(db.Model):
+    """A bearer token of the billing API: only its SHA-256 is kept; the token is shown once.
+
+    The rate limit is a counter per token over a fixed window, updated in the same statement that
+    checks the token.
+    """
+
+    name = CharField(max_length=100, unique=True)
+    token_hash = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+    window_started_at = DateTimeField(null=True)
+    window_count = IntegerField(default=0)
+
+
+class CalendarFeed(db.Model):
+    """An account's secret calendar feed URL: only the SHA-256 of its token is kept; Regenerate replaces it."""
+
+    account = ForeignKeyField(Account, backref="calendar_feeds", unique=True, on_delete="CASCADE")
+    token_hash = CharField(max_length=64, unique=True)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+
+
+MODELS = [
+    Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
+    LoginSession, LoginThrottle, AccountChange, ReviewEvent, ApiToken, CalendarFeed,
+]
 PRODUCTS = ["MS Office 365"]
 
 

@@ -1,6 +1,7 @@
-from wtforms import HiddenField, RadioField, SelectChoice, StringField
+from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
+from ..billing import BYOL, SUBSCRIPTION, parse_cycle
 from ..forms import PlainTextForm
 from ..models import Account
 
@@ -43,3 +44,22 @@ class AccountSearchForm(PlainTextForm):
         csrf = False
 
     q = StringField("Account name", validators=[Length(max=200)])
+
+
+class BillingFilterForm(PlainTextForm):
+    """The billing report's filters, read from the query string."""
+
+    class Meta:
+        csrf = False
+
+    cycle = StringField("Cycle (YYYY-MM)", validators=[Length(max=7)])
+    mode = SelectField(
+        "Mode",
+        choices=[SelectChoice("", "All"), SelectChoice(BYOL, BYOL), SelectChoice(SUBSCRIPTION, SUBSCRIPTION)],
+        default="",
+    )
+    q = StringField("Account name", validators=[Length(max=200)])
+
+    def validate_cycle(self, field):
+        if field.data and parse_cycle(field.data) is None:
+            raise ValidationError("Give the cycle as a month, YYYY-MM, e.g. 2027-01.")

@@ -1,14 +1,22 @@
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from peewee import fn
 
-from .. import account_store, license_store, reminders
+from .. import account_store, billing_report, expiry_timeline, license_store, reminders
+from ..billing import format_cycle, next_cycle, parse_cycle
 from ..errors import render_error
 from ..extensions import login_manager
 from ..licensing import business_today
-from ..models import Account, License, LicenseVersion, ProofDocument, User, utcnow
+from ..models import Account, License, LicenseVersion, ProofDocument, User
 from ..proofs import send_proof
-from .forms import AccountSearchForm, AccountStatusForm, AuthorizationForm, EnrollmentForm, ReviewForm
+from .forms import (
+    AccountSearchForm,
+    AccountStatusForm,
+    AuthorizationForm,
+    BillingFilterForm,
+    EnrollmentForm,
+    ReviewForm,
+)
 
 bp = Blueprint("admin", __name__)
 PAGE_SIZE = 50
@@ -75,8 +83,10 @@ def index():
     standings = [
         (account, _standing(account, by_account.get(account.id, []), today)[1]) for account in accounts
     ]
+    months = expiry_timeline.monthly_expiries(expiry_timeline.expiries_from_database(today), today)
     return render_template(
-        "admin/index.html", standings=standings, search=search, page=page, has_next=has_next
+        "admin/index.html", standings=standings, search=search, page=page, has_next=has_next,
+        timeline=expiry_timeline.chart(months),
     )
 
 
@@ -122,7 +132,7 @@ def set_status(account_id):
     if not form.validate_on_submit():
         return _intent_missing("whether to suspend or reactivate the account")
     status = form.status.data
-    if account_store.set_account_status(account.id, status):
+    if account_store.set_account_status(account.id, status, actor=current_user.id):
         return _back_to(account.id, f"{account.name} is now {status}.")
     return _back_to(account.id, f"{account.name} already was {status}; nothing changed.", changed=False)
 
@@ -135,7 +145,7 @@ def set_enrollment(account_id):
         return _intent_missing("whether to enroll the account in BYOL or switch it to provider subscription")
     enrolled = form.enrollment.data == EnrollmentForm.BYOL
     mode = "enrolled in BYOL" if enrolled else "billed by provider subscription"
-    if account_store.set_enrollment(account.id, enrolled):
+    if account_store.set_enrollment(account.id, enrolled, actor=current_user.id):
         return _back_to(account.id, f"{account.name} is now {mode}.")
     return _back_to(account.id, f"{account.name} already was {mode}; nothing changed.", changed=False)
 
@@ -168,10 +178,9 @@ def review(version_id):
             for error in errors:
                 flash(error, "error")
         return redirect(url_for(".account", account_id=version.license.account_id))
-    version.review_status = form.decision.data
-    version.review_reason = (form.reason.data or "").strip() if form.decision.data == "rejected" else ""
-    version.reviewed_at = utcnow()
-    version.save(only=[LicenseVersion.review_status, LicenseVersion.review_reason, LicenseVersion.reviewed_at])
+    account_store.review_version(
+        version.id, form.decision.data, (form.reason.data or "").strip(), actor=current_user.id
+    )
     return _back_to(version.license.account_id, f"Proof for {version.license.plan} {form.decision.data}.")
 
 
@@ -191,3 +200,43 @@ def license_history(license_id):
 def download_proof(document_id):
     document = found(ProofDocument.get_or_none(ProofDocument.id == document_id))
     return send_proof(document)
+
+
+def _billing_filters():
+    """(form, valid, (year, month), mode, search) from the query string; an invalid filter is left out."""
+    form = BillingFilterForm(request.args)
+    valid = form.validate()
+    cycle = (parse_cycle(form.cycle.data) if valid and form.cycle.data else None) or next_cycle(_today())
+    mode = form.mode.data if valid and form.mode.data else None
+    search = (form.q.data or "").strip() if valid else ""
+    return form, valid, cycle, mode, search
+
+
+@bp.route("/billing")
+def billing():
+    form, valid, (year, month), mode, search = _billing_filters()
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    report = billing_report.billing_report(
+        year, month, _today(), current_app.config["BUSINESS_TIMEZONE"],
+        search=search, mode=mode, page=page, per_page=PAGE_SIZE,
+    )
+    filters = {"cycle": format_cycle(year, month), "mode": mode, "q": search or None}
+    return render_template(
+        "admin/billing.html", form=form, report=report, filters=filters, cycle=format_cycle(year, month)
+    ), (200 if valid else 400)
+
+
+@bp.route("/billing.csv")
+def billing_csv():
+    form, valid, (year, month), mode, search = _billing_filters()
+    if not valid:
+        return render_error(400, detail=" ".join(e for errors in form.errors.values() for e in errors))
+    report = billing_report.billing_report(
+        year, month, _today(), current_app.config["BUSINESS_TIMEZONE"], search=search, mode=mode
+    )
+    name = f"billing-{format_cycle(year, month)}.csv"
+    return Response(
+        billing_report.as_csv(report.rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={name}"},
+    )

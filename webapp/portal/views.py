@@ -1,8 +1,8 @@
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from .. import license_store
+from .. import calendar_feed, license_store
 from ..extensions import login_manager
 from ..hypermedia import render, wants_fragment
 from ..licensing import business_today
@@ -240,6 +240,21 @@ def download_proof(document_id):
     if document is None:
         abort(404)
     return send_proof(document)
+
+
+@bp.route("/calendar")
+def calendar():
+    return render_template("portal/calendar.html", has_feed=calendar_feed.has_feed(_account().id), feed_url=None)
+
+
+@bp.route("/calendar", methods=["POST"])
+def regenerate_calendar():
+    token = calendar_feed.issue_feed_token(_account().id, current_user.id)
+    feed_url = url_for("feeds.calendar", token=token, _external=True)
+    # Shown in this response only: the database keeps the token's hash, never the URL.
+    response = make_response(render_template("portal/calendar.html", has_feed=True, feed_url=feed_url))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/help")

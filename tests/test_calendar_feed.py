@@ -1,0 +1,108 @@
+"""The customer's calendar feed: a secret URL (stored hashed, Regenerate invalidates it) serving each
+license's expiration day and reminder day, parsed here with icalendar."""
+import hashlib
+import re
+from datetime import date, datetime, timedelta
+
+import pytest
+from bs4 import BeautifulSoup
+from icalendar import Calendar
+
+from test_billing_report import add_license, renew
+from webapp.extensions import db
+from webapp.models import Account, CalendarFeed
+
+
+def make_feed(client):
+    """Press Create/Regenerate on the Calendar feed page; returns the feed's path."""
+    response = client.post("/calendar")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    url = BeautifulSoup(response.get_data(as_text=True), "html.parser").find(id="feed-url")["value"]
+    assert url.startswith("http://localhost/feeds/calendar/") and url.endswith(".ics")
+    return url.removeprefix("http://localhost")
+
+
+def events_of(response):
+    assert response.status_code == 200 and response.mimetype == "text/calendar"
+    calendar = Calendar.from_ical(response.data)
+    return {
+        str(event["uid"]): (str(event["summary"]), event.decoded("dtstart"))
+        for event in calendar.walk("VEVENT")
+    }
+
+
+def test_the_feed_holds_each_expiration_and_reminder_day_and_follows_a_renewal(app, logged_in, account, today):
+    e3 = add_license(account, expires_on=today + timedelta(days=100))
+    e1 = add_license(account, plan="Office 365 E1", expires_on=today + timedelta(days=10), seats=5)
+    path = make_feed(logged_in)
+    anonymous = app.test_client()
+
+    events = events_of(anonymous.get(path))
+    assert events == {
+        f"license-{e3.id}-expires@portal.test": ("Office 365 E3 expires", today + timedelta(days=100)),
+        f"license-{e3.id}-reminder@portal.test": ("Renew Office 365 E3: 30 days left", today + timedelta(days=70)),
+        f"license-{e1.id}-expires@portal.test": ("Office 365 E1 expires", today + timedelta(days=10)),
+        f"license-{e1.id}-reminder@portal.test": ("Renew Office 365 E1: 30 days left", today - timedelta(days=20)),
+    }
+
+    renew(e1, date(2031, 3, 31), datetime.utcnow())
+    renewed = events_of(anonymous.get(path))
+    assert renewed[f"license-{e1.id}-expires@portal.test"] == ("Office 365 E1 expires", date(2031, 3, 31))
+    assert renewed[f"license-{e1.id}-reminder@portal.test"][1] == date(2031, 3, 1)
+    assert len(renewed) == 4
+
+
+def test_the_token_is_stored_only_as_its_hash_and_shown_once(app, logged_in, account):
+    path = make_feed(logged_in)
+    token = re.search(r"/feeds/calendar/(.+)\.ics$", path).group(1)
+    assert len(token) >= 43
+    with db.database.connection_context():
+        (feed,) = CalendarFeed.select()
+    assert feed.token_hash == hashlib.sha256(token.encode()).hexdigest() and feed.account_id == account.id
+    page = logged_in.get("/calendar").get_data(as_text=True)
+    assert token not in page and "Regenerate feed URL" in page
+
+
+def test_regenerate_invalidates_the_old_url(app, logged_in, account):
+    add_license(account)
+    old = make_feed(logged_in)
+    new = make_feed(logged_in)
+    anonymous = app.test_client()
+    assert anonymous.get(old).status_code == 404
+    assert len(events_of(anonymous.get(new))) == 2
+    with db.database.connection_context():
+        assert CalendarFeed.select().count() == 1
+
+
+def test_an_accounts_feed_shows_only_its_own_licenses(app, logged_in, account, make_account, make_user, login):
+    add_license(account, plan="Northwind plan")
+    other = make_account("Other Co")
+    add_license(other, plan="Other plan")
+    make_user("kim@other.example", account=other)
+    other_client = app.test_client()
+    login(other_client, "kim@other.example")
+    mine, theirs = make_feed(logged_in), make_feed(other_client)
+    anonymous = app.test_client()
+    assert {s for s, _ in events_of(anonymous.get(mine)).values()} == {"Northwind plan expires",
+                                                                       "Renew Northwind plan: 30 days left"}
+    assert "Northwind" not in anonymous.get(theirs).get_data(as_text=True)
+
+
+def test_a_suspended_accounts_feed_is_closed(app, logged_in, account):
+    path = make_feed(logged_in)
+    with db.database.connection_context():
+        Account.update(status=Account.SUSPENDED).where(Account.id == account.id).execute()
+    assert app.test_client().get(path).status_code == 404
+
+
+@pytest.mark.parametrize("token", ["x", "a" * 43, "a" * 5000, "%C3%A9t%C3%A9", "..%2F..%2Fetc", "%00"])
+def test_a_made_up_token_gets_404(app, logged_in, account, token):
+    make_feed(logged_in)
+    assert app.test_client().get(f"/feeds/calendar/{token}.ics").status_code == 404
+
+
+def test_the_tab_offers_the_calendar_feed(logged_in):
+    page = BeautifulSoup(logged_in.get("/licenses").get_data(as_text=True), "html.parser")
+    link = page.find("a", string="Calendar feed")
+    assert link["href"] == "/calendar"
+    assert "Create feed URL" in logged_in.get("/calendar").get_data(as_text=True)

@@ -1,0 +1,81 @@
+"""The admin dashboard's 12-month expiry timeline: the buckets, the SVG and its table."""
+from datetime import date, datetime
+
+from bs4 import BeautifulSoup
+
+from conftest import count_queries
+from test_billing_report import add_license, renew
+from webapp.expiry_timeline import chart, monthly_expiries
+from webapp.models import Account
+
+TODAY = date(2026, 12, 6)
+
+
+def test_twelve_months_from_this_one_split_by_status():
+    months = monthly_expiries([
+        (date(2026, 11, 30), "active", 1, 10),   # expired last month: not shown
+        (date(2026, 12, 1), "active", 2, 20),    # earlier this month: still this month's
+        (date(2026, 12, 31), "suspended", 1, 5),
+        (date(2027, 2, 28), "active", 3, 30),
+        (date(2027, 11, 30), "suspended", 4, 40),  # the 12th month's last day
+        (date(2027, 12, 1), "active", 9, 90),    # the 13th month: not shown
+    ], TODAY)
+    assert [m.label for m in months] == ["Dec 2026", "Jan 2027", "Feb 2027", "Mar 2027", "Apr 2027", "May 2027",
+                                         "Jun 2027", "Jul 2027", "Aug 2027", "Sep 2027", "Oct 2027", "Nov 2027"]
+    assert (months[0].plans, months[0].seats) == ({"active": 2, "suspended": 1}, {"active": 20, "suspended": 5})
+    assert months[2].plans == {"active": 3, "suspended": 0} and months[2].total_seats == 30
+    assert months[11].plans == {"active": 0, "suspended": 4}
+    assert sum(m.total_plans for m in months) == 10
+
+
+def test_the_chart_stacks_suspended_on_active_scaled_to_the_busiest_month():
+    months = monthly_expiries([(date(2027, 1, 5), "active", 3, 30), (date(2027, 1, 9), "suspended", 1, 4),
+                               (date(2027, 3, 1), "active", 2, 2)], TODAY)
+    columns = chart(months).columns
+    january, march = columns[1], columns[3]
+    active, suspended = january.bars
+    assert (active.status, suspended.status) == ("active", "suspended")
+    assert active.height == 3 * suspended.height and suspended.y + suspended.height == active.y
+    assert march.bars[0].height * 2 == january.bars[0].height * 4 / 3
+    assert columns[0].bars == ()
+    assert chart(monthly_expiries([], TODAY)).columns[5].bars == ()  # nothing anywhere: no division by zero
+
+
+def test_the_dashboard_shows_the_timeline_as_svg_and_as_a_table(app, client, admin, login, make_account, today):
+    active, suspended = make_account("Alpine Ski House"), make_account("Fourth Coffee", status=Account.SUSPENDED)
+    next_month = date(today.year + today.month // 12, today.month % 12 + 1, 1)
+    add_license(active, expires_on=next_month, seats=25)
+    add_license(active, plan="Office 365 E1", expires_on=next_month.replace(day=20), seats=5)
+    add_license(suspended, expires_on=next_month, seats=7)
+    renewed = add_license(suspended, plan="Office 365 E5", expires_on=next_month, seats=3)
+    renew(renewed, date(2099, 1, 1), datetime.utcnow())  # its current version no longer expires soon
+    login(client, admin.email)
+
+    page = BeautifulSoup(client.get("/admin/").get_data(as_text=True), "html.parser")
+    section = page.find(id="expiry-timeline")
+    svg = section.find("svg")
+    assert svg["aria-hidden"] == "true" and section.find("script") is None
+    label = f"{next_month:%b %Y}"
+    group = svg.find("g", attrs={"data-month": f"{next_month:%Y-%m}"})
+    assert [rect["fill"] for rect in group.find_all("rect")] == ["#2b4f7e", "url(#hatch-suspended)"]
+    words = [t.get_text() for t in group.find_all("text")]
+    # In the bars: 2 active plans, 1 suspended; above: 3 in all; below: the month, its seats, how many suspended.
+    assert words == ["2", "1", "3", label, "37 seats", "(1 susp.)"]
+    assert "Suspended accounts (hatched)" in svg.get_text() and svg.find("pattern", id="hatch-suspended")
+    table = section.find("table")
+    assert table.find("caption").get_text() == "Licenses expiring in the next 12 months, by account status"
+    rows = {tr.find("th").get_text(): [td.get_text() for td in tr.find_all("td")] for tr in table.find("tbody").find_all("tr")}
+    assert len(rows) == 12 and rows[label] == ["2", "30", "1", "7"]
+
+
+def test_the_timeline_is_one_query_whatever_the_number_of_licenses(app, client, admin, login, make_account, today):
+    login(client, admin.email)
+    account = make_account("Alpine Ski House")
+    add_license(account)
+    with count_queries() as few:
+        client.get("/admin/")
+    for n in range(30):
+        add_license(account, plan=f"Plan {n}", expires_on=date(today.year + 1, today.month, 1))
+    with count_queries() as many:
+        client.get("/admin/")
+    assert len(few) == len(many)
