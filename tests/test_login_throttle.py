@@ -183,15 +183,19 @@ def test_the_htmx_form_gets_the_message_in_the_form_alone(app, client, user):
     assert refused.status_code == 429
     assert "<html" not in body
     assert 'id="login-form"' in body and PAUSED in text_of(refused) and 'role="alert"' in body
+    # The message stands in for the form (htmx swaps it in place), with the way back to it.
+    assert 'name="password"' not in body and "Back to the login form" in body
 
 
 def test_the_plain_form_gets_the_whole_page_with_the_message(app, client, user):
     for _ in range(3):
         try_login(client, user.email)
-    refused = try_login(client, user.email, PASSWORD)
+    refused = client.post("/login", data={"email": user.email, "password": PASSWORD, "next": "/help"})
     body = refused.get_data(as_text=True)
     assert refused.status_code == 429 and "<html" in body and 'id="login-form"' in body
-    assert PAUSED in text_of(refused)
+    assert PAUSED in text_of(refused) and 'name="password"' not in body
+    back = re.search(r'<a href="([^"]+)">Back to the login form</a>', body).group(1)
+    assert back == "/login?next=/help"  # back to the form, keeping where the user was going
 
 
 def test_an_htmx_login_that_succeeds_is_redirected_by_htmx(app, client, user):
