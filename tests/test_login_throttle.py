@@ -253,3 +253,14 @@ def test_flask_purge_sessions_also_purges_spent_counters(app, client, user, runn
     assert "purged 2 failed-login counters past their window" in result.output
     with db.database.connection_context():
         assert {row.key for row in LoginThrottle.select()} == {email_key(user.email), address_key("127.0.0.1")}
+
+
+def test_successful_logins_do_not_count_against_the_address(app, user, login):
+    """An office behind one address: many good logins in a window pause nobody."""
+    client = from_address(app, "203.0.113.50")
+    for _ in range(10):
+        assert login(client, user.email).status_code == 302
+        client.post("/logout")
+    with db.database.connection_context():
+        assert LoginThrottle.get(LoginThrottle.key == address_key("203.0.113.50")).failures == 0
+    assert try_login(client, user.email).status_code == 401
