@@ -183,15 +183,19 @@ def test_the_htmx_form_gets_the_message_in_the_form_alone(app, client, user):
     assert refused.status_code == 429
     assert "<html" not in body
     assert 'id="login-form"' in body and PAUSED in text_of(refused) and 'role="alert"' in body
+    # The message stands in for the form (htmx swaps it in place), with the way back to it.
+    assert 'name="password"' not in body and "Back to the login form" in body
 
 
 def test_the_plain_form_gets_the_whole_page_with_the_message(app, client, user):
     for _ in range(3):
         try_login(client, user.email)
-    refused = try_login(client, user.email, PASSWORD)
+    refused = client.post("/login", data={"email": user.email, "password": PASSWORD, "next": "/help"})
     body = refused.get_data(as_text=True)
     assert refused.status_code == 429 and "<html" in body and 'id="login-form"' in body
-    assert PAUSED in text_of(refused)
+    assert PAUSED in text_of(refused) and 'name="password"' not in body
+    back = re.search(r'<a href="([^"]+)">Back to the login form</a>', body).group(1)
+    assert back == "/login?next=/help"  # back to the form, keeping where the user was going
 
 
 def test_an_htmx_login_that_succeeds_is_redirected_by_htmx(app, client, user):
@@ -249,3 +253,14 @@ def test_flask_purge_sessions_also_purges_spent_counters(app, client, user, runn
     assert "purged 2 failed-login counters past their window" in result.output
     with db.database.connection_context():
         assert {row.key for row in LoginThrottle.select()} == {email_key(user.email), address_key("127.0.0.1")}
+
+
+def test_successful_logins_do_not_count_against_the_address(app, user, login):
+    """An office behind one address: many good logins in a window pause nobody."""
+    client = from_address(app, "203.0.113.50")
+    for _ in range(10):
+        assert login(client, user.email).status_code == 302
+        client.post("/logout")
+    with db.database.connection_context():
+        assert LoginThrottle.get(LoginThrottle.key == address_key("203.0.113.50")).failures == 0
+    assert try_login(client, user.email).status_code == 401

@@ -2,6 +2,7 @@
 logout, a password change, a suspension and a lost authorization end sessions; idle timeout and
 absolute lifetime; no remember-me bypass; one lookup per request."""
 import hashlib
+import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -115,6 +116,19 @@ def test_flask_set_password_ends_the_users_sessions(app, logged_in, user, runner
     assert sent_to_login(logged_in.get("/licenses"))
     assert login(logged_in, user.email).status_code == 401
     assert login(logged_in, user.email, "n3w-Passphrase").status_code == 302
+
+
+def test_seed_demo_giving_new_passwords_ends_the_demo_users_sessions(app, runner, login):
+    from webapp.demo import DEMO_USER
+
+    first = runner.invoke(args=["seed-demo"])
+    password = re.search(rf"{re.escape(DEMO_USER)}\s+password: (\S+)", first.output).group(1)
+    demo = app.test_client()
+    assert login(demo, DEMO_USER, password).status_code == 302
+    assert demo.get("/licenses").status_code == 200
+
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    assert sent_to_login(demo.get("/licenses"))
 
 
 def test_flask_set_password_for_an_unknown_email_says_so(runner, app):

@@ -88,7 +88,11 @@ class User(UserMixin, db.Model):
         self.password_hash = generate_password_hash(password)
 
     def save(self, *args, **kwargs):
-        """Save; a changed password ends every session of the user, in the same transaction."""
+        """Save; a changed password ends every session of the user, in the same transaction.
+
+        Set passwords through set_password() and save(): a bulk User.update(password_hash=...)
+        would leave the user's sessions alive.
+        """
         password_changed = self.id is not None and "password_hash" in self._dirty
         with db.database.atomic():
             saved = super().save(*args, **kwargs)

@@ -1,6 +1,6 @@
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -62,17 +62,22 @@ def home_for(user):
     return url_for("admin.index") if user.is_admin else url_for("portal.licenses")
 
 
-def _login_form(form, status, refusal=None):
+def _login_form(form, status):
     """The login page, or only its form for an htmx post, with the form's messages."""
-    return render("auth/login.html", "auth/_login_form.html", status=status, form=form, refusal=refusal)
+    return render("auth/login.html", "auth/_login_form.html", status=status, form=form)
 
 
 def _throttled(form, wait):
-    """429 before any password hash: the same answer whether or not the email has an account."""
+    """429 before any password hash: the same answer whether or not the email has an account.
+
+    It shows the message without the form: a cheap page, since an attack gets it many times a second.
+    """
     minutes = login_throttle.minutes(wait)
-    response = _login_form(
-        form,
-        429,
+    response = render(
+        "auth/login.html",
+        "auth/_paused.html",
+        status=429,
+        next=safe_next(form.next.data),
         refusal=f"Too many failed logins. Logging in is paused for this email or from your network: "
         f"try again in {minutes} minute{'' if minutes == 1 else 's'}.",
     )
