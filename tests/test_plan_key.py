@@ -146,7 +146,8 @@ def test_migration_0003_recomputes_keys_and_loses_no_license(before_0003, capsys
 
         applied = schema.upgrade(database, before_0003)
 
-        assert applied == ["0003_plan_key_nfkc"]
+        assert applied == sorted(path.stem for path in before_0003.glob("[0-9]*.py") if path.name >= "0003")
+        assert applied[0] == "0003_plan_key_nfkc"
         rows = dict(database.execute_sql('SELECT "id", "plan_key" FROM "license"').fetchall())
         plans_after = dict(database.execute_sql('SELECT "id", "plan" FROM "license"').fetchall())
     assert plans_after == {license_id: plan for license_id, _, plan in plans}  # every license kept, names as they were

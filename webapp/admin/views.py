@@ -63,12 +63,13 @@ def _account_or_404(account_id):
 
 @bp.route("/")
 def index():
+    today = _today()
     search = AccountSearchForm(request.args)
+    months = expiry_timeline.monthly_expiries(expiry_timeline.expiries_from_database(today), today)
+    shown = {"search": search, "timeline": expiry_timeline.chart(months)}
     if not search.validate():
         # The message shows under the search box; the query never reaches the database.
-        return render_template(
-            "admin/index.html", standings=[], search=search, page=1, has_next=False
-        ), 422
+        return render_template("admin/index.html", standings=[], page=1, has_next=False, **shown), 422
     # Capped, so a made-up page number cannot overflow the database's OFFSET.
     page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     accounts = Account.select().order_by(Account.name)
@@ -79,15 +80,10 @@ def index():
     has_next = len(accounts) > PAGE_SIZE
     accounts = accounts[:PAGE_SIZE]
     by_account = license_store.licenses_by_account([a.id for a in accounts])
-    today = _today()
     standings = [
         (account, _standing(account, by_account.get(account.id, []), today)[1]) for account in accounts
     ]
-    months = expiry_timeline.monthly_expiries(expiry_timeline.expiries_from_database(today), today)
-    return render_template(
-        "admin/index.html", standings=standings, search=search, page=page, has_next=has_next,
-        timeline=expiry_timeline.chart(months),
-    )
+    return render_template("admin/index.html", standings=standings, page=page, has_next=has_next, **shown)
 
 
 @bp.route("/accounts/<int:account_id>")
