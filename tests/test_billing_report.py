@@ -229,3 +229,22 @@ def test_cli_csv_and_json_give_the_page_rows(staff, runner, accounts, today):
 def test_cli_refuses_a_cycle_that_is_not_a_month(runner, cycle):
     result = runner.invoke(args=["billing-report", "--cycle", cycle])
     assert result.exit_code == 2 and "YYYY-MM" in result.output
+
+
+def test_the_report_runs_three_statements_for_one_account_or_forty(app, make_account, today):
+    from webapp.billing_report import billing_report
+
+    def statements(**filters):
+        with db.database.connection_context(), count_queries() as queries:
+            report = billing_report(*next_cycle(today), today, "UTC", **filters)
+        return len(queries), len(report.rows)
+
+    for n in range(40):
+        account = make_account(f"Co {n:02d}")
+        add_license(account)
+        add_license(account, plan="Office 365 E1")
+        if n % 3 == 0:
+            reject(add_license(account, plan="Office 365 F3"), datetime.utcnow())
+    assert statements() == (3, 40)
+    assert statements(search="Co 07") == (3, 1)
+    assert statements(mode="Subscription", page=2, per_page=5) == (3, 5)

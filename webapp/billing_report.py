@@ -100,12 +100,16 @@ def _account_changes(ids, since):
     return changes
 
 
-def _accounts_with_versions(ids):
+def _accounts_with_versions(ids, current_only):
     """(account id, name, status, enrolled, billing day, [version rows]) per account, in name order.
 
     One query, read row by row: an account's versions are adjacent, so only one account's rows are
-    held at a time, whatever the number of accounts.
+    held at a time, whatever the number of accounts. `current_only` reads each license's current
+    version alone (enough for a cycle not yet started); otherwise every version, for history.
     """
+    on_version = LicenseVersion.license == License.id
+    if current_only:
+        on_version = on_version & (LicenseVersion.id == License.current)
     query = (
         Account.select(
             Account.id, Account.name, Account.status, Account.byol_enrolled, Account.billing_day,
@@ -113,7 +117,7 @@ def _accounts_with_versions(ids):
             LicenseVersion.expires_on, LicenseVersion.submitted_at, LicenseVersion.review_status,
         )
         .join(License, JOIN.LEFT_OUTER, on=(License.account == Account.id))
-        .join(LicenseVersion, JOIN.LEFT_OUTER, on=(LicenseVersion.license == License.id))
+        .join(LicenseVersion, JOIN.LEFT_OUTER, on=on_version)
         .where(Account.id.in_(ids))
         .order_by(Account.name, Account.id)
         .tuples()
@@ -138,7 +142,9 @@ def billing_report(year, month, today, timezone_name, search=None, mode=None, pa
     changes = _account_changes(ids, since)
     cycle = format_cycle(year, month)
     rows = []
-    for account_id, name, status, enrolled, billing_day, versions in _accounts_with_versions(ids):
+    # No cycle starting in the month has begun if its first day is still to come: what is on file now decides.
+    not_started = date(year, month, 1) > today
+    for account_id, name, status, enrolled, billing_day, versions in _accounts_with_versions(ids, not_started):
         submissions = [
             Submission(license_id, plan, seats, expires_on, submitted_at, review_status,
                        tuple(reviews.get(version_id, ())), version_id)
