@@ -17,7 +17,6 @@ after this month's cycles started), then:
 import argparse
 import os
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ ROOT = BENCH.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.portal_page import RESULTS, Gunicorn, http_get, peewee_statements, require_wrk, run_wrk  # noqa: E402
+from bench.portal_page import RESULTS, Gunicorn, http_get, peewee_statements, require_wrk, run_bench, run_wrk  # noqa: E402
 from bench.seed import seed  # noqa: E402
 from config import Config  # noqa: E402
 from webapp.licensing import business_today  # noqa: E402
@@ -124,25 +123,7 @@ def main(argv=None):
     if not os.access(GNU_TIME, os.X_OK):
         sys.exit("GNU time is not installed; install it with: apt-get install -y time")
 
-    def out_of_time(signum, frame):
-        raise TimeoutError(f"the benchmark ran past --time-limit {args.time_limit} s")
-
-    signal.signal(signal.SIGALRM, out_of_time)
-    signal.alarm(args.time_limit)
-    RESULTS.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    own_sqlite = None
-    database_url = args.database_url
-    if not database_url:
-        own_sqlite = RESULTS / f"billing-{stamp}-{os.getpid()}.sqlite3"
-        database_url = f"sqlite:///{own_sqlite}"
-    try:
-        run(args, database_url, stamp)
-    finally:
-        signal.alarm(0)
-        if own_sqlite and not args.keep_database:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{own_sqlite}{suffix}").unlink(missing_ok=True)
+    run_bench(args, "billing", run)
 
 
 def run(args, database_url, stamp):

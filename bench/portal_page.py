@@ -277,10 +277,9 @@ def require_wrk():
         sys.exit("wrk is not installed; install it with: apt-get install -y wrk")
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    require_wrk()
-
+def run_bench(args, name, run):
+    """Run `run(args, database_url, stamp)` within --time-limit, on --database-url or on a fresh SQLite
+    file of its own under bench/results/ (removed afterwards unless --keep-database)."""
     def out_of_time(signum, frame):
         raise TimeoutError(f"the benchmark ran past --time-limit {args.time_limit} s")
 
@@ -291,7 +290,7 @@ def main(argv=None):
     own_sqlite = None
     database_url = args.database_url
     if not database_url:
-        own_sqlite = RESULTS / f"portal-{stamp}-{os.getpid()}.sqlite3"
+        own_sqlite = RESULTS / f"{name}-{stamp}-{os.getpid()}.sqlite3"
         database_url = f"sqlite:///{own_sqlite}"
     try:
         run(args, database_url, stamp)
@@ -300,6 +299,12 @@ def main(argv=None):
         if own_sqlite and not args.keep_database:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{own_sqlite}{suffix}").unlink(missing_ok=True)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    require_wrk()
+    run_bench(args, "portal", run)
 
 
 def run(args, database_url, stamp):
