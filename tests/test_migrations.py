@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playhouse.db_url import connect
 from werkzeug.security import generate_password_hash
 
 from config import TestConfig
