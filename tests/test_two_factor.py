@@ -324,3 +324,33 @@ def test_reset_2fa_of_an_unknown_email_fails(runner, app):
     result = runner.invoke(args=["reset-2fa", "nobody@provider.example"])
     assert result.exit_code != 0
     assert "No user with the email nobody@provider.example" in result.output
+
+
+HOSTILE_CODES = ["", " ", "\x00", "12\x003456", "\u202e123456", "١٢٣٤٥٦", "１２３４５６", "-1", "9" * 64, "9" * 65,
+                 "x" * 10_000, "' OR 1=1 --", "{{ 7*7 }}", "\ud7ff", "😀" * 30, "aaaa-bbbb-cccc-dddd"]
+
+
+@pytest.mark.parametrize("code", HOSTILE_CODES)
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+def test_hostile_codes_are_refused_without_a_server_error(app, enrolled_admin, admin_without, login, code, htmx):
+    headers = {"HX-Request": "true"} if htmx else {}
+    for who, path in ((enrolled_admin, "/login/code"), (admin_without, "/two-factor")):
+        client = app.test_client()
+        login(client, who.email)
+        client.get(path)
+        response = client.post(path, data={"code": code, "next": code}, headers=headers)
+        assert response.status_code in (401, 422), (path, response.status_code)
+        assert client.get("/admin/billing").status_code == (302 if who is enrolled_admin else 200)
+    assert _user(admin_without.id).totp_secret is None
+
+
+@pytest.fixture
+def admin_without(make_user):
+    """A second admin, with no authenticator."""
+    return make_user("new-staff@provider.example", admin=True)
+
+
+def test_reset_2fa_refuses_hidden_characters_in_the_email(runner, app):
+    result = runner.invoke(args=["reset-2fa", "staff@provider.example\x00"])
+    assert result.exit_code == 2
+    assert "invisible or control character" in result.output

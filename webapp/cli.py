@@ -289,7 +289,7 @@ def set_password(email, password):
 
 
 @click.command("reset-2fa")
-@click.argument("email")
+@click.argument("email", type=TEXT)
 @with_appcontext
 def reset_2fa(email):
     """Clear a staff admin's lost authenticator and recovery codes, and end their sessions.
