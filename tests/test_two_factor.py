@@ -190,6 +190,7 @@ def test_an_admin_without_the_code_cannot_reach_any_admin_page(app, client, enro
     assert htmx.status_code == 401 and urlsplit(htmx.headers["HX-Redirect"]).path == "/login/code"
     page = client.get("/login/code").get_data(as_text=True)
     assert "Authentication code" in page and "Verify" in page
+    assert 'href="/admin/"' not in page and "Log out" in page  # no staff menu yet; logging out works
 
 
 def test_the_code_after_the_password_opens_the_admin_pages(app, client, enrolled_admin, login, secret):
@@ -200,7 +201,7 @@ def test_the_code_after_the_password_opens_the_admin_pages(app, client, enrolled
 
     right = client.post("/login/code", data={"code": pyotp.TOTP(secret).now()})
     assert right.status_code == 302 and _path(right) == "/admin/"
-    assert client.get("/admin/").status_code == 200
+    assert 'href="/admin/"' in client.get("/admin/").get_data(as_text=True)
     assert client.get("/login/code").status_code == 302  # nothing more is owed
 
 

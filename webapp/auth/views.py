@@ -77,6 +77,13 @@ def second_factor_url(user, target=None):
     return None
 
 
+@bp.app_context_processor
+def second_factor_owed():
+    """Pages hide the staff menu from a sign-in that still owes the second factor."""
+    owed = current_user.is_authenticated and owed_step(current_user) is not None
+    return {"owes_second_factor": owed}
+
+
 def _go(target):
     """A redirect, or HX-Redirect for an htmx request (which would otherwise swap the page in)."""
     if wants_fragment():
