@@ -355,3 +355,48 @@ def test_reset_2fa_refuses_hidden_characters_in_the_email(runner, app):
     result = runner.invoke(args=["reset-2fa", "staff@provider.example\x00"])
     assert result.exit_code == 2
     assert "invisible or control character" in result.output
+
+
+@pytest.fixture
+def at_moment(monkeypatch):
+    """Set the moment the views check codes at (two_factor.clock); returns the setter."""
+
+    def set_moment(moment):
+        monkeypatch.setattr(two_factor, "clock", lambda: moment)
+
+    return set_moment
+
+
+def test_sign_in_at_chosen_moments_takes_each_step_once(app, enrolled_admin, login, secret, at_moment):
+    at_moment(T)
+    first, second, third = app.test_client(), app.test_client(), app.test_client()
+    for client in (first, second, third):
+        login(client, enrolled_admin.email)
+    stale = code_at(secret, T - 90)
+    if stale not in {code_at(secret, T + k * 30) for k in (-1, 0, 1)}:
+        assert first.post("/login/code", data={"code": stale}).status_code == 401  # outside the window
+    assert first.post("/login/code", data={"code": code_at(secret, T)}).status_code == 302
+
+    at_moment(T + 20)  # the same step: its code was used
+    assert second.post("/login/code", data={"code": code_at(secret, T)}).status_code == 401
+    at_moment(T + 30)  # the next step: a new code, and the spent one stays spent inside the window
+    assert second.post("/login/code", data={"code": code_at(secret, T)}).status_code == 401
+    assert second.post("/login/code", data={"code": code_at(secret, T + 30)}).status_code == 302
+    at_moment(T + 45)  # a phone 30 s ahead shows the step after: it counts, once
+    assert third.post("/login/code", data={"code": code_at(secret, T + 75)}).status_code == 302
+    assert _user(enrolled_admin.id).totp_last_step == pyotp.TOTP(secret).timecode(T + 75)
+
+
+def test_enrolment_at_a_chosen_moment(app, client, admin, login, at_moment):
+    at_moment(T)
+    login(client, admin.email)
+    secret = _secret_on(client.get("/two-factor").get_data(as_text=True))
+    late = code_at(secret, T - 120)
+    if late not in {code_at(secret, T + k * 30) for k in (-1, 0, 1)}:
+        assert client.post("/two-factor", data={"code": late}).status_code == 422
+    assert client.post("/two-factor", data={"code": code_at(secret, T - 30)}).status_code == 200
+    # The confirming code's step is spent: the code after the next password must be a later one.
+    again = app.test_client()
+    login(again, admin.email)
+    assert again.post("/login/code", data={"code": code_at(secret, T - 30)}).status_code == 401
+    assert again.post("/login/code", data={"code": code_at(secret, T)}).status_code == 302
