@@ -87,6 +87,10 @@ class Config:
     LOGIN_MAX_FAILURES_PER_EMAIL = int(os.environ.get("LOGIN_MAX_FAILURES_PER_EMAIL", 5))
     LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 30))
     LOGIN_THROTTLE_WINDOW_MINUTES = float(os.environ.get("LOGIN_THROTTLE_WINDOW_MINUTES", 15))
+    # Staff admins must enrol an authenticator app at their next sign-in before any admin page
+    # (off by default only in development, i.e. `make run`'s demo). Wrong codes are throttled with
+    # the two limits above, counted per admin and per address apart from logins.
+    ADMIN_2FA_REQUIRED = _env_bool("ADMIN_2FA_REQUIRED", True)
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -116,6 +120,7 @@ class Config:
                                "LOGIN_THROTTLE_WINDOW_MINUTES must be more than 0.")
         if config["PORTAL_ENV"] == "development":
             config["SESSION_COOKIE_SECURE"] = _env_bool("SESSION_COOKIE_SECURE", False)
+            config["ADMIN_2FA_REQUIRED"] = _env_bool("ADMIN_2FA_REQUIRED", False)
             if not config.get("SECRET_KEY"):
                 config["SECRET_KEY"] = _development_secret_key()
             if not config.get("MAIL_DEFAULT_SENDER"):
@@ -149,3 +154,5 @@ class TestConfig(Config):
     SUPPORT_EMAIL = "support@example-hosting.test"
     MAIL_DEFAULT_SENDER = DEMO_SENDER
     MAIL_SUPPRESS_SEND = False
+    # Most tests of staff pages sign in with a password alone; tests/test_two_factor.py turns it on.
+    ADMIN_2FA_REQUIRED = False

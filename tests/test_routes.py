@@ -14,18 +14,20 @@ import pytest
 from flask import url_for
 
 from conftest import PASSWORD
-from webapp import calendar_feed, license_store
+from webapp import calendar_feed, license_store, two_factor
 from webapp.extensions import db
 from webapp.models import Account, CalendarFeed, License, LicenseVersion, ProofDocument, User
 from webapp.proofs import Upload, store_upload
 
-ANONYMOUS, UNAUTHORIZED, SUSPENDED, OTHER, AUTHORIZED, ADMIN = ROLES = (
+ANONYMOUS, UNAUTHORIZED, SUSPENDED, OTHER, AUTHORIZED, ADMIN, ADMIN_WITHOUT_CODE = ROLES = (
     "anonymous",
     "unauthorized user",
     "user of a suspended account",
     "user of another account",
     "authorized user",
     "admin",
+    # An admin with an authenticator who gave the password but not yet the code.
+    "admin who has not entered the code",
 )
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 # Only the authorized user and the admin may ever see this plan: it belongs to the tested account.
@@ -56,14 +58,19 @@ REFUSED = Outcome(403, text="You cannot open the Onboarding Portal")
 FORBIDDEN = Outcome(403, text="You may not open this page")
 NOT_FOUND = Outcome(404, text="Not found")
 FEED_MADE = Outcome(200, text="Your feed URL", writes=True)
+TO_CODE = Outcome(302, "/login/code")
+WRONG_CODE = Outcome(401, text="That code is not right")
 
 
-def row(anonymous, unauthorized, suspended, other, authorized, admin):
-    return dict(zip(ROLES, (anonymous, unauthorized, suspended, other, authorized, admin)))
+def row(anonymous, unauthorized, suspended, other, authorized, admin, without_code=None):
+    """One outcome per role; the admin without the code gets what the admin gets unless told otherwise."""
+    without_code = admin if without_code is None else without_code
+    return dict(zip(ROLES, (anonymous, unauthorized, suspended, other, authorized, admin, without_code)))
 
 
 def customers_forbidden(admin):
-    return row(LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, admin)
+    """A staff page: customers get 403, and an admin who has not entered the code is sent to enter it."""
+    return row(LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, admin, TO_CODE)
 
 
 EXPECTED = {
@@ -96,13 +103,25 @@ EXPECTED = {
     "admin.billing": {"GET": customers_forbidden(Outcome(200, text="Billing for the"))},
     "admin.billing_csv": {"GET": customers_forbidden(DOWNLOAD)},
     # The API knows no sessions: a logged-in user or admin without a bearer token is nobody to it.
-    "api.billing": {"GET": row(*[Outcome(401, text="A valid bearer token is required")] * 6)},
-    "api.openapi_document": {"GET": row(*[Outcome(200, text="Client Licenses billing API")] * 6)},
+    "api.billing": {"GET": row(*[Outcome(401, text="A valid bearer token is required")] * 7)},
+    "api.openapi_document": {"GET": row(*[Outcome(200, text="Client Licenses billing API")] * 7)},
     "portal.calendar": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
     # The other account's user makes a feed URL for their own account, never for the tested one.
     "portal.regenerate_calendar": {"POST": row(LOGIN, REFUSED, REFUSED, FEED_MADE, FEED_MADE, TO_ADMIN)},
     # The secret URL is the only key: whoever has it reads the feed, logged in or not.
-    "feeds.calendar": {"GET": row(*[Outcome(200, text="BEGIN:VCALENDAR")] * 6)},
+    "feeds.calendar": {"GET": row(*[Outcome(200, text="BEGIN:VCALENDAR")] * 7)},
+    # Only an admin whose sign-in still owes the code is asked for it; everyone else is sent home.
+    "auth.second_factor": {
+        "GET": row(LOGIN, TO_TAB, TO_TAB, TO_TAB, TO_TAB, TO_ADMIN, Outcome(200, text="Authentication code")),
+        "POST": row(LOGIN, TO_TAB, TO_TAB, TO_TAB, TO_TAB, TO_ADMIN, WRONG_CODE),
+    },
+    # Enrolment is for staff; an admin with an authenticator gives its code first (no way around it).
+    "auth.two_factor_setup": {
+        "GET": row(LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN,
+                   Outcome(200, text="Set up your authenticator"), TO_CODE),
+        "POST": row(LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN,
+                    Outcome(422, text="That code is not right"), TO_CODE),
+    },
 }
 
 
@@ -135,7 +154,10 @@ def world(account, user, admin, make_account, make_user, office365, pdf, today):
         OTHER: make_user("kim@other.example", account=other),
         AUTHORIZED: user,
         ADMIN: admin,
+        ADMIN_WITHOUT_CODE: make_user("guarded@provider.example", admin=True),
     }
+    with db.database.connection_context():
+        User.update(totp_secret=two_factor.new_secret()).where(User.id == people[ADMIN_WITHOUT_CODE].id).execute()
     licenses = {}
     with db.database.connection_context():
         for owner, plan in ((account, SECRET_PLAN), (other, "Office 365 E1")):
@@ -173,7 +195,9 @@ def snapshot():
     with db.database.connection_context():
         return {
             "accounts": list(Account.select(Account.id, Account.status, Account.byol_enrolled).order_by(Account.id).tuples()),
-            "users": list(User.select(User.id, User.is_authorized).order_by(User.id).tuples()),
+            "users": list(
+                User.select(User.id, User.is_authorized, User.totp_secret, User.totp_last_step).order_by(User.id).tuples()
+            ),
             "licenses": list(License.select(License.id, License.plan, License.current).order_by(License.id).tuples()),
             "versions": list(
                 LicenseVersion.select(LicenseVersion.id, LicenseVersion.review_status).order_by(LicenseVersion.id).tuples()
@@ -191,6 +215,8 @@ def _body(endpoint, world, license_form):
         return license_form()
     if endpoint == "portal.update_license":
         return license_form(product=None, plan=None)
+    if endpoint in ("auth.second_factor", "auth.two_factor_setup"):
+        return {"code": "12345"}  # neither a TOTP code (six digits) nor a recovery code
     if endpoint == "admin.review":
         return {"decision": "rejected", "reason": "The document shows a monthly plan."}
     # The tested account is active and enrolled, and user_id names its unauthorized user.

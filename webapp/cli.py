@@ -11,7 +11,18 @@ from flask import current_app
 from flask.cli import with_appcontext
 from peewee import IntegrityError
 
-from . import api_tokens, billing, billing_report, demo, login_throttle, proofs, reminders, schema, sessions
+from . import (
+    api_tokens,
+    billing,
+    billing_report,
+    demo,
+    login_throttle,
+    proofs,
+    reminders,
+    schema,
+    sessions,
+    two_factor,
+)
 from .extensions import db
 from .filters import filesize
 from .licensing import business_today
@@ -277,6 +288,25 @@ def set_password(email, password):
     click.echo(f"New password set for {email}; their sessions were ended.")
 
 
+@click.command("reset-2fa")
+@click.argument("email", type=TEXT)
+@with_appcontext
+def reset_2fa(email):
+    """Clear a staff admin's lost authenticator and recovery codes, and end their sessions.
+
+    With ADMIN_2FA_REQUIRED on, they set up a new authenticator at their next sign-in.
+    """
+    email = email.strip().lower()
+    with db.database.connection_context():
+        user = User.get_or_none(User.email == email)
+        if user is None:
+            raise click.ClickException(f"No user with the email {email}.")
+        had_one = bool(user.totp_secret)
+        ended = two_factor.reset(user.id)
+    what = "Authenticator and recovery codes cleared" if had_one else "No authenticator was set up; nothing to clear"
+    click.echo(f"{what} for {email}; {ended} {'session' if ended == 1 else 'sessions'} ended.")
+
+
 @click.command("purge-sessions")
 @with_appcontext
 def purge_sessions():
@@ -357,7 +387,7 @@ def revoke_api_token(name):
 # Each command carries @with_appcontext: `flask` pushes an app context for app.cli commands, but
 # app.test_cli_runner() invokes app.cli directly, where a plain click command gets none.
 COMMANDS = [init_db, db_group, create_account, create_user, create_admin, seed_demo, send_reminders,
-            purge_uploads, set_password, purge_sessions, billing_report_command, create_api_token,
+            purge_uploads, set_password, reset_2fa, purge_sessions, billing_report_command, create_api_token,
             revoke_api_token]
 
 

@@ -47,6 +47,14 @@ class Attempt:
     def of(cls, email, address, limits):
         return cls(keys=((email_key(email), limits.per_email), (address_key(address), limits.per_address)))
 
+    @classmethod
+    def of_second_factor(cls, user_id, address, limits):
+        """A try at an admin's authentication code: counted per admin and per address, apart from logins."""
+        return cls(keys=(
+            (_key("second-factor-user", user_id), limits.per_email),
+            (address_key(address, kind="second-factor-address"), limits.per_address),
+        ))
+
 
 def _key(kind, value):
     return hashlib.sha256(f"{kind}:{value}".encode("utf-8", "surrogatepass")).hexdigest()
@@ -57,17 +65,17 @@ def email_key(email):
     return _key("email", (email or "").strip().lower())
 
 
-def address_key(address):
+def address_key(address, kind="address"):
     """The counter key of a client address; an IPv6 client counts as its /64, which one host can fill."""
     try:
         ip = ipaddress.ip_address(address or "")
     except ValueError:
-        return _key("address", address or "")
+        return _key(kind, address or "")
     if ip.version == 6 and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
     if ip.version == 6:
-        return _key("address", ipaddress.ip_network(f"{ip}/64", strict=False))
-    return _key("address", ip)
+        return _key(kind, ipaddress.ip_network(f"{ip}/64", strict=False))
+    return _key(kind, ip)
 
 
 def refused_for(attempt, limits, now=None):

@@ -83,6 +83,11 @@ class User(UserMixin, db.Model):
     is_admin = BooleanField(default=False)
     is_authorized = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
+    # A staff admin's TOTP authenticator (base32 secret); None until one is enrolled and confirmed.
+    # It has to be readable to check a code, so it is kept as is, like the password hash's salt.
+    totp_secret = CharField(max_length=64, null=True)
+    # The last TOTP time step accepted: a code of that step or an earlier one is a replay, refused.
+    totp_last_step = IntegerField(null=True)
 
     def set_password(self, password):
         self.password_hash = generate_password_hash(password)
@@ -257,6 +262,22 @@ class LoginSession(db.Model):
     last_seen_at = DateTimeField(default=utcnow)
     ip_address = CharField(max_length=45, default="")
     user_agent = CharField(max_length=200, default="")
+    # When an admin of this sign-in passed the second factor (a TOTP or recovery code); None: not yet.
+    second_factor_at = DateTimeField(null=True)
+    # The secret shown on the enrolment page until a first code confirms it; never in a form or cookie.
+    pending_totp_secret = CharField(max_length=64, null=True)
+
+
+class RecoveryCode(db.Model):
+    """One of an admin's ten single-use recovery codes, kept only as its SHA-256."""
+
+    user = ForeignKeyField(User, backref="recovery_codes", on_delete="CASCADE")
+    code_hash = CharField(max_length=64)
+    used_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user", "code_hash"), True),)
 
 
 class LoginThrottle(db.Model):
@@ -336,6 +357,7 @@ class CalendarFeed(db.Model):
 MODELS = [
     Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
     LoginSession, LoginThrottle, AccountChange, ReviewEvent, ApiToken, CalendarFeed,
+    RecoveryCode,
 ]
 PRODUCTS = ["MS Office 365"]
 

@@ -61,7 +61,21 @@ def load_session_user(token, idle_timeout, lifetime, now=None):
         LoginSession.update(last_seen_at=now).where(LoginSession.id == row.id).execute()
     user = row.user
     user.session_token = token
+    user.second_factor_at = row.second_factor_at
+    user.pending_totp_secret = row.pending_totp_secret
     return user
+
+
+def pass_second_factor(token, now=None):
+    """Record that this sign-in passed the second factor; the enrolment page's secret is no longer needed."""
+    LoginSession.update(second_factor_at=now or utcnow(), pending_totp_secret=None).where(
+        LoginSession.id == _digest(token)
+    ).execute()
+
+
+def hold_pending_secret(token, secret):
+    """Keep the secret the enrolment page shows with this sign-in, until a first code confirms it."""
+    LoginSession.update(pending_totp_secret=secret).where(LoginSession.id == _digest(token)).execute()
 
 
 def end_session(token):

@@ -3,6 +3,7 @@ from flask_login import current_user
 from peewee import fn
 
 from .. import account_store, billing_report, expiry_timeline, license_store, reminders
+from ..auth.views import second_factor_url
 from ..billing import format_cycle, next_cycle, parse_cycle
 from ..errors import render_error
 from ..extensions import login_manager
@@ -29,6 +30,14 @@ def require_admin():
         return login_manager.unauthorized()
     if not current_user.is_admin:
         abort(403)
+    # A password alone reaches no staff page: the authenticator's code first, or enrolling one.
+    first = second_factor_url(current_user, request.full_path.rstrip("?") if request.method == "GET" else None)
+    if first:
+        if request.htmx:
+            response = current_app.make_response(("", 401))
+            response.headers["HX-Redirect"] = first
+            return response
+        return redirect(first)
 
 
 def _today():

@@ -1,4 +1,4 @@
-from wtforms import EmailField, PasswordField, SubmitField
+from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from ..forms import PlainTextForm, ReturnPathField
@@ -9,3 +9,15 @@ class LoginForm(PlainTextForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
     next = ReturnPathField()
     submit = SubmitField("Log in")
+
+
+class SecondFactorForm(PlainTextForm):
+    code = StringField("Authentication code", validators=[DataRequired(), Length(max=64)])
+    next = ReturnPathField()
+    submit = SubmitField("Verify")
+
+
+class EnrolmentForm(PlainTextForm):
+    code = StringField("Authentication code", validators=[DataRequired(), Length(max=64)])
+    next = ReturnPathField()
+    submit = SubmitField("Confirm")

@@ -1,14 +1,14 @@
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, make_response, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import login_throttle, sessions
+from .. import login_throttle, sessions, two_factor
 from ..extensions import login_manager
 from ..hypermedia import render, wants_fragment
 from ..models import User
-from .forms import LoginForm
+from .forms import EnrolmentForm, LoginForm, SecondFactorForm
 
 bp = Blueprint("auth", __name__)
 
@@ -62,6 +62,37 @@ def home_for(user):
     return url_for("admin.index") if user.is_admin else url_for("portal.licenses")
 
 
+def owed_step(user):
+    """What the signed-in user must still do before staff pages (see two_factor.owed_step)."""
+    return two_factor.owed_step(user, current_app.config["ADMIN_2FA_REQUIRED"])
+
+
+def second_factor_url(user, target=None):
+    """Where an admin who still owes the second factor goes first, or None when nothing is owed."""
+    owed = owed_step(user)
+    if owed == two_factor.NEEDS_CODE:
+        return url_for("auth.second_factor", next=target)
+    if owed == two_factor.NEEDS_ENROLMENT:
+        return url_for("auth.two_factor_setup", next=target)
+    return None
+
+
+@bp.app_context_processor
+def second_factor_owed():
+    """Pages hide the staff menu from a sign-in that still owes the second factor."""
+    owed = current_user.is_authenticated and owed_step(current_user) is not None
+    return {"owes_second_factor": owed}
+
+
+def _go(target):
+    """A redirect, or HX-Redirect for an htmx request (which would otherwise swap the page in)."""
+    if wants_fragment():
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
 def _login_form(form, status):
     """The login page, or only its form for an htmx post, with the form's messages."""
     return render("auth/login.html", "auth/_login_form.html", status=status, form=form)
@@ -108,13 +139,104 @@ def login():
         sessions.start_session(user, request.remote_addr, request.user_agent.string)
         login_user(user)
         target = safe_next(form.next.data) or home_for(user)
-        if wants_fragment():
-            response = make_response("", 200)
-            response.headers["HX-Redirect"] = target
-            return response
-        return redirect(target)
+        return _go(second_factor_url(user, safe_next(form.next.data)) or target)
     form.password.errors.append("The email or password is not right.")
     return _login_form(form, 401)
+
+
+def _code_paused(form, wait):
+    """429 for too many wrong codes, before any code is checked."""
+    minutes = login_throttle.minutes(wait)
+    response = render_template(
+        "auth/second_factor.html",
+        form=form,
+        refusal=f"Too many wrong codes. Signing in is paused for this account or from your network: "
+        f"try again in {minutes} minute{'' if minutes == 1 else 's'}.",
+    )
+    return response, 429, {"Retry-After": str(max(1, int(wait.total_seconds()) + 1))}
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@login_required
+def second_factor():
+    """After the password, an admin with an authenticator enters its code (or a recovery code)."""
+    if owed_step(current_user) != two_factor.NEEDS_CODE:
+        return redirect(home_for(current_user))
+    form = SecondFactorForm(next=request.args.get("next", ""))
+    if not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render_template("auth/second_factor.html", form=form), status
+    limits = login_throttle.Limits.from_config(current_app.config)
+    attempt = login_throttle.Attempt.of_second_factor(current_user.id, request.remote_addr, limits)
+    wait = login_throttle.refused_for(attempt, limits)
+    if wait is None:
+        wait, reservation = login_throttle.reserve(attempt, limits)
+    if wait is not None:
+        return _code_paused(form, wait)
+    code = form.code.data
+    by_recovery_code = False
+    if not two_factor.verify_totp(current_user.id, code):
+        by_recovery_code = two_factor.use_recovery_code(current_user.id, code)
+        if not by_recovery_code:
+            form.code.errors.append(
+                "That code is not right, or it was used already. Enter the code your authenticator app "
+                "shows now, or one of your recovery codes."
+            )
+            return render_template("auth/second_factor.html", form=form), 401
+    login_throttle.give_back(reservation)
+    sessions.pass_second_factor(current_user.get_session_id())
+    if by_recovery_code:
+        left = two_factor.recovery_codes_left(current_user.id)
+        flash(f"You signed in with a recovery code; {left} of them {'is' if left == 1 else 'are'} left. "
+              "Each works once.", "info")
+    return redirect(safe_next(form.next.data) or home_for(current_user))
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+@login_required
+def two_factor_setup():
+    """An admin enrols an authenticator app: scan the QR code (or type the secret), confirm with a code."""
+    if not current_user.is_admin:
+        abort(403)
+    owed = owed_step(current_user)
+    if owed == two_factor.NEEDS_CODE:
+        # Re-enrolling must not be a way around the code: the code comes first.
+        return redirect(url_for(".second_factor"))
+    if current_user.totp_secret:
+        return render_template(
+            "auth/two_factor_enrolled.html", left=two_factor.recovery_codes_left(current_user.id)
+        )
+    token = current_user.get_session_id()
+    secret = current_user.pending_totp_secret
+    if not secret:
+        secret = two_factor.new_secret()
+        sessions.hold_pending_secret(token, secret)
+    form = EnrolmentForm(next=request.args.get("next", ""))
+    status = 200
+    if form.validate_on_submit():
+        try:
+            codes = two_factor.enrol(current_user.id, secret, form.code.data)
+        except two_factor.AlreadyEnrolled:
+            return redirect(url_for(".two_factor_setup"))
+        if codes:
+            sessions.pass_second_factor(token)
+            return render_template(
+                "auth/recovery_codes.html", codes=codes, next=safe_next(form.next.data) or home_for(current_user)
+            )
+        form.code.errors.append(
+            "That code is not right. Enter the six digits your authenticator app shows now for this portal."
+        )
+        status = 422
+    elif request.method == "POST":
+        status = 422
+    uri = two_factor.provisioning_uri(secret, current_user.email, current_app.config["PROVIDER_NAME"])
+    return render_template(
+        "auth/two_factor_setup.html",
+        form=form,
+        qr_svg=two_factor.qr_svg(uri),
+        secret=two_factor.grouped(secret),
+        required=owed == two_factor.NEEDS_ENROLMENT,
+    ), status
 
 
 @bp.route("/logout", methods=["POST"])
