@@ -16,6 +16,7 @@ from .extensions import db
 from .filters import filesize
 from .licensing import business_today
 from .models import MODELS, Account, User, utcnow
+from .passwords import password_problem
 from .text import describe_character, hidden_character, printable
 
 
@@ -40,9 +41,18 @@ def _today():
 
 
 def _password(password, email):
+    """The password given, or prompted for until it meets the password rules; one given that does not is refused."""
     if password:
+        problem = password_problem(password, email)
+        if problem:
+            raise click.ClickException(f"The password is refused: {problem}")
         return password
-    return click.prompt(f"Password for {email}", hide_input=True, confirmation_prompt=True, type=TEXT)
+    while True:
+        password = click.prompt(f"Password for {email}", hide_input=True, confirmation_prompt=True, type=TEXT)
+        problem = password_problem(password, email)
+        if problem is None:
+            return password
+        click.echo(problem, err=True)
 
 
 @contextmanager
