@@ -73,6 +73,22 @@ EXPECTED = {
         "POST": row(TO_TAB, TO_TAB, TO_TAB, TO_TAB, TO_TAB, TO_ADMIN),
     },
     "auth.logout": {"POST": row(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN)},
+    # Anyone may ask for a reset link; the answer is the same for every email.
+    "auth.forgot_password": {
+        "GET": row(*[Outcome(200, text="Send reset link")] * 6),
+        "POST": row(*[Outcome(200, text="is on its way")] * 6),
+    },
+    # The URL argument is not a Set password token (it is a feed's): refused for everyone.
+    "auth.set_password": {
+        "GET": row(*[Outcome(404, text="This link is not valid")] * 6),
+        "POST": row(*[Outcome(404, text="This link is not valid")] * 6),
+    },
+    # Any signed-in user, customer or staff; the matrix posts a wrong current password (a right
+    # one would end the session the other rows reuse).
+    "auth.change_password": {
+        "GET": row(LOGIN, *[Outcome(200, text="Current password")] * 5),
+        "POST": row(LOGIN, *[Outcome(422, text="This is not your current password")] * 5),
+    },
     "portal.index": {"GET": row(LOGIN, REFUSED, REFUSED, TO_TAB, TO_TAB, TO_ADMIN)},
     "portal.licenses": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
     "portal.new_license": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
@@ -187,6 +203,11 @@ def _body(endpoint, world, license_form):
     """A valid submission for each POST route, so only the visitor decides the outcome."""
     if endpoint == "auth.login":
         return {"email": world["people"][AUTHORIZED].email, "password": PASSWORD}
+    if endpoint == "auth.forgot_password":
+        return {"email": "nobody@northwind.example"}
+    if endpoint in {"auth.change_password", "auth.set_password"}:
+        return {"current_password": "not the password", "new_password": "a new passphrase here",
+                "confirm_password": "a new passphrase here"}
     if endpoint == "portal.create_license":
         return license_form()
     if endpoint == "portal.update_license":

@@ -11,7 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from peewee import IntegrityError
 
-from . import api_tokens, billing, billing_report, demo, login_throttle, proofs, reminders, schema, sessions
+from . import api_tokens, billing, billing_report, demo, login_throttle, proofs, reminders, schema, sessions, tokens
 from .extensions import db
 from .filters import filesize
 from .licensing import business_today
@@ -298,8 +298,13 @@ def purge_sessions():
     config = current_app.config
     with db.database.connection_context():
         count = sessions.purge_expired(config["SESSION_IDLE_TIMEOUT"], config["SESSION_LIFETIME"])
-        counters = login_throttle.purge_spent(login_throttle.Limits.from_config(config))
+        login_limits = login_throttle.Limits.from_config(config)
+        reset_limits = login_throttle.Limits.from_config(config, "RESET_MAX", "RESET_THROTTLE_WINDOW_MINUTES")
+        # One table holds both kinds of counter: only what is past the longer window is spent for both.
+        counters = login_throttle.purge_spent(max(login_limits, reset_limits, key=lambda limits: limits.window))
+        used_links = tokens.purge_spent(utcnow(), timedelta(days=1))
     click.echo(f"purged {count} expired {'session' if count == 1 else 'sessions'}")
+    click.echo(f"purged {used_links} used or expired password {'link' if used_links == 1 else 'links'}")
     click.echo(f"purged {counters} failed-login {'counter' if counters == 1 else 'counters'} past their window")
 
 
