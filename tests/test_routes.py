@@ -107,6 +107,8 @@ EXPECTED = {
     "admin.set_enrollment": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.set_authorization": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.review": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    "admin.invite_user": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    "admin.set_access": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.license_history": {"GET": customers_forbidden(ADMIN_PAGE)},
     "admin.download_proof": {"GET": customers_forbidden(DOWNLOAD)},
     "admin.billing": {"GET": customers_forbidden(Outcome(200, text="Billing for the"))},
@@ -189,7 +191,7 @@ def snapshot():
     with db.database.connection_context():
         return {
             "accounts": list(Account.select(Account.id, Account.status, Account.byol_enrolled).order_by(Account.id).tuples()),
-            "users": list(User.select(User.id, User.is_authorized).order_by(User.id).tuples()),
+            "users": list(User.select(User.id, User.is_authorized, User.deactivated_at).order_by(User.id).tuples()),
             "licenses": list(License.select(License.id, License.plan, License.current).order_by(License.id).tuples()),
             "versions": list(
                 LicenseVersion.select(LicenseVersion.id, LicenseVersion.review_status).order_by(LicenseVersion.id).tuples()
@@ -219,6 +221,10 @@ def _body(endpoint, world, license_form):
         return {"status": "suspended"}
     if endpoint == "admin.set_enrollment":
         return {"enrollment": "subscription"}
+    if endpoint == "admin.invite_user":
+        return {"email": "invited@northwind.example", "name": "Invited Person"}
+    if endpoint == "admin.set_access":
+        return {"access": "deactivated"}
     if endpoint == "admin.set_authorization":
         return {"authorization": "authorized"}
     return {}
