@@ -105,3 +105,15 @@ def test_portal_url_comes_from_the_setting_not_the_request(mail_app):
     mail_app.config["PORTAL_URL"] = "https://licenses.provider.example/portal"
     with mail_app.test_request_context("/", base_url="http://evil.example"):
         assert portal_url("auth.login") == "https://licenses.provider.example/portal/login"
+
+
+def test_a_server_that_closes_the_connection_between_messages_gets_a_fresh_one(mail_app, smtp_server):
+    smtp_server.hang_up_after = 2
+    addresses = [f"p{i}@northwind.example" for i in range(5)]
+    with mail_app.app_context():
+        errors = send_many([
+            build_email("password_reset", to, "Set a new password", name="", email=to, link="x", valid_for="1 hour")
+            for to in addresses
+        ])
+    assert errors == [None] * 5
+    assert [recipients for recipients, _ in smtp_server.messages] == [(a,) for a in addresses]

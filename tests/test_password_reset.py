@@ -295,3 +295,28 @@ def test_wrong_current_passwords_are_throttled_like_logins(app, user, login):
 def test_change_password_needs_a_signed_in_user(client):
     assert client.get("/password/change").status_code == 302
     assert change(client).status_code == 302
+
+
+def test_only_the_tokens_hash_is_stored(mail_app, client, user, smtp_server):
+    import hashlib
+
+    token = reset_link(client, smtp_server, user.email).rsplit("/", 1)[1]
+    with db.database.connection_context():
+        row = AccessToken.get(AccessToken.user == user.id)
+        stored = [str(value) for value in AccessToken.select().tuples().get()]
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert not any(token in value for value in stored)
+
+
+def test_purge_sessions_deletes_links_spent_over_a_day_ago(app, user, runner):
+    from webapp import tokens
+
+    now = utcnow()
+    with db.database.connection_context():
+        tokens.issue(user.id, AccessToken.RESET, timedelta(hours=1), now - timedelta(days=2))  # expired long ago
+        tokens.issue(user.id, AccessToken.INVITE, timedelta(days=7), now)  # still good
+    result = runner.invoke(args=["purge-sessions"])
+    assert result.exit_code == 0, result.output
+    assert "purged 1 used or expired password link" in result.output
+    with db.database.connection_context():
+        assert [row.purpose for row in AccessToken.select()] == [AccessToken.INVITE]
