@@ -92,6 +92,14 @@ class Config:
     # the two limits above, counted per admin and per address apart from logins.
     ADMIN_2FA_REQUIRED = _env_bool("ADMIN_2FA_REQUIRED", True)
 
+    # Links to Set password: a reset link works once, for this long; so does an invitation's.
+    PASSWORD_RESET_VALID_HOURS = float(os.environ.get("PASSWORD_RESET_VALID_HOURS", 1))
+    INVITATION_VALID_DAYS = float(os.environ.get("INVITATION_VALID_DAYS", 7))
+    # Reset requests (Send reset link) allowed per email and per client address in a window.
+    RESET_MAX_PER_EMAIL = int(os.environ.get("RESET_MAX_PER_EMAIL", 3))
+    RESET_MAX_PER_ADDRESS = int(os.environ.get("RESET_MAX_PER_ADDRESS", 20))
+    RESET_THROTTLE_WINDOW_MINUTES = float(os.environ.get("RESET_THROTTLE_WINDOW_MINUTES", 60))
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
@@ -118,6 +126,12 @@ class Config:
                config["LOGIN_THROTTLE_WINDOW_MINUTES"]) <= 0:
             raise RuntimeError("LOGIN_MAX_FAILURES_PER_EMAIL, LOGIN_MAX_FAILURES_PER_ADDRESS and "
                                "LOGIN_THROTTLE_WINDOW_MINUTES must be more than 0.")
+        config["PASSWORD_RESET_VALID_FOR"] = timedelta(hours=config["PASSWORD_RESET_VALID_HOURS"])
+        config["INVITATION_VALID_FOR"] = timedelta(days=config["INVITATION_VALID_DAYS"])
+        if min(config["PASSWORD_RESET_VALID_HOURS"], config["INVITATION_VALID_DAYS"], config["RESET_MAX_PER_EMAIL"],
+               config["RESET_MAX_PER_ADDRESS"], config["RESET_THROTTLE_WINDOW_MINUTES"]) <= 0:
+            raise RuntimeError("PASSWORD_RESET_VALID_HOURS, INVITATION_VALID_DAYS, RESET_MAX_PER_EMAIL, "
+                               "RESET_MAX_PER_ADDRESS and RESET_THROTTLE_WINDOW_MINUTES must be more than 0.")
         if config["PORTAL_ENV"] == "development":
             config["SESSION_COOKIE_SECURE"] = _env_bool("SESSION_COOKIE_SECURE", False)
             config["ADMIN_2FA_REQUIRED"] = _env_bool("ADMIN_2FA_REQUIRED", False)

@@ -83,51 +83,51 @@ def test_create_account_refuses_a_duplicate_name(runner):
 def test_create_user_with_every_option(runner, account, client, login):
     result = runner.invoke(
         args=["create-user", "Pat.Doe@Northwind.Example", "--account", account.name, "--authorized",
-              "--name", "Pat Doe", "--password", "s3cret-Pw!"]
+              "--name", "Pat Doe", "--password", "s3cret-Pw!-long"]
     )
     assert result.exit_code == 0, result.output
     user = in_db(lambda: User.get(User.email == "pat.doe@northwind.example"))
     assert user.account_id == account.id
     assert user.is_authorized is True and user.is_admin is False
     assert user.name == "Pat Doe"
-    assert "s3cret-Pw!" not in user.password_hash
-    assert user.check_password("s3cret-Pw!") and not user.check_password("s3cret-pw!")
+    assert "s3cret-Pw!-long" not in user.password_hash
+    assert user.check_password("s3cret-Pw!-long") and not user.check_password("s3cret-pw!-long")
     # The user can log in with the mixed-case email they were created with.
-    assert login(client, "PAT.DOE@northwind.example", "s3cret-Pw!").status_code == 302
+    assert login(client, "PAT.DOE@northwind.example", "s3cret-Pw!-long").status_code == 302
     assert client.get("/licenses").status_code == 200
 
 
 def test_create_user_is_not_authorized_by_default(runner, account):
     result = runner.invoke(args=["create-user", "sam@northwind.example", "--account", account.name,
-                                 "--password", "pw-1234"])
+                                 "--password", "pw-1234-plenty-long"])
     assert result.exit_code == 0, result.output
     assert in_db(lambda: User.get(User.email == "sam@northwind.example").is_authorized) is False
 
 
 def test_create_user_prompts_for_the_password_hidden(runner, account):
     result = runner.invoke(args=["create-user", "sam@northwind.example", "--account", account.name],
-                           input="hidden-Pw-9\nhidden-Pw-9\n")
+                           input="hidden-Pw-9-long\nhidden-Pw-9-long\n")
     assert result.exit_code == 0, result.output
-    assert "hidden-Pw-9" not in result.output
-    assert in_db(lambda: User.get(User.email == "sam@northwind.example").check_password("hidden-Pw-9"))
+    assert "hidden-Pw-9-long" not in result.output
+    assert in_db(lambda: User.get(User.email == "sam@northwind.example").check_password("hidden-Pw-9-long"))
 
 
 def test_create_user_needs_an_existing_account(runner):
     result = runner.invoke(args=["create-user", "pat@northwind.example", "--account", "No Such Co",
-                                 "--password", "pw-1234"])
+                                 "--password", "pw-1234-plenty-long"])
     assert result.exit_code != 0
     assert "No account named 'No Such Co'." in result.output
     assert in_db(lambda: User.select().count()) == 0
 
 
 def test_create_user_requires_the_account_option(runner):
-    result = runner.invoke(args=["create-user", "pat@northwind.example", "--password", "pw-1234"])
+    result = runner.invoke(args=["create-user", "pat@northwind.example", "--password", "pw-1234-plenty-long"])
     assert result.exit_code != 0
     assert "--account" in result.output
 
 
 def test_create_user_refuses_a_duplicate_email_in_any_case(runner, account):
-    args = ["--account", account.name, "--password", "pw-1234"]
+    args = ["--account", account.name, "--password", "pw-1234-plenty-long"]
     assert runner.invoke(args=["create-user", "pat@northwind.example", *args]).exit_code == 0
     result = runner.invoke(args=["create-user", "PAT@Northwind.example", *args, "--authorized"])
     assert result.exit_code != 0
@@ -141,35 +141,35 @@ def test_create_user_refuses_a_duplicate_email_in_any_case(runner, account):
 
 
 def test_create_admin_with_a_password(runner, client, login):
-    result = runner.invoke(args=["create-admin", "Staff@Provider.Example", "--password", "adm1n-Pw"])
+    result = runner.invoke(args=["create-admin", "Staff@Provider.Example", "--password", "adm1n-Pw-long-enough"])
     assert result.exit_code == 0, result.output
     admin = in_db(lambda: User.get(User.email == "staff@provider.example"))
     assert admin.is_admin is True and admin.account_id is None
-    assert admin.password_hash != "adm1n-Pw" and admin.check_password("adm1n-Pw")
-    assert login(client, "staff@provider.example", "adm1n-Pw").headers["Location"] == "/admin/"
+    assert admin.password_hash != "adm1n-Pw-long-enough" and admin.check_password("adm1n-Pw-long-enough")
+    assert login(client, "staff@provider.example", "adm1n-Pw-long-enough").headers["Location"] == "/admin/"
 
 
 def test_create_admin_prompts_for_the_password_hidden(runner):
-    result = runner.invoke(args=["create-admin", "staff@provider.example"], input="pw\npw\n")
+    result = runner.invoke(args=["create-admin", "staff@provider.example"], input="staff pass phrase\nstaff pass phrase\n")
     assert result.exit_code == 0, result.output
     assert "Password for staff@provider.example" in result.output
     assert "Repeat for confirmation" in result.output
-    assert "pw\n" not in result.output.replace("Password", "")  # typed characters are not echoed
-    assert in_db(lambda: User.get(User.email == "staff@provider.example").check_password("pw"))
+    assert "staff pass phrase" not in result.output  # typed characters are not echoed
+    assert in_db(lambda: User.get(User.email == "staff@provider.example").check_password("staff pass phrase"))
 
 
 def test_create_admin_asks_again_when_the_passwords_differ(runner):
-    result = runner.invoke(args=["create-admin", "staff@provider.example"], input="pw\nwp\npw2\npw2\n")
+    result = runner.invoke(args=["create-admin", "staff@provider.example"], input="staff pass phrase\nstaff pass phrasf\nstaff pass phrase 2\nstaff pass phrase 2\n")
     assert result.exit_code == 0, result.output
     assert "do not match" in result.output
-    assert in_db(lambda: User.get(User.email == "staff@provider.example").check_password("pw2"))
+    assert in_db(lambda: User.get(User.email == "staff@provider.example").check_password("staff pass phrase 2"))
 
 
 def test_create_admin_refuses_a_duplicate_email(runner, admin):
-    result = runner.invoke(args=["create-admin", admin.email, "--password", "other-pw"])
+    result = runner.invoke(args=["create-admin", admin.email, "--password", "other-pw-long-enough"])
     assert result.exit_code != 0
     assert "already exists" in result.output
-    assert in_db(lambda: User.get(User.email == admin.email).check_password("other-pw")) is False
+    assert in_db(lambda: User.get(User.email == admin.email).check_password("other-pw-long-enough")) is False
 
 
 # --- seed-demo --------------------------------------------------------------------------------
@@ -265,3 +265,33 @@ def test_production_refuses_to_start_without_secret_key(tmp_path):
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr + result.stdout
     assert "Database ready." not in result.stdout
+
+
+# --- password rules ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["create-user", "create-admin", "set-password"])
+@pytest.mark.parametrize("password, says", [
+    ("short-pw", "at least 12 characters"),
+    ("x" * 129, "at most 128 characters"),
+    ("qwerty123456", "passwords people use often"),
+])
+def test_every_command_that_sets_a_password_applies_the_rules(runner, account, user, command, password, says):
+    args = {
+        "create-user": ["create-user", "new@northwind.example", "--account", account.name],
+        "create-admin": ["create-admin", "new@provider.example"],
+        "set-password": ["set-password", user.email],
+    }[command]
+    result = runner.invoke(args=[*args, "--password", password])
+    assert result.exit_code == 1
+    assert says in result.output and "Traceback" not in result.output
+    assert in_db(lambda: User.select().where(User.email.startswith("new@")).count()) == 0
+    assert in_db(lambda: User.get_by_id(user.id).check_password(password)) is False
+
+
+def test_a_prompted_password_that_breaks_the_rules_is_asked_again(runner):
+    result = runner.invoke(args=["create-admin", "staff@provider.example"],
+                           input="short\nshort\nlong enough phrase\nlong enough phrase\n")
+    assert result.exit_code == 0, result.output
+    assert "at least 12 characters" in result.output
+    assert in_db(lambda: User.get(User.email == "staff@provider.example").check_password("long enough phrase"))

@@ -80,6 +80,22 @@ EXPECTED = {
         "POST": row(TO_TAB, TO_TAB, TO_TAB, TO_TAB, TO_TAB, TO_ADMIN),
     },
     "auth.logout": {"POST": row(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN)},
+    # Anyone may ask for a reset link; the answer is the same for every email.
+    "auth.forgot_password": {
+        "GET": row(*[Outcome(200, text="Send reset link")] * 6),
+        "POST": row(*[Outcome(200, text="is on its way")] * 6),
+    },
+    # The URL argument is not a Set password token (it is a feed's): refused for everyone.
+    "auth.set_password": {
+        "GET": row(*[Outcome(404, text="This link is not valid")] * 6),
+        "POST": row(*[Outcome(404, text="This link is not valid")] * 6),
+    },
+    # Any signed-in user, customer or staff; the matrix posts a wrong current password (a right
+    # one would end the session the other rows reuse). A staff sign-in gives its code first.
+    "auth.change_password": {
+        "GET": row(LOGIN, *[Outcome(200, text="Current password")] * 5, TO_CODE),
+        "POST": row(LOGIN, *[Outcome(422, text="This is not your current password")] * 5, TO_CODE),
+    },
     "portal.index": {"GET": row(LOGIN, REFUSED, REFUSED, TO_TAB, TO_TAB, TO_ADMIN)},
     "portal.licenses": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
     "portal.new_license": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
@@ -98,6 +114,8 @@ EXPECTED = {
     "admin.set_enrollment": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.set_authorization": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.review": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    "admin.invite_user": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    "admin.set_access": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.license_history": {"GET": customers_forbidden(ADMIN_PAGE)},
     "admin.download_proof": {"GET": customers_forbidden(DOWNLOAD)},
     "admin.billing": {"GET": customers_forbidden(Outcome(200, text="Billing for the"))},
@@ -196,7 +214,8 @@ def snapshot():
         return {
             "accounts": list(Account.select(Account.id, Account.status, Account.byol_enrolled).order_by(Account.id).tuples()),
             "users": list(
-                User.select(User.id, User.is_authorized, User.totp_secret, User.totp_last_step).order_by(User.id).tuples()
+                User.select(User.id, User.is_authorized, User.totp_secret, User.totp_last_step, User.deactivated_at)
+                .order_by(User.id).tuples()
             ),
             "licenses": list(License.select(License.id, License.plan, License.current).order_by(License.id).tuples()),
             "versions": list(
@@ -211,6 +230,11 @@ def _body(endpoint, world, license_form):
     """A valid submission for each POST route, so only the visitor decides the outcome."""
     if endpoint == "auth.login":
         return {"email": world["people"][AUTHORIZED].email, "password": PASSWORD}
+    if endpoint == "auth.forgot_password":
+        return {"email": "nobody@northwind.example"}
+    if endpoint in {"auth.change_password", "auth.set_password"}:
+        return {"current_password": "not the password", "new_password": "a new passphrase here",
+                "confirm_password": "a new passphrase here"}
     if endpoint == "portal.create_license":
         return license_form()
     if endpoint == "portal.update_license":
@@ -224,6 +248,10 @@ def _body(endpoint, world, license_form):
         return {"status": "suspended"}
     if endpoint == "admin.set_enrollment":
         return {"enrollment": "subscription"}
+    if endpoint == "admin.invite_user":
+        return {"email": "invited@northwind.example", "name": "Invited Person"}
+    if endpoint == "admin.set_access":
+        return {"access": "deactivated"}
     if endpoint == "admin.set_authorization":
         return {"authorization": "authorized"}
     return {}

@@ -110,12 +110,12 @@ def test_saving_other_fields_keeps_the_sessions(app, logged_in, user):
 
 
 def test_flask_set_password_ends_the_users_sessions(app, logged_in, user, runner, login):
-    result = runner.invoke(args=["set-password", user.email.upper(), "--password", "n3w-Passphrase"])
+    result = runner.invoke(args=["set-password", user.email.upper(), "--password", "n3w-Passphrase-long"])
     assert result.exit_code == 0, result.output
     assert "sessions were ended" in result.output
     assert sent_to_login(logged_in.get("/licenses"))
     assert login(logged_in, user.email).status_code == 401
-    assert login(logged_in, user.email, "n3w-Passphrase").status_code == 302
+    assert login(logged_in, user.email, "n3w-Passphrase-long").status_code == 302
 
 
 def test_seed_demo_giving_new_passwords_ends_the_demo_users_sessions(app, runner, login):

@@ -400,3 +400,19 @@ def test_enrolment_at_a_chosen_moment(app, client, admin, login, at_moment):
     login(again, admin.email)
     assert again.post("/login/code", data={"code": code_at(secret, T - 30)}).status_code == 401
     assert again.post("/login/code", data={"code": code_at(secret, T)}).status_code == 302
+
+
+def test_change_password_asks_for_the_code_first_and_keeps_it_after(app, client, enrolled_admin, login, secret):
+    new_password = "a brand new staff passphrase"
+    form = {"current_password": "correct horse battery staple", "new_password": new_password,
+            "confirm_password": new_password}
+    login(client, enrolled_admin.email)
+    before_code = client.post("/password/change", data=form)
+    assert before_code.status_code == 302 and _path(before_code) == "/login/code"
+    assert _user(enrolled_admin.id).check_password("correct horse battery staple")  # the password alone changed nothing
+
+    client.post("/login/code", data={"code": pyotp.TOTP(secret).now()})
+    changed = client.post("/password/change", data=form)
+    assert changed.status_code == 302 and _path(changed) == "/admin/"
+    assert _user(enrolled_admin.id).check_password(new_password)
+    assert client.get("/admin/").status_code == 200  # the new session carries the code given in this browser

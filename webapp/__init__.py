@@ -7,7 +7,9 @@ from . import cli, errors, filters, security
 from .admin import bp as admin_bp
 from .api import bp as api_bp
 from .auth import bp as auth_bp
-from .extensions import csrf, db, htmx, login_manager, mail
+# Aliased: the name `mail` in this package is the webapp.mail module.
+from .extensions import csrf, db, htmx, login_manager
+from .extensions import mail as mail_extension
 from .feeds import bp as feeds_bp
 from .models import open_database
 from .portal import bp as portal_bp
@@ -25,7 +27,7 @@ def create_app(config_class=Config, **overrides):
     db.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
-    mail.init_app(app)
+    mail_extension.init_app(app)
     htmx.init_app(app)
 
     # Before any route: every <int:…> in a URL is an id a database column can hold, or a 404.

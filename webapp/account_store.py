@@ -9,6 +9,7 @@ stays signed in on a right they lost.
 """
 from .extensions import db
 from .models import (
+    AccessToken,
     Account,
     AccountChange,
     LicenseVersion,
@@ -19,6 +20,7 @@ from .models import (
     write_transaction,
 )
 from .sessions import end_sessions_of_account, end_sessions_of_user
+from .tokens import issue
 
 
 def _change_transaction():
@@ -104,3 +106,56 @@ def review_version(version_id, decision, reason="", actor=None):
 
 def _changed(update):
     return update.execute() == 1
+
+
+# --- invitations and deactivation -------------------------------------------------------------
+
+INVITED = "invited"
+INVITED_AGAIN = "invited again"
+ELSEWHERE = "elsewhere"
+# The password of an invited user who has not set one yet: no hash matches it.
+NO_PASSWORD = "!"
+
+
+def invite_user(account_id, email, name, authorized, valid_for, now):
+    """Create the customer user (or find this account's own) and issue an invitation token.
+
+    Returns (outcome, user, token): INVITED for a new user, INVITED_AGAIN for a user of this
+    account (a deactivated one is reactivated; the earlier link stops working), ELSEWHERE with no
+    token when the email belongs to staff or another account's user.
+    """
+    with write_transaction():
+        user = User.select().where(User.email == email)
+        user = (user.for_update() if on_postgresql() else user).first()
+        if user is not None and (user.is_admin or user.account_id != account_id):
+            return ELSEWHERE, user, None
+        if user is None:
+            user = User.create(email=email, name=name, account=account_id, is_authorized=authorized,
+                               password_hash=NO_PASSWORD)
+            outcome = INVITED
+        else:
+            User.update(deactivated_at=None).where(User.id == user.id).execute()
+            user.deactivated_at = None
+            outcome = INVITED_AGAIN
+        token = issue(user.id, AccessToken.INVITE, valid_for, now)
+    return outcome, user, token
+
+
+def set_deactivated(user_id, deactivated, now):
+    """Deactivate a customer user (sessions and unused links end; rows stay) or reactivate one.
+
+    False when the user already was so.
+    """
+    with _change_transaction():
+        condition = User.deactivated_at.is_null() if deactivated else User.deactivated_at.is_null(False)
+        changed = _changed(
+            User.update(deactivated_at=now if deactivated else None).where(
+                (User.id == user_id) & (User.is_admin == False) & condition  # noqa: E712
+            )
+        )
+        if changed and deactivated:
+            end_sessions_of_user(user_id)
+            AccessToken.update(used_at=now).where(
+                (AccessToken.user == user_id) & AccessToken.used_at.is_null()
+            ).execute()
+    return changed

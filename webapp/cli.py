@@ -21,12 +21,14 @@ from . import (
     reminders,
     schema,
     sessions,
+    tokens,
     two_factor,
 )
 from .extensions import db
 from .filters import filesize
 from .licensing import business_today
 from .models import MODELS, Account, User, utcnow
+from .passwords import password_problem
 from .text import describe_character, hidden_character, printable
 
 
@@ -51,9 +53,18 @@ def _today():
 
 
 def _password(password, email):
+    """The password given, or prompted for until it meets the password rules; one given that does not is refused."""
     if password:
+        problem = password_problem(password, email)
+        if problem:
+            raise click.ClickException(f"The password is refused: {problem}")
         return password
-    return click.prompt(f"Password for {email}", hide_input=True, confirmation_prompt=True, type=TEXT)
+    while True:
+        password = click.prompt(f"Password for {email}", hide_input=True, confirmation_prompt=True, type=TEXT)
+        problem = password_problem(password, email)
+        if problem is None:
+            return password
+        click.echo(problem, err=True)
 
 
 @contextmanager
@@ -318,8 +329,13 @@ def purge_sessions():
     config = current_app.config
     with db.database.connection_context():
         count = sessions.purge_expired(config["SESSION_IDLE_TIMEOUT"], config["SESSION_LIFETIME"])
-        counters = login_throttle.purge_spent(login_throttle.Limits.from_config(config))
+        login_limits = login_throttle.Limits.from_config(config)
+        reset_limits = login_throttle.Limits.from_config(config, "RESET_MAX", "RESET_THROTTLE_WINDOW_MINUTES")
+        # One table holds both kinds of counter: only what is past the longer window is spent for both.
+        counters = login_throttle.purge_spent(max(login_limits, reset_limits, key=lambda limits: limits.window))
+        used_links = tokens.purge_spent(utcnow(), timedelta(days=1))
     click.echo(f"purged {count} expired {'session' if count == 1 else 'sessions'}")
+    click.echo(f"purged {used_links} used or expired password {'link' if used_links == 1 else 'links'}")
     click.echo(f"purged {counters} failed-login {'counter' if counters == 1 else 'counters'} past their window")
 
 

@@ -20,6 +20,17 @@ def filesize(size):
     return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
 
 
+def duration(value):
+    """A timedelta for people: 1 hour, 7 days, 90 minutes (the largest whole unit)."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
+
+
 def register(app):
     app.jinja_env.filters["day"] = day
     app.jinja_env.filters["filesize"] = filesize
+    app.jinja_env.filters["duration"] = duration

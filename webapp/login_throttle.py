@@ -29,11 +29,12 @@ class Limits:
     window: timedelta
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, prefix="LOGIN_MAX_FAILURES", window="LOGIN_THROTTLE_WINDOW_MINUTES"):
+        """The login limits; another counter (the reset requests) names its own settings."""
         return cls(
-            per_email=config["LOGIN_MAX_FAILURES_PER_EMAIL"],
-            per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-            window=timedelta(minutes=config["LOGIN_THROTTLE_WINDOW_MINUTES"]),
+            per_email=config[f"{prefix}_PER_EMAIL"],
+            per_address=config[f"{prefix}_PER_ADDRESS"],
+            window=timedelta(minutes=config[window]),
         )
 
 
@@ -44,15 +45,16 @@ class Attempt:
     keys: tuple  # ((key, limit), ...)
 
     @classmethod
-    def of(cls, email, address, limits):
-        return cls(keys=((email_key(email), limits.per_email), (address_key(address), limits.per_address)))
+    def of(cls, email, address, limits, scope=""):
+        """The try's keys; a `scope` ("reset:") gives another counter its own keys beside login's."""
+        return cls(keys=((email_key(email, scope), limits.per_email), (address_key(address, scope), limits.per_address)))
 
     @classmethod
     def of_second_factor(cls, user_id, address, limits):
         """A try at an admin's authentication code: counted per admin and per address, apart from logins."""
         return cls(keys=(
             (_key("second-factor-user", user_id), limits.per_email),
-            (address_key(address, kind="second-factor-address"), limits.per_address),
+            (address_key(address, scope="second-factor-"), limits.per_address),
         ))
 
 
@@ -60,13 +62,14 @@ def _key(kind, value):
     return hashlib.sha256(f"{kind}:{value}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def email_key(email):
+def email_key(email, scope=""):
     """The counter key of an email, normalised as login looks it up (trimmed, lower case)."""
-    return _key("email", (email or "").strip().lower())
+    return _key(f"{scope}email", (email or "").strip().lower())
 
 
-def address_key(address, kind="address"):
+def address_key(address, scope=""):
     """The counter key of a client address; an IPv6 client counts as its /64, which one host can fill."""
+    kind = f"{scope}address"
     try:
         ip = ipaddress.ip_address(address or "")
     except ValueError:

@@ -88,6 +88,12 @@ class User(UserMixin, db.Model):
     totp_secret = CharField(max_length=64, null=True)
     # The last TOTP time step accepted: a code of that step or an earlier one is a replay, refused.
     totp_last_step = IntegerField(null=True)
+    # Set by staff: the user can no longer sign in; the row stays for the history that names them.
+    deactivated_at = DateTimeField(null=True)
+
+    @property
+    def is_deactivated(self):
+        return self.deactivated_at is not None
 
     def set_password(self, password):
         self.password_hash = generate_password_hash(password)
@@ -354,10 +360,31 @@ class CalendarFeed(db.Model):
     created_at = DateTimeField(default=utcnow)
 
 
+class AccessToken(db.Model):
+    """A single-use link to Set password (a password reset or an invitation): only its SHA-256 is kept.
+
+    It is used up by a conditional UPDATE (used_at IS NULL, expires_at in the future) whose row
+    count decides, so two clicks cannot both use it.
+    """
+
+    RESET = "reset"
+    INVITE = "invite"
+
+    token_hash = CharField(max_length=64, unique=True)
+    purpose = CharField(max_length=16)
+    user = ForeignKeyField(User, backref="access_tokens", on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user", "purpose"), False),)
+
+
 MODELS = [
     Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
-    LoginSession, LoginThrottle, AccountChange, ReviewEvent, ApiToken, CalendarFeed,
-    RecoveryCode,
+    LoginSession, LoginThrottle, AccountChange, ReviewEvent, ApiToken, CalendarFeed, RecoveryCode,
+    AccessToken,
 ]
 PRODUCTS = ["MS Office 365"]
 

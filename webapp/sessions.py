@@ -52,6 +52,7 @@ def load_session_user(token, idle_timeout, lifetime, now=None):
             (LoginSession.id == _digest(token))
             & (LoginSession.last_seen_at > now - idle_timeout)
             & (LoginSession.created_at > now - lifetime)
+            & User.deactivated_at.is_null()
         )
         .first()
     )

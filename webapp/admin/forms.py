@@ -1,4 +1,5 @@
-from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringField
+from email_validator import EmailNotValidError, validate_email
+from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
 from ..billing import BYOL, SUBSCRIPTION, parse_cycle
@@ -37,6 +38,28 @@ class AuthorizationForm(PlainTextForm):
 
     AUTHORIZED, UNAUTHORIZED = "authorized", "unauthorized"
     authorization = HiddenField(validators=[AnyOf([AUTHORIZED, UNAUTHORIZED])])
+
+
+class AccessForm(PlainTextForm):
+    """Deactivate a user or reactivate them, by name."""
+
+    ACTIVE, DEACTIVATED = "active", "deactivated"
+    access = HiddenField(validators=[AnyOf([ACTIVE, DEACTIVATED])])
+
+
+class InviteForm(PlainTextForm):
+    """Invite user: a new customer user of the account gets a link to Set password."""
+
+    email = EmailField("Email", validators=[DataRequired("Enter the email of the person to invite."), Length(max=254)])
+    name = StringField("Name", validators=[Length(max=200)])
+    authorized = BooleanField("Authorized to open the Onboarding Portal")
+
+    def validate_email(self, field):
+        # As for license contacts: no SMTPUTF8, so letters beyond ASCII before the @ are refused here.
+        try:
+            validate_email(field.data, check_deliverability=False, allow_smtputf8=False)
+        except EmailNotValidError:
+            raise ValidationError("Enter a valid email address, like name@example.com, with plain letters before the @.") from None
 
 
 class AccountSearchForm(PlainTextForm):

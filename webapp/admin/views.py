@@ -1,21 +1,27 @@
+import smtplib
+
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from peewee import fn
+from flask_mail import BadHeaderError
+from peewee import IntegrityError, fn
 
-from .. import account_store, billing_report, expiry_timeline, license_store, reminders
+from .. import account_store, billing_report, expiry_timeline, license_store, mail, reminders
 from ..auth.views import second_factor_url
 from ..billing import format_cycle, next_cycle, parse_cycle
 from ..errors import render_error
 from ..extensions import login_manager
+from ..filters import duration
 from ..licensing import business_today
-from ..models import Account, License, LicenseVersion, ProofDocument, User
+from ..models import Account, License, LicenseVersion, ProofDocument, User, utcnow
 from ..proofs import send_proof
 from .forms import (
+    AccessForm,
     AccountSearchForm,
     AccountStatusForm,
     AuthorizationForm,
     BillingFilterForm,
     EnrollmentForm,
+    InviteForm,
     ReviewForm,
 )
 
@@ -97,7 +103,11 @@ def index():
 
 @bp.route("/accounts/<int:account_id>")
 def account(account_id):
-    account = _account_or_404(account_id)
+    return _account_page(_account_or_404(account_id))
+
+
+def _account_page(account, invite_form=None, status=200):
+    """The account page; an Invite user form that failed comes back in it with its messages."""
     today = _today()
     rows, byol = _standing(account, license_store.licenses_of(account.id), today)
     users = list(User.select().where(User.account == account.id).order_by(User.email))
@@ -112,8 +122,62 @@ def account(account_id):
         status_form=AccountStatusForm(),
         enrollment_form=EnrollmentForm(),
         authorization_form=AuthorizationForm(),
+        access_form=AccessForm(),
+        invite_form=invite_form or InviteForm(formdata=None),
         review=ReviewForm(),
-    )
+    ), status
+
+
+def _clock():
+    return current_app.config.get("CLOCK", utcnow)()
+
+
+@bp.route("/accounts/<int:account_id>/invitations", methods=["POST"])
+def invite_user(account_id):
+    """Invite user: create the user (or find this account's own) and email a link to Set password."""
+    account = _account_or_404(account_id)
+    form = InviteForm()
+    if not form.validate_on_submit():
+        return _account_page(account, form, 422)
+    email = form.email.data.strip().lower()
+    valid_for = current_app.config["INVITATION_VALID_FOR"]
+    try:
+        outcome, user, token = account_store.invite_user(
+            account.id, email, (form.name.data or "").strip(), form.authorized.data, valid_for, _clock()
+        )
+    except IntegrityError:
+        outcome = account_store.ELSEWHERE  # the same email was just created by another request
+    if outcome == account_store.ELSEWHERE:
+        form.email.errors.append(f"{email} already has a login for another account or for staff; nothing was sent.")
+        return _account_page(account, form, 409)
+    try:
+        mail.send_email(
+            "invitation", user.email, f"Your invitation to the {current_app.config['PROVIDER_NAME']} Onboarding Portal",
+            name=user.name, email=user.email, account_name=account.name, inviter=current_user.name or current_user.email,
+            link=mail.portal_url("auth.set_password", token=token), valid_for=duration(valid_for),
+        )
+    except (mail.MailSettingsError, smtplib.SMTPException, OSError, BadHeaderError, UnicodeError) as error:
+        current_app.logger.warning("The invitation to %s could not be sent: %s", user.email, error)
+        flash(f"{user.email} was added, but the invitation email could not be sent ({error}). "
+              "Use Invite user again with the same email to send a new link.", "error")
+        return redirect(url_for(".account", account_id=account.id))
+    again = " again; the earlier link no longer works" if outcome == account_store.INVITED_AGAIN else ""
+    return _back_to(account.id, f"Invitation sent to {user.email}{again}. The link works for {duration(valid_for)}.")
+
+
+@bp.route("/users/<int:user_id>/access", methods=["POST"])
+def set_access(user_id):
+    """Deactivate a customer user (they can no longer sign in, their sessions end) or reactivate them."""
+    user = found(User.get_or_none((User.id == user_id) & (User.is_admin == False)))  # noqa: E712
+    form = AccessForm()
+    if not form.validate_on_submit():
+        return _intent_missing("whether to deactivate or reactivate the user")
+    deactivate = form.access.data == AccessForm.DEACTIVATED
+    if account_store.set_deactivated(user.id, deactivate, _clock()):
+        state = "deactivated: they can no longer sign in" if deactivate else "active again"
+        return _back_to(user.account_id, f"{user.email} is {state}.")
+    state = "deactivated" if deactivate else "active"
+    return _back_to(user.account_id, f"{user.email} already was {state}; nothing changed.", changed=False)
 
 
 def _back_to(account_id, message, changed=True):

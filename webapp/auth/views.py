@@ -1,14 +1,27 @@
+import threading
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    has_request_context,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import login_throttle, sessions, two_factor
-from ..extensions import login_manager
+from .. import login_throttle, mail, sessions, tokens, two_factor
+from ..extensions import db, login_manager
+from ..filters import duration
 from ..hypermedia import render, wants_fragment
-from ..models import User
-from .forms import EnrolmentForm, LoginForm, SecondFactorForm
+from ..models import AccessToken, User, utcnow
+from .forms import ChangePasswordForm, EnrolmentForm, ForgotPasswordForm, LoginForm, SecondFactorForm, SetPasswordForm
 
 bp = Blueprint("auth", __name__)
 
@@ -80,8 +93,9 @@ def second_factor_url(user, target=None):
 @bp.app_context_processor
 def second_factor_owed():
     """Pages hide the staff menu from a sign-in that still owes the second factor."""
-    owed = current_user.is_authenticated and owed_step(current_user) is not None
-    return {"owes_second_factor": owed}
+    if not has_request_context():  # an email rendered by cron has no signed-in user
+        return {}
+    return {"owes_second_factor": current_user.is_authenticated and owed_step(current_user) is not None}
 
 
 def _go(target):
@@ -132,9 +146,17 @@ def login():
     if wait is not None:
         return _throttled(form, wait)
     user = User.get_or_none(User.email == form.email.data.strip().lower())
+    right_password = user is not None and user.check_password(form.password.data)
     if user is None:
         check_password_hash(_UNKNOWN_USER_HASH, form.password.data)
-    elif user.check_password(form.password.data):
+    elif right_password and user.is_deactivated:
+        # Only after the right password, so the answer tells nothing to someone guessing.
+        form.password.errors.append(
+            f"Your access to the portal was ended by {current_app.config['PROVIDER_NAME']}. "
+            f"If you need it again, ask an authorized user of your company or write to {current_app.config['SUPPORT_EMAIL']}."
+        )
+        return _login_form(form, 403)
+    elif right_password:
         login_throttle.give_back(reservation)
         sessions.start_session(user, request.remote_addr, request.user_agent.string)
         login_user(user)
@@ -246,3 +268,152 @@ def logout():
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+# --- password reset, Set password, Change password -------------------------------------------
+
+
+def clock():
+    """Now (naive UTC); tests put another callable in the CLOCK setting to move time without sleeping."""
+    return current_app.config.get("CLOCK", utcnow)()
+
+
+def _send_in_background(message):
+    """Send after the answer has gone, so the answer takes as long whether or not a message was made."""
+    app = current_app._get_current_object()
+
+    def send():
+        with app.app_context():
+            try:
+                mail.send_many([message])
+            except Exception:  # noqa: BLE001 - a lost reset email is logged; the user can ask again
+                app.logger.exception("The password reset email could not be sent")
+
+    thread = threading.Thread(target=send, name="reset-email", daemon=True)
+    thread.start()
+    return thread
+
+
+def _reset_email(email, name, token):
+    return mail.build_email(
+        "password_reset", email, "Set a new password for the Onboarding Portal",
+        name=name, email=email, link=mail.portal_url("auth.set_password", token=token),
+        valid_for=duration(current_app.config["PASSWORD_RESET_VALID_FOR"]),
+    )
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    """Forgot password? The same answer, after the same work, whether or not the email has an account."""
+    form = ForgotPasswordForm()
+    if not form.validate_on_submit():
+        return render("auth/forgot_password.html", "auth/_forgot_form.html",
+                      status=422 if request.method == "POST" else 200, form=form, sent=False)
+    email = form.email.data.strip().lower()
+    limits = login_throttle.Limits.from_config(current_app.config, "RESET_MAX", "RESET_THROTTLE_WINDOW_MINUTES")
+    attempt = login_throttle.Attempt.of(email, request.remote_addr, limits, scope="reset:")
+    wait = login_throttle.refused_for(attempt, limits)
+    if wait is None:
+        wait, _ = login_throttle.reserve(attempt, limits)
+    if wait is not None:
+        minutes = login_throttle.minutes(wait)
+        response = render("auth/forgot_password.html", "auth/_forgot_form.html", status=429, form=form, sent=False,
+                          refusal=f"Too many reset links were asked for this email or from your network: "
+                                  f"try again in {minutes} minute{'' if minutes == 1 else 's'}.")
+        response.headers["Retry-After"] = str(max(1, int(wait.total_seconds()) + 1))
+        return response
+    # Both branches make a token, write one row and render the email; only a real user's is sent.
+    token = tokens.new_token()
+    user = User.get_or_none((User.email == email) & User.deactivated_at.is_null())
+    with db.database.atomic():
+        if user is not None:
+            tokens.issue(user.id, AccessToken.RESET, current_app.config["PASSWORD_RESET_VALID_FOR"], clock(), token)
+        else:
+            tokens.purge_spent(clock(), current_app.config["PASSWORD_RESET_VALID_FOR"])
+    message = _reset_email(email, user.name if user else "", token)
+    if user is not None:
+        _send_in_background(message)
+    return render("auth/forgot_password.html", "auth/_forgot_form.html", form=form, sent=True, email=email)
+
+
+def _link_refused(refusal):
+    """The page for a link that cannot be used, saying what to do instead."""
+    return make_response(render_template("auth/link_refused.html", refusal=refusal), 410 if refusal != tokens.UNKNOWN else 404)
+
+
+@bp.route("/password/set/<token>", methods=["GET", "POST"])
+def set_password(token):
+    """Set password, from a reset or invitation link: once, before it expires."""
+    found = tokens.find(token, clock())
+    if found.refusal:
+        return _link_refused(found.refusal)
+    user = found.row.user
+    form = SetPasswordForm(email_of_user=user.email)
+    if not form.validate_on_submit():
+        return render("auth/set_password.html", "auth/_set_password_form.html",
+                      status=422 if request.method == "POST" else 200, form=form, token=token, user=user,
+                      invitation=found.row.purpose == AccessToken.INVITE)
+    with db.database.atomic():
+        if not tokens.use(token, clock()):
+            # Used by another click, or expired, between the page and this post.
+            return _link_refused(tokens.find(token, clock()).refusal or tokens.USED)
+        user.set_password(form.new_password.data)
+        user.save()  # ends every session of the user
+        # Reset tokens of the user are spent too: any other link sent before is now stale.
+        AccessToken.update(used_at=clock()).where(
+            (AccessToken.user == user.id) & AccessToken.used_at.is_null()
+        ).execute()
+    if current_user.is_authenticated:
+        logout_user()
+    sessions.start_session(user, request.remote_addr, request.user_agent.string)
+    login_user(user)
+    flash("Your password is set. You are signed in.", "success")
+    target = home_for(user)
+    if wants_fragment():
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+@bp.route("/password/change", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change password: the current one, the new one twice; other sessions end, this one stays."""
+    user = current_user._get_current_object()
+    first = second_factor_url(user, url_for("auth.change_password"))
+    if first:  # a password alone must not be enough to change it for a staff sign-in
+        return redirect(first)
+    form = ChangePasswordForm(email_of_user=user.email)
+    if not form.validate_on_submit():
+        return render("auth/change_password.html", "auth/_change_password_form.html",
+                      status=422 if request.method == "POST" else 200, form=form)
+    limits = login_throttle.Limits.from_config(current_app.config)
+    attempt = login_throttle.Attempt.of(user.email, request.remote_addr, limits)
+    wait = login_throttle.refused_for(attempt, limits)
+    if wait is None:
+        wait, reservation = login_throttle.reserve(attempt, limits)
+    if wait is not None:
+        minutes = login_throttle.minutes(wait)
+        form.current_password.errors.append(
+            f"Too many wrong passwords: try again in {minutes} minute{'' if minutes == 1 else 's'}.")
+        return render("auth/change_password.html", "auth/_change_password_form.html", status=429, form=form)
+    if not user.check_password(form.current_password.data):
+        form.current_password.errors.append("This is not your current password.")
+        return render("auth/change_password.html", "auth/_change_password_form.html", status=422, form=form)
+    login_throttle.give_back(reservation)
+    user.set_password(form.new_password.data)
+    passed_second_factor = getattr(user, "second_factor_at", None) is not None
+    user.save()  # ends every session of the user, this one included: a new one follows
+    token = sessions.start_session(user, request.remote_addr, request.user_agent.string)
+    if passed_second_factor:  # this browser gave its code already; the new session carries that on
+        sessions.pass_second_factor(token)
+        user.second_factor_at = utcnow()
+    login_user(user)
+    flash("Your password is changed. You were signed out everywhere else.", "success")
+    target = home_for(user) if user.is_admin or user.may_use_portal else url_for("auth.change_password")
+    if wants_fragment():
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)

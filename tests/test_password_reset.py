@@ -1,0 +1,322 @@
+"""Forgot password, Set password from the emailed link, and Change password; emails go to a real
+SMTP server (aiosmtpd), expiry is tested with an injected clock (the CLOCK setting), never a sleep."""
+import re
+import statistics
+import time
+from datetime import timedelta
+
+import pytest
+from conftest import PASSWORD
+
+from webapp.extensions import db
+from webapp.models import AccessToken, LoginSession, User, utcnow
+
+NEW_PASSWORD = "a brand new passphrase"
+LINK = re.compile(r"http://portal\.test/password/set/([A-Za-z0-9_-]+)")
+
+
+@pytest.fixture
+def mail_app(app, smtp_server):
+    smtp_server.configure(app)
+    return app
+
+
+def wait_for_mail(smtp_server, address, count=1):
+    """The reset email is sent after the answer, from a thread: wait for it (at most 5 s)."""
+    deadline = time.monotonic() + 5
+    while len(smtp_server.to(address)) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return smtp_server.to(address)
+
+
+def ask_reset(client, email, **extra):
+    return client.post("/password/forgot", data={"email": email}, **extra)
+
+
+def reset_link(client, smtp_server, email, count=1):
+    assert ask_reset(client, email).status_code == 200
+    messages = wait_for_mail(smtp_server, email, count)
+    assert len(messages) == count
+    text = messages[-1].get_body(("plain",)).get_content()
+    return LINK.search(text).group(0).removeprefix("http://portal.test")
+
+
+def set_password(client, link, password=NEW_PASSWORD, confirm=None):
+    return client.post(link, data={"new_password": password, "confirm_password": confirm or password})
+
+
+def test_the_login_page_links_to_forgot_password(client):
+    page = client.get("/login").get_data(as_text=True)
+    assert 'href="/password/forgot"' in page and "Forgot password?" in page
+    form = client.get("/password/forgot").get_data(as_text=True)
+    assert "Send reset link" in form and 'name="email"' in form
+
+
+def test_reset_link_sets_the_password_ends_other_sessions_and_signs_in(mail_app, client, user, login, smtp_server):
+    other = mail_app.test_client()
+    login(other, user.email)
+    assert other.get("/licenses").status_code == 200
+
+    link = reset_link(client, smtp_server, user.email)
+    [message] = smtp_server.to(user.email)
+    assert message["Subject"] == "Set a new password for the Onboarding Portal"
+    assert "1 hour" in message.get_body(("plain",)).get_content()
+    assert link in message.get_body(("html",)).get_content()
+    page = client.get(link)
+    assert page.status_code == 200
+    assert "New password" in page.get_data(as_text=True) and "Confirm new password" in page.get_data(as_text=True)
+
+    response = set_password(client, link)
+    assert response.status_code == 302 and response.headers["Location"] == "/licenses"
+    assert client.get("/licenses").status_code == 200
+    # The other browser's session ended; the old password no longer works, the new one does.
+    assert other.get("/licenses").status_code == 302
+    assert login(mail_app.test_client(), user.email).status_code == 401
+    assert login(mail_app.test_client(), user.email, NEW_PASSWORD).status_code == 302
+    with db.database.connection_context():
+        assert LoginSession.select().where(LoginSession.user == user.id).count() == 2
+
+
+def test_a_used_link_is_refused_with_what_to_do(mail_app, client, user, smtp_server):
+    link = reset_link(client, smtp_server, user.email)
+    assert set_password(client, link).status_code == 302
+    again = mail_app.test_client()
+    for response in (again.get(link), set_password(again, link, "yet another passphrase")):
+        assert response.status_code == 410
+        body = response.get_data(as_text=True)
+        assert "already used" in body and 'href="/password/forgot"' in body
+    with db.database.connection_context():
+        assert User.get_by_id(user.id).check_password(NEW_PASSWORD)
+
+
+def test_a_tampered_link_is_refused(mail_app, client, user, smtp_server):
+    link = reset_link(client, smtp_server, user.email)
+    token = link.rsplit("/", 1)[1]
+    tampered = link[:-len(token)] + ("A" if token[0] != "A" else "B") + token[1:]
+    for bad in (tampered, "/password/set/short", "/password/set/" + "x" * 400, "/password/set/%00%0a"):
+        response = client.get(bad)
+        assert response.status_code == 404, bad
+        assert "not valid" in response.get_data(as_text=True)
+        assert set_password(client, bad).status_code == 404
+    with db.database.connection_context():
+        assert User.get_by_id(user.id).check_password(PASSWORD)
+
+
+def test_a_link_expires_after_an_hour_by_the_injected_clock(mail_app, client, user, smtp_server):
+    issued = utcnow()
+    mail_app.config["CLOCK"] = lambda: issued
+    link = reset_link(client, smtp_server, user.email)
+    mail_app.config["CLOCK"] = lambda: issued + timedelta(minutes=59, seconds=59)
+    assert client.get(link).status_code == 200
+    mail_app.config["CLOCK"] = lambda: issued + timedelta(hours=1)
+    response = client.get(link)
+    assert response.status_code == 410 and "expired" in response.get_data(as_text=True)
+    assert set_password(client, link).status_code == 410
+    with db.database.connection_context():
+        assert User.get_by_id(user.id).check_password(PASSWORD)
+
+
+def test_the_lifetime_is_configurable(mail_app, client, user, smtp_server):
+    mail_app.config["PASSWORD_RESET_VALID_FOR"] = timedelta(minutes=15)
+    issued = utcnow()
+    mail_app.config["CLOCK"] = lambda: issued
+    link = reset_link(client, smtp_server, user.email)
+    assert "15 minutes" in smtp_server.to(user.email)[0].get_body(("plain",)).get_content()
+    mail_app.config["CLOCK"] = lambda: issued + timedelta(minutes=15)
+    assert client.get(link).status_code == 410
+
+
+def test_a_newer_link_replaces_the_earlier_one(mail_app, client, user, smtp_server):
+    first = reset_link(client, smtp_server, user.email)
+    second = reset_link(client, smtp_server, user.email, count=2)
+    assert first != second
+    assert client.get(first).status_code == 410
+    assert set_password(client, second).status_code == 302
+
+
+def test_the_new_password_must_meet_the_rules_and_match(mail_app, client, user, smtp_server):
+    link = reset_link(client, smtp_server, user.email)
+    short = set_password(client, link, "too short")
+    assert short.status_code == 422 and "at least 12 characters" in short.get_data(as_text=True)
+    common = set_password(client, link, "qwerty123456")
+    assert common.status_code == 422 and "often" in common.get_data(as_text=True)
+    mismatch = set_password(client, link, NEW_PASSWORD, NEW_PASSWORD + "!")
+    assert mismatch.status_code == 422 and "not the same" in mismatch.get_data(as_text=True)
+    # A refused form does not use the link up.
+    assert set_password(client, link).status_code == 302
+
+
+def test_the_answer_is_the_same_whether_or_not_the_address_exists(mail_app, user, smtp_server):
+    def answer(email):
+        response = ask_reset(mail_app.test_client(), email)
+        body = response.get_data(as_text=True).replace(email, "EMAIL")
+        # Each browser has its own CSRF token; everything else must be the same.
+        return response.status_code, re.sub(r'name="csrf-token" content="[^"]+"', "", body)
+
+    assert answer(user.email) == answer("nobody@northwind.example")
+    wait_for_mail(smtp_server, user.email)
+    assert smtp_server.to("nobody@northwind.example") == []
+    assert len(smtp_server.to(user.email)) == 1
+
+
+def test_the_answer_takes_about_as_long_whether_or_not_the_address_exists(mail_app, make_user, account, smtp_server):
+    mail_app.config.update(RESET_MAX_PER_EMAIL=1000, RESET_MAX_PER_ADDRESS=1000)
+    known = [make_user(f"user{i}@northwind.example", account=account).email for i in range(15)]
+    unknown = [f"nobody{i}@northwind.example" for i in range(15)]
+
+    def timed(email):
+        client = mail_app.test_client()
+        started = time.perf_counter()
+        assert ask_reset(client, email).status_code == 200
+        return time.perf_counter() - started
+
+    for email in ("warm@northwind.example", known[0]):
+        timed(email)
+    times_known, times_unknown = [], []
+    for known_email, unknown_email in zip(known, unknown):
+        times_known.append(timed(known_email))
+        times_unknown.append(timed(unknown_email))
+    ratio = statistics.median(times_known) / statistics.median(times_unknown)
+    assert 1 / 2 < ratio < 2, (statistics.median(times_known), statistics.median(times_unknown))
+
+
+def test_reset_requests_are_limited_per_email(mail_app, user, smtp_server):
+    client = mail_app.test_client()
+    statuses = [ask_reset(client, user.email).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = ask_reset(client, user.email)
+    assert "try again in 60 minutes" in refused.get_data(as_text=True)
+    assert int(refused.headers["Retry-After"]) > 3500
+    # An unknown address gets the very same limit, so the 429 tells nothing either.
+    assert [ask_reset(client, "nobody@northwind.example").status_code for _ in range(4)] == [200, 200, 200, 429]
+    # Login is not paused by it: the counters are the reset's own.
+    assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+
+
+def test_reset_requests_are_limited_per_client_address(mail_app, smtp_server):
+    mail_app.config["RESET_MAX_PER_ADDRESS"] = 4
+    client = mail_app.test_client()
+    statuses = [ask_reset(client, f"someone{i}@northwind.example").status_code for i in range(5)]
+    assert statuses == [200, 200, 200, 200, 429]
+    elsewhere = ask_reset(client, "someone9@northwind.example", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert elsewhere.status_code == 200
+
+
+def test_hostile_reset_input_never_errors(mail_app, smtp_server):
+    client = mail_app.test_client()
+    for email in ["", "a" * 300, "pat\x00@northwind.example", "pat@northwind.example\r\nBcc: x@y.example", "\u202e"]:
+        assert ask_reset(client, email).status_code in {200, 422}
+    assert client.post("/password/forgot", data={"email": ["a@b.example", "c@d.example"]}).status_code in {200, 422}
+
+
+def test_a_deactivated_user_gets_no_reset_email(mail_app, client, user, smtp_server):
+    with db.database.connection_context():
+        User.update(deactivated_at=utcnow()).where(User.id == user.id).execute()
+    assert ask_reset(client, user.email).status_code == 200
+    time.sleep(0.3)  # nothing is expected to arrive; give a wrong send the time it would take
+    assert smtp_server.to(user.email) == []
+    with db.database.connection_context():
+        assert AccessToken.select().count() == 0
+
+
+def test_two_posts_of_one_link_set_the_password_once(mail_app, user, smtp_server):
+    link = reset_link(mail_app.test_client(), smtp_server, user.email)
+    first, second = mail_app.test_client(), mail_app.test_client()
+    assert first.get(link).status_code == second.get(link).status_code == 200
+    assert set_password(first, link).status_code == 302
+    assert set_password(second, link, "the second passphrase").status_code == 410
+    with db.database.connection_context():
+        assert User.get_by_id(user.id).check_password(NEW_PASSWORD)
+
+
+# --- Change password -----------------------------------------------------------------------
+
+
+def change(client, current=PASSWORD, new=NEW_PASSWORD, confirm=None, **extra):
+    return client.post("/password/change", data={
+        "current_password": current, "new_password": new, "confirm_password": confirm or new,
+    }, **extra)
+
+
+def test_change_password_keeps_this_session_and_ends_the_others(app, user, login):
+    this, other = app.test_client(), app.test_client()
+    login(this, user.email)
+    login(other, user.email)
+    form = this.get("/password/change").get_data(as_text=True)
+    for label in ("Current password", "New password", "Confirm new password"):
+        assert label in form
+    response = change(this)
+    assert response.status_code == 302
+    assert this.get("/licenses").status_code == 200
+    assert other.get("/licenses").status_code == 302
+    assert login(app.test_client(), user.email, NEW_PASSWORD).status_code == 302
+
+
+def test_the_old_session_cookie_is_refused_after_a_change(app, user, login):
+    client = app.test_client()
+    login(client, user.email)
+    old_cookie = client.get_cookie("session").value
+    assert change(client).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", old_cookie)
+    assert replay.get("/licenses").status_code == 302
+
+
+def test_change_password_for_staff(app, admin, login):
+    client = app.test_client()
+    login(client, admin.email)
+    assert 'href="/password/change"' in client.get("/admin/").get_data(as_text=True)
+    response = change(client)
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_change_password_needs_the_current_one_and_the_rules(app, user, login):
+    client = app.test_client()
+    login(client, user.email)
+    wrong = change(client, current="not my password at all")
+    assert wrong.status_code == 422 and "not your current password" in wrong.get_data(as_text=True)
+    short = change(client, new="short")
+    assert short.status_code == 422 and "at least 12" in short.get_data(as_text=True)
+    fragment = change(client, new="short", headers={"HX-Request": "true"})
+    assert fragment.status_code == 422 and "<html" not in fragment.get_data(as_text=True)
+    with db.database.connection_context():
+        assert User.get_by_id(user.id).check_password(PASSWORD)
+
+
+def test_wrong_current_passwords_are_throttled_like_logins(app, user, login):
+    client = app.test_client()
+    login(client, user.email)
+    statuses = [change(client, current=f"wrong password {i}").status_code for i in range(6)]
+    assert statuses == [422] * 5 + [429]
+    assert change(client).status_code == 429
+
+
+def test_change_password_needs_a_signed_in_user(client):
+    assert client.get("/password/change").status_code == 302
+    assert change(client).status_code == 302
+
+
+def test_only_the_tokens_hash_is_stored(mail_app, client, user, smtp_server):
+    import hashlib
+
+    token = reset_link(client, smtp_server, user.email).rsplit("/", 1)[1]
+    with db.database.connection_context():
+        row = AccessToken.get(AccessToken.user == user.id)
+        stored = [str(value) for value in AccessToken.select().tuples().get()]
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert not any(token in value for value in stored)
+
+
+def test_purge_sessions_deletes_links_spent_over_a_day_ago(app, user, runner):
+    from webapp import tokens
+
+    now = utcnow()
+    with db.database.connection_context():
+        tokens.issue(user.id, AccessToken.RESET, timedelta(hours=1), now - timedelta(days=2))  # expired long ago
+        tokens.issue(user.id, AccessToken.INVITE, timedelta(days=7), now)  # still good
+    result = runner.invoke(args=["purge-sessions"])
+    assert result.exit_code == 0, result.output
+    assert "purged 1 used or expired password link" in result.output
+    with db.database.connection_context():
+        assert [row.purpose for row in AccessToken.select()] == [AccessToken.INVITE]

@@ -1,0 +1,37 @@
+"""Password rules of NIST SP 800-63B: a length range and a list of common passwords; no composition rules.
+
+Every place that sets a password (the Set password and Change password forms, `flask create-user`,
+`create-admin`, `set-password`) asks `password_problem`. The common-password list is bundled with
+the app (`webapp/data/common_passwords.txt`, Django's list of 19,640 leaked passwords, lower case),
+so no check needs the network.
+"""
+from functools import cache
+from pathlib import Path
+
+MIN_LENGTH = 12
+# Long enough for any passphrase or password manager; bounds the work of hashing hostile input.
+MAX_LENGTH = 128
+COMMON_PASSWORDS = Path(__file__).resolve().parent / "data" / "common_passwords.txt"
+
+
+@cache
+def common_passwords():
+    """The bundled list as a set of lower-case strings, read once per process."""
+    with COMMON_PASSWORDS.open(encoding="utf-8") as lines:
+        return frozenset(line.strip() for line in lines if line.strip())
+
+
+def password_problem(password, email=""):
+    """Why `password` may not be used (a sentence for the user), or None when it may."""
+    if len(password) < MIN_LENGTH:
+        return f"Use at least {MIN_LENGTH} characters: a few words that belong together only for you work well."
+    if len(password) > MAX_LENGTH:
+        return f"Use at most {MAX_LENGTH} characters."
+    if not password.strip():
+        return "A password of only spaces is too easy to guess."
+    folded = password.casefold()
+    if folded in common_passwords():
+        return "This password is on a list of passwords people use often, which attackers try first. Choose another."
+    if email and folded in {email.casefold(), email.casefold().partition("@")[0]}:
+        return "Do not use your email address as your password."
+    return None
