@@ -115,6 +115,7 @@ def send_many(messages):
     """Send messages over one SMTP connection; returns an error text per message (None when sent).
 
     A refusal of one recipient does not stop the others; a lost connection is opened again once.
+    Raises MailSettingsError, or the connection's error when the server cannot be reached at all.
     """
     errors = []
     connection = None
