@@ -199,6 +199,18 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_api):
 
     url, token = live_api
     schema = schemathesis.openapi.from_url(f"{url}/api/v1/openapi.json")
+
+    @schema.auth()
+    class Bearer:
+        """The token through schemathesis's own auth hook, so it knows when a case goes without it
+        on purpose (adding it behind its back turned those into "invalid request accepted")."""
+
+        def get(self, case, context):
+            return token
+
+        def set(self, case, data, context):
+            case.headers = {**(case.headers or {}), **bearer(data)}
+
     operations = [result.ok() for result in schema.get_all_operations()]
     assert "GET /api/v1/billing" in [operation.label for operation in operations]
     calls = []
@@ -208,8 +220,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_api):
             @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
             @given(case=operation.as_strategy(generation_mode=mode))
             def check(case):
-                calls.append(case)
-                case.call_and_validate(base_url=url, headers=bearer(token))
+                calls.append(case.call_and_validate(base_url=url).status_code)
 
             check()
     assert len(calls) >= 40 * len(operations)
+    assert calls.count(200) >= 40  # the token reached the API: positive cases were answered, not all 401
