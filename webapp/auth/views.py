@@ -246,3 +246,19 @@ def logout():
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/two-factor/recovery-codes", methods=["POST"])
+@login_required
+def new_recovery_codes():
+    """An admin who signed in with the second factor replaces their recovery codes; the new ones are shown once."""
+    if not current_user.is_admin:
+        abort(403)
+    if owed_step(current_user) == two_factor.NEEDS_CODE:
+        return redirect(url_for(".second_factor"))
+    if not current_user.totp_secret:
+        return redirect(url_for(".two_factor_setup"))
+    codes = two_factor.issue_recovery_codes(current_user.id)
+    return render_template(
+        "auth/recovery_codes.html", codes=codes, next=url_for(".two_factor_setup"), replaced=True
+    )
