@@ -147,13 +147,13 @@ def login():
 def _code_paused(form, wait):
     """429 for too many wrong codes, before any code is checked."""
     minutes = login_throttle.minutes(wait)
-    response = render_template(
+    page = render_template(
         "auth/second_factor.html",
         form=form,
         refusal=f"Too many wrong codes. Signing in is paused for this account or from your network: "
         f"try again in {minutes} minute{'' if minutes == 1 else 's'}.",
     )
-    return response, 429, {"Retry-After": str(max(1, int(wait.total_seconds()) + 1))}
+    return page, 429, {"Retry-After": str(max(1, int(wait.total_seconds()) + 1))}
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
@@ -173,19 +173,16 @@ def second_factor():
         wait, reservation = login_throttle.reserve(attempt, limits)
     if wait is not None:
         return _code_paused(form, wait)
-    code = form.code.data
-    by_recovery_code = False
-    if not two_factor.verify_totp(current_user.id, code):
-        by_recovery_code = two_factor.use_recovery_code(current_user.id, code)
-        if not by_recovery_code:
-            form.code.errors.append(
-                "That code is not right, or it was used already. Enter the code your authenticator app "
-                "shows now, or one of your recovery codes."
-            )
-            return render_template("auth/second_factor.html", form=form), 401
+    passed_with = two_factor.check_code(current_user.id, form.code.data)
+    if passed_with is None:
+        form.code.errors.append(
+            "That code is not right, or it was used already. Enter the code your authenticator app "
+            "shows now, or one of your recovery codes."
+        )
+        return render_template("auth/second_factor.html", form=form), 401
     login_throttle.give_back(reservation)
     sessions.pass_second_factor(current_user.get_session_id())
-    if by_recovery_code:
+    if passed_with == "recovery":
         left = two_factor.recovery_codes_left(current_user.id)
         flash(f"You signed in with a recovery code; {left} of them {'is' if left == 1 else 'are'} left. "
               "Each works once.", "info")
