@@ -416,3 +416,27 @@ def test_change_password_asks_for_the_code_first_and_keeps_it_after(app, client,
     assert changed.status_code == 302 and _path(changed) == "/admin/"
     assert _user(enrolled_admin.id).check_password(new_password)
     assert client.get("/admin/").status_code == 200  # the new session carries the code given in this browser
+
+
+def test_a_verified_admin_replaces_the_recovery_codes(app, client, enrolled_admin, login, secret):
+    with db.database.connection_context():
+        old = two_factor.issue_recovery_codes(enrolled_admin.id)
+    login(client, enrolled_admin.email)
+    # Before the code, the replacement is refused: a password alone must not mint recovery codes.
+    refused = client.post("/two-factor/recovery-codes")
+    assert refused.status_code == 302 and _path(refused) == "/login/code"
+    with db.database.connection_context():
+        assert two_factor.recovery_codes_left(enrolled_admin.id) == 10
+    client.post("/login/code", data={"code": old[0]})
+
+    page = client.get("/two-factor").get_data(as_text=True)
+    assert "9 unused recovery codes" in page and "Replace my recovery codes" in page
+    replaced = client.post("/two-factor/recovery-codes")
+    assert replaced.status_code == 200
+    text = replaced.get_data(as_text=True)
+    new = re.findall(r"<li><code>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</code></li>", text)
+    assert len(new) == 10 and not set(new) & set(old)
+    assert "Your earlier recovery codes no longer work." in text
+    with db.database.connection_context():
+        assert not two_factor.use_recovery_code(enrolled_admin.id, old[1])
+        assert two_factor.use_recovery_code(enrolled_admin.id, new[0])

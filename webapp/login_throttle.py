@@ -8,6 +8,10 @@ UPDATE ... RETURNING, on SQLite and PostgreSQL alike); the count it returns deci
 tries can never get more than the limit past the check. A successful login gives its reservation
 back: the email's counter is cleared, the address's counter only loses this one try, so one
 account an attacker owns cannot reset the count of the address they guess from.
+
+A staff admin's authentication code (the second factor) is counted the same way under keys of its
+own, per admin and per address (Attempt.of_second_factor), so wrong codes and wrong passwords do
+not use up each other's tries.
 """
 import hashlib
 import ipaddress

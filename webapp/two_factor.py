@@ -128,6 +128,14 @@ def use_recovery_code(user_id, code):
     )
 
 
+def check_code(user_id, code):
+    """Sign-in's second step: "app" for the authenticator's code, "recovery" for an unused recovery
+    code (now spent), None for anything else."""
+    if verify_totp(user_id, code):
+        return "app"
+    return "recovery" if use_recovery_code(user_id, code) else None
+
+
 def recovery_codes_left(user_id):
     """How many of the admin's recovery codes are still unused."""
     return RecoveryCode.select().where((RecoveryCode.user == user_id) & RecoveryCode.used_at.is_null()).count()

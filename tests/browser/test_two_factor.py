@@ -25,6 +25,16 @@ def staff(portal):
     return user
 
 
+@pytest.fixture(params=[True, False], ids=["htmx", "no-javascript"])
+def any_page(request, browser, browser_context_args):
+    """A page with JavaScript (the login form posts over htmx) and one without (plain form posts)."""
+    context = browser.new_context(**browser_context_args, java_script_enabled=request.param)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 def _password_step(page, portal, staff):
     page.goto(f"{portal.url}/login")
     page.get_by_label("Email", exact=True).fill(staff.email)
@@ -32,7 +42,8 @@ def _password_step(page, portal, staff):
     page.get_by_role("button", name="Log in").click()
 
 
-def test_enrolment_then_sign_in_with_a_code(page, portal, staff):
+def test_enrolment_then_sign_in_with_a_code(any_page, portal, staff):
+    page = any_page
     refused = []
     page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
 

@@ -169,13 +169,13 @@ def login():
 def _code_paused(form, wait):
     """429 for too many wrong codes, before any code is checked."""
     minutes = login_throttle.minutes(wait)
-    response = render_template(
+    page = render_template(
         "auth/second_factor.html",
         form=form,
         refusal=f"Too many wrong codes. Signing in is paused for this account or from your network: "
         f"try again in {minutes} minute{'' if minutes == 1 else 's'}.",
     )
-    return response, 429, {"Retry-After": str(max(1, int(wait.total_seconds()) + 1))}
+    return page, 429, {"Retry-After": str(max(1, int(wait.total_seconds()) + 1))}
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
@@ -195,19 +195,16 @@ def second_factor():
         wait, reservation = login_throttle.reserve(attempt, limits)
     if wait is not None:
         return _code_paused(form, wait)
-    code = form.code.data
-    by_recovery_code = False
-    if not two_factor.verify_totp(current_user.id, code):
-        by_recovery_code = two_factor.use_recovery_code(current_user.id, code)
-        if not by_recovery_code:
-            form.code.errors.append(
-                "That code is not right, or it was used already. Enter the code your authenticator app "
-                "shows now, or one of your recovery codes."
-            )
-            return render_template("auth/second_factor.html", form=form), 401
+    passed_with = two_factor.check_code(current_user.id, form.code.data)
+    if passed_with is None:
+        form.code.errors.append(
+            "That code is not right, or it was used already. Enter the code your authenticator app "
+            "shows now, or one of your recovery codes."
+        )
+        return render_template("auth/second_factor.html", form=form), 401
     login_throttle.give_back(reservation)
     sessions.pass_second_factor(current_user.get_session_id())
-    if by_recovery_code:
+    if passed_with == "recovery":
         left = two_factor.recovery_codes_left(current_user.id)
         flash(f"You signed in with a recovery code; {left} of them {'is' if left == 1 else 'are'} left. "
               "Each works once.", "info")
@@ -268,6 +265,22 @@ def logout():
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/two-factor/recovery-codes", methods=["POST"])
+@login_required
+def new_recovery_codes():
+    """An admin who signed in with the second factor replaces their recovery codes; the new ones are shown once."""
+    if not current_user.is_admin:
+        abort(403)
+    if owed_step(current_user) == two_factor.NEEDS_CODE:
+        return redirect(url_for(".second_factor"))
+    if not current_user.totp_secret:
+        return redirect(url_for(".two_factor_setup"))
+    codes = two_factor.issue_recovery_codes(current_user.id)
+    return render_template(
+        "auth/recovery_codes.html", codes=codes, next=url_for(".two_factor_setup"), replaced=True
+    )
 
 
 # --- password reset, Set password, Change password -------------------------------------------
