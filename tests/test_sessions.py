@@ -280,8 +280,13 @@ def test_a_request_costs_one_lookup_for_session_user_and_account(logged_in):
     assert len(session_queries) == 1, session_queries
     (lookup,) = session_queries
     assert lookup.startswith("('SELECT") and 'JOIN "user"' in lookup and 'JOIN "account"' in lookup
-    # The user and account come with it, not from queries of their own.
-    assert not [q for q in queries if q.startswith('(\'SELECT') and 'FROM "user"' in q], queries
+    # The user and account come with it, not from queries of their own. The one query FROM "user"
+    # is the page's Users panel (issue 8): the account's authorized users, by account, not this user by id.
+    user_queries = [q for q in queries if q.startswith('(\'SELECT') and 'FROM "user"' in q]
+    assert len(user_queries) == 1, user_queries
+    (panel,) = user_queries
+    assert panel.startswith('(\'SELECT "t1"."id", "t1"."name", "t1"."email" FROM "user"')
+    assert '"t1"."account_id" = ' in panel and '"t1"."id" = ' not in panel
 
 
 def test_the_session_lookup_uses_the_primary_key_index(app, logged_in, user):

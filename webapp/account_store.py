@@ -7,6 +7,8 @@ can tell what an account and its proof looked like at any cycle's start. Suspend
 removing a user's authorization also ends the sessions it concerns, in the same transaction: nobody
 stays signed in on a right they lost.
 """
+from peewee import fn
+
 from .extensions import db
 from .models import (
     AccessToken,
@@ -159,3 +161,25 @@ def set_deactivated(user_id, deactivated, now):
                 (AccessToken.user == user_id) & AccessToken.used_at.is_null()
             ).execute()
     return changed
+
+
+# --- whom a customer can ask -------------------------------------------------------------------
+
+# The Users panel and the refusal page name people, not a directory: past this many, "and others".
+AUTHORIZED_USERS_SHOWN = 20
+
+
+def authorized_users_of(account_id, limit=AUTHORIZED_USERS_SHOWN):
+    """Up to limit + 1 active, authorized customer users of the account, alphabetical; scoped in the query."""
+    return list(
+        User.select(User.id, User.name, User.email)
+        .where(
+            (User.account == account_id)
+            & (User.is_authorized == True)  # noqa: E712
+            & (User.is_admin == False)  # noqa: E712
+            & User.deactivated_at.is_null()
+        )
+        # Alphabetical as shown: by name, or by email for a user with no name.
+        .order_by(fn.LOWER(fn.COALESCE(fn.NULLIF(User.name, ""), User.email)), User.email)
+        .limit(limit + 1)
+    )

@@ -28,6 +28,7 @@ def test_add_license_saves_in_place_and_turns_byol_valid(page, portal, customer,
     expect(page.get_by_role("heading", level=1)).to_have_text("Client Licenses")
     expect(page.locator("#byol-status h2")).to_have_text("BYOL needs proof of licensing")
     expect(page.locator("#license-table")).to_contain_text("No licenses yet")
+    expect(page.locator("#users-panel li")).to_have_text(["Pat Doe — pat@northwind.example"])
     loads = watch_page_loads(page)
 
     page.get_by_role("link", name="Add License").click()
@@ -50,6 +51,8 @@ def test_add_license_saves_in_place_and_turns_byol_valid(page, portal, customer,
     expect(page.locator("#messages")).to_contain_text("Office 365 E3 was added.")
     expect(page.locator("#license-form")).to_have_count(0)
     expect(page.locator("#license-table")).not_to_contain_text("No licenses yet")
+    # The save swaps the licenses panel only: the Users panel beside it stays.
+    expect(page.locator("#users-panel li")).to_have_text(["Pat Doe — pat@northwind.example"])
     loads.assert_none()
     assert page.url == f"{portal.url}/licenses"
     assert _licenses(customer) == [("Office 365 E3", "Yearly", expires_on)]

@@ -2,7 +2,7 @@ from flask import Blueprint, abort, current_app, flash, make_response, redirect,
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from .. import calendar_feed, license_store
+from .. import account_store, calendar_feed, license_store
 from ..extensions import login_manager
 from ..hypermedia import render, wants_fragment
 from ..licensing import business_today
@@ -23,7 +23,20 @@ def require_portal_user():
         if wants_fragment():
             # Access was withdrawn while the page was open: reload it, so the whole page says why.
             return "", 403, {"HX-Refresh": "true"}
-        return render_template("portal/refused.html", user=current_user), 403
+        return _refusal(), 403
+
+
+def _refusal():
+    """The page that says why the portal is closed to this user, and whom to ask."""
+    account = current_user.account
+    # A suspended account is the provider's decision: its authorized users cannot lift it either, so
+    # the page points at the provider only. A user who is not authorized is pointed at the colleagues
+    # who are (an authorized user of the account can ask the provider to authorize them).
+    ask = account_store.authorized_users_of(account.id) if account is not None and account.is_active else []
+    return render_template(
+        "portal/refused.html", user=current_user, authorized_users=ask,
+        users_shown=account_store.AUTHORIZED_USERS_SHOWN,
+    )
 
 
 def _today():
@@ -132,7 +145,13 @@ def index():
 
 @bp.route("/licenses")
 def licenses():
-    return render("portal/licenses.html", "portal/_panel.html", **_panel_context())
+    context = _panel_context()
+    if not wants_fragment():
+        # The Users panel sits beside the licenses panel, outside what an htmx swap replaces:
+        # only the full page pays for its one query.
+        context["authorized_users"] = account_store.authorized_users_of(context["account"].id)
+        context["users_shown"] = account_store.AUTHORIZED_USERS_SHOWN
+    return render("portal/licenses.html", "portal/_panel.html", **context)
 
 
 @bp.route("/licenses/new")
