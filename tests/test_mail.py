@@ -117,3 +117,29 @@ def test_a_server_that_closes_the_connection_between_messages_gets_a_fresh_one(m
         ])
     assert errors == [None] * 5
     assert [recipients for recipients, _ in smtp_server.messages] == [(a,) for a in addresses]
+
+
+def test_a_subject_just_under_the_fold_arrives_without_a_leading_space(mail_app, smtp_server):
+    # 70 to 78 characters: policy.SMTP would move it whole onto a continuation line.
+    subject = "Office 365 <E3> expires on 13 Mar 2026: please update your proof of licensing"
+    with mail_app.app_context():
+        send_email("password_reset", "pat@northwind.example", subject,
+                   name="", email="pat@northwind.example", link="x", valid_for="1 hour")
+    [message] = smtp_server.to("pat@northwind.example")
+    assert message["Subject"] == subject
+
+
+def test_letters_beyond_ascii_before_the_at_fail_alone_and_are_not_rewritten(mail_app, smtp_server):
+    addresses = ["jürgen@northwind.example", "pat@northwind.example"]
+    with mail_app.app_context():
+        errors = send_many([
+            build_email("password_reset", to, "Set a new password", to_name="Jürgen", name="", email=to,
+                        link="x", valid_for="1 hour")
+            for to in addresses
+        ])
+    assert errors[0] is not None and "UnicodeEncodeError" in errors[0]
+    assert errors[1] is None
+    # Flask-Mail alone would have sent it to "=?utf-8?q?j=C3=BCrgen?=@northwind.example".
+    assert [recipients for recipients, _ in smtp_server.messages] == [("pat@northwind.example",)]
+    [message] = smtp_server.to("pat@northwind.example")
+    assert message["To"] == "Jürgen <pat@northwind.example>"
