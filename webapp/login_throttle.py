@@ -98,6 +98,15 @@ def refused_for(attempt, limits, now=None):
     return max(waits) if waits else None
 
 
+def admit(attempt, limits):
+    """(wait, None) when the try must wait, else (None, reservation): a read first, so a try past the
+    limit costs neither a hash nor a write, then the counting upsert (`reserve`)."""
+    wait = refused_for(attempt, limits)
+    if wait is not None:
+        return wait, None
+    return reserve(attempt, limits)
+
+
 def reserve(attempt, limits, now=None):
     """Count the try as a failure before checking the password; returns (wait or None, reservation).
 

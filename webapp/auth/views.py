@@ -139,10 +139,7 @@ def login():
         return _login_form(form, 422 if request.method == "POST" else 200)
     limits = login_throttle.Limits.from_config(current_app.config)
     attempt = login_throttle.Attempt.of(form.email.data, request.remote_addr, limits)
-    # A read first, so a try past the limit costs neither a hash nor a write.
-    wait = login_throttle.refused_for(attempt, limits)
-    if wait is None:
-        wait, reservation = login_throttle.reserve(attempt, limits)
+    wait, reservation = login_throttle.admit(attempt, limits)
     if wait is not None:
         return _throttled(form, wait)
     user = User.get_or_none(User.email == form.email.data.strip().lower())
@@ -190,9 +187,7 @@ def second_factor():
         return render_template("auth/second_factor.html", form=form), status
     limits = login_throttle.Limits.from_config(current_app.config)
     attempt = login_throttle.Attempt.of_second_factor(current_user.id, request.remote_addr, limits)
-    wait = login_throttle.refused_for(attempt, limits)
-    if wait is None:
-        wait, reservation = login_throttle.reserve(attempt, limits)
+    wait, reservation = login_throttle.admit(attempt, limits)
     if wait is not None:
         return _code_paused(form, wait)
     passed_with = two_factor.check_code(current_user.id, form.code.data)
@@ -325,9 +320,7 @@ def forgot_password():
     email = form.email.data.strip().lower()
     limits = login_throttle.Limits.from_config(current_app.config, "RESET_MAX", "RESET_THROTTLE_WINDOW_MINUTES")
     attempt = login_throttle.Attempt.of(email, request.remote_addr, limits, scope="reset:")
-    wait = login_throttle.refused_for(attempt, limits)
-    if wait is None:
-        wait, _ = login_throttle.reserve(attempt, limits)
+    wait, _ = login_throttle.admit(attempt, limits)
     if wait is not None:
         minutes = login_throttle.minutes(wait)
         response = render("auth/forgot_password.html", "auth/_forgot_form.html", status=429, form=form, sent=False,
@@ -403,9 +396,7 @@ def change_password():
                       status=422 if request.method == "POST" else 200, form=form)
     limits = login_throttle.Limits.from_config(current_app.config)
     attempt = login_throttle.Attempt.of(user.email, request.remote_addr, limits)
-    wait = login_throttle.refused_for(attempt, limits)
-    if wait is None:
-        wait, reservation = login_throttle.reserve(attempt, limits)
+    wait, reservation = login_throttle.admit(attempt, limits)
     if wait is not None:
         minutes = login_throttle.minutes(wait)
         form.current_password.errors.append(
