@@ -14,6 +14,7 @@ from .models import (
     AccessToken,
     Account,
     AccountChange,
+    License,
     LicenseVersion,
     ReviewEvent,
     User,
@@ -182,4 +183,15 @@ def authorized_users_of(account_id, limit=AUTHORIZED_USERS_SHOWN):
         # Alphabetical as shown: by name, or by email for a user with no name.
         .order_by(fn.LOWER(fn.COALESCE(fn.NULLIF(User.name, ""), User.email)), User.email)
         .limit(limit + 1)
+    )
+
+
+def review_queue():
+    """Every license's current version whose proof awaits review, across accounts, oldest first (one query)."""
+    return (
+        LicenseVersion.select(LicenseVersion, License, Account)
+        .join(License, on=(License.current == LicenseVersion.id))
+        .join(Account)
+        .where(LicenseVersion.review_status == LicenseVersion.PENDING)
+        .order_by(LicenseVersion.submitted_at, LicenseVersion.id)
     )
