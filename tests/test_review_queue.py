@@ -1,5 +1,5 @@
 """The staff review queue: pending proof across accounts, Accept/Reject per row, and the rejection email."""
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -191,3 +191,43 @@ def test_a_submitter_who_is_the_contact_gets_one_email(staff, account, user, smt
     assert user.email == "pat@northwind.example"
     staff.post(f"/admin/reviews/{license.current_id}", data={"decision": "rejected", "reason": REASON})
     assert len(smtp_server.messages) == 1
+
+
+def test_the_update_form_of_a_rejected_license_shows_the_reason_and_is_prefilled(staff, customer, account):
+    license = insert_license(account, seats=25, expires_on=date(2099, 6, 30))
+    staff.post(f"/admin/reviews/{license.current_id}", data={"decision": "rejected", "reason": REASON})
+
+    page = page_of(customer.get(f"/licenses/{license.id}/update"))
+    assert REASON in page.find(id="rejection-reason").get_text()
+    assert page.find("input", {"name": "seats"})["value"] == "25"
+    assert page.find("input", {"name": "expires_on"})["value"] == "2099-06-30"
+    assert page.find("input", {"name": "tenant"})["value"] == "northwind.onmicrosoft.com"
+    assert page.find("input", {"name": "contact_name"})["value"] == "Pat Doe"
+    assert page.find("input", {"name": "contact_email"})["value"] == "pat@northwind.example"
+
+
+def test_the_update_form_of_an_accepted_license_asks_for_the_new_date(staff, customer, account):
+    license = insert_license(account, seats=25, expires_on=date(2099, 6, 30))
+    staff.post(f"/admin/reviews/{license.current_id}", data={"decision": "accepted"})
+    page = page_of(customer.get(f"/licenses/{license.id}/update"))
+    assert page.find(id="rejection-reason") is None
+    assert not page.find("input", {"name": "expires_on"}).get("value")
+    assert page.find("input", {"name": "seats"})["value"] == "25"
+
+
+def test_uploading_through_the_update_form_puts_a_rejected_license_back_in_the_queue(staff, customer, account, pdf,
+                                                                                    today):
+    expires_on = today + timedelta(days=200)
+    license = insert_license(account, seats=25, expires_on=expires_on)
+    staff.post(f"/admin/reviews/{license.current_id}", data={"decision": "rejected", "reason": REASON})
+    form = page_of(customer.get(f"/licenses/{license.id}/update"))
+    fields = {field["name"]: field.get("value", "") for field in form.find_all("input") if field.get("name")
+              and field.get("type") != "file"}
+    fields["term"] = "Yearly"
+    import io
+    fields["proof"] = (io.BytesIO(pdf), "better-proof.pdf", "application/pdf")
+    response = customer.post(f"/licenses/{license.id}/update", data=fields, content_type="multipart/form-data")
+    assert response.status_code == 302, text_of(response)
+    rows = queue_rows(staff.get("/admin/reviews"))
+    assert len(rows) == 1 and "Office 365 E3" in rows[0] and f"{expires_on.day} {expires_on:%b %Y}" in rows[0]
+    assert "better-proof.pdf" in text_of(staff.get(f"/admin/licenses/{license.id}"))
