@@ -231,3 +231,21 @@ def test_uploading_through_the_update_form_puts_a_rejected_license_back_in_the_q
     rows = queue_rows(staff.get("/admin/reviews"))
     assert len(rows) == 1 and "Office 365 E3" in rows[0] and f"{expires_on.day} {expires_on:%b %Y}" in rows[0]
     assert "better-proof.pdf" in text_of(staff.get(f"/admin/licenses/{license.id}"))
+
+
+def test_a_second_review_from_the_queue_changes_nothing_and_sends_nothing(staff, account, smtp_server, app):
+    smtp_server.configure(app)
+    app.config["MAIL_SUPPRESS_SEND"] = False
+    from webapp.extensions import mail
+    mail.init_app(app)
+    license = insert_license(account)
+    path = f"/admin/reviews/{license.current_id}"
+    staff.post(path, data={"decision": "rejected", "reason": REASON})
+    response = staff.post(path, data={"decision": "accepted"})  # another admin's page, or a second click
+    assert response.status_code == 302
+    assert "was already reviewed; nothing changed" in messages_of(staff.get("/admin/reviews"))
+    version = reload(LicenseVersion, license.current_id)
+    assert (version.review_status, version.review_reason) == ("rejected", REASON)
+    with db.database.connection_context():
+        assert ReviewEvent.select().where(ReviewEvent.version == license.current_id).count() == 1
+    assert len(smtp_server.to("pat@northwind.example")) == 1

@@ -83,14 +83,18 @@ def set_authorization(user_id, authorized):
     return changed
 
 
-def review_version(version_id, decision, reason="", actor=None):
-    """Accept or reject a version's proof, recording the review with the state it replaced."""
+def review_version(version_id, decision, reason="", actor=None, only_pending=False):
+    """Accept or reject a version's proof, recording the review with the state it replaced.
+
+    With `only_pending`, a version already reviewed (by another admin, or a second click) is left
+    alone and False comes back, so the queue never records or emails one review twice.
+    """
     reason = reason if decision == LicenseVersion.REJECTED else ""
     with write_transaction():
         before = LicenseVersion.select(LicenseVersion.review_status).where(LicenseVersion.id == version_id)
         before = before.for_update() if on_postgresql() else before
         before = before.first()
-        if before is None:
+        if before is None or (only_pending and before.review_status != LicenseVersion.PENDING):
             return False
         now = utcnow()
         LicenseVersion.update(review_status=decision, review_reason=reason, reviewed_at=now).where(

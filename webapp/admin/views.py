@@ -252,10 +252,13 @@ def review(version_id):
     return redirect(url_for(".account", account_id=version.license.account_id))
 
 
-def _record_review(version, form):
+def _record_review(version, form, only_pending=False):
     """Record the review first, then email a rejection; a failed email is told to staff, the review stands."""
     decision = form.decision.data
-    account_store.review_version(version.id, decision, (form.reason.data or "").strip(), actor=current_user.id)
+    reason = (form.reason.data or "").strip()
+    if not account_store.review_version(version.id, decision, reason, actor=current_user.id, only_pending=only_pending):
+        flash(f"Proof for {version.license.plan} was already reviewed; nothing changed.", "info")
+        return False
     flash(f"Proof for {version.license.plan} {decision}.", "success")
     if decision == LicenseVersion.REJECTED:
         unreached = review_notice.send_rejection(version.id)
@@ -265,6 +268,7 @@ def _record_review(version, form):
                 "Tell the customer another way.",
                 "error",
             )
+    return True
 
 
 @bp.route("/reviews")
@@ -299,10 +303,12 @@ def review_from_queue(version_id):
             response.vary.add("HX-Request")
             return response
         return _reviews_page(failed=(version.id, form), status=422)
-    _record_review(version, form)
+    recorded = _record_review(version, form, only_pending=True)
     if wants_fragment():
         response = current_app.make_response(
-            render_template("admin/_review_done.html", version=version, decision=form.decision.data)
+            render_template(
+                "admin/_review_done.html", version=version, decision=form.decision.data if recorded else "already reviewed"
+            )
         )
         response.vary.add("HX-Request")
         return response
