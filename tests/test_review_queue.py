@@ -249,3 +249,20 @@ def test_a_second_review_from_the_queue_changes_nothing_and_sends_nothing(staff,
     with db.database.connection_context():
         assert ReviewEvent.select().where(ReviewEvent.version == license.current_id).count() == 1
     assert len(smtp_server.to("pat@northwind.example")) == 1
+
+
+@pytest.mark.parametrize("form", [
+    {"decision": "maybe", "reason": "x"},
+    {"decision": "", "reason": ""},
+    {"reason": REASON},
+    {"decision": "rejected", "reason": "bad\x00reason"},
+    {"decision": "rejected", "reason": "evil\u202ereason"},
+    {"decision": "rejected", "reason": "y" * 100_000},
+])
+def test_hostile_queue_submissions_come_back_at_the_row_and_change_nothing(staff, account, form):
+    license = insert_license(account)
+    for headers in ({}, {"HX-Request": "true"}):
+        response = staff.post(f"/admin/reviews/{license.current_id}", data=form, headers=headers)
+        assert response.status_code == 422
+        assert page_of(response).find(id=f"review-{license.current_id}").find(class_="error-summary") is not None
+    assert reload(LicenseVersion, license.current_id).review_status == "pending"
