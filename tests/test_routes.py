@@ -114,6 +114,9 @@ EXPECTED = {
     "admin.set_enrollment": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.set_authorization": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.review": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    "admin.reviews": {"GET": customers_forbidden(Outcome(200, text="Proof to review"))},
+    # admin.review (registered first) has already reviewed the version: the queue leaves it alone.
+    "admin.review_from_queue": {"POST": customers_forbidden(Outcome(302, "/admin/reviews"))},
     "admin.invite_user": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.set_access": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.license_history": {"GET": customers_forbidden(ADMIN_PAGE)},
@@ -247,7 +250,7 @@ def _body(endpoint, world, license_form):
         return license_form(product=None, plan=None)
     if endpoint in ("auth.second_factor", "auth.two_factor_setup"):
         return {"code": "12345"}  # neither a TOTP code (six digits) nor a recovery code
-    if endpoint == "admin.review":
+    if endpoint in ("admin.review", "admin.review_from_queue"):
         return {"decision": "rejected", "reason": "The document shows a monthly plan."}
     # The tested account is active and enrolled, and user_id names its unauthorized user.
     if endpoint == "admin.set_status":

@@ -14,6 +14,7 @@ from .models import (
     AccessToken,
     Account,
     AccountChange,
+    License,
     LicenseVersion,
     ReviewEvent,
     User,
@@ -82,14 +83,18 @@ def set_authorization(user_id, authorized):
     return changed
 
 
-def review_version(version_id, decision, reason="", actor=None):
-    """Accept or reject a version's proof, recording the review with the state it replaced."""
+def review_version(version_id, decision, reason="", actor=None, only_pending=False):
+    """Accept or reject a version's proof, recording the review with the state it replaced.
+
+    With `only_pending`, a version already reviewed (by another admin, or a second click) is left
+    alone and False comes back, so the queue never records or emails one review twice.
+    """
     reason = reason if decision == LicenseVersion.REJECTED else ""
     with write_transaction():
         before = LicenseVersion.select(LicenseVersion.review_status).where(LicenseVersion.id == version_id)
         before = before.for_update() if on_postgresql() else before
         before = before.first()
-        if before is None:
+        if before is None or (only_pending and before.review_status != LicenseVersion.PENDING):
             return False
         now = utcnow()
         LicenseVersion.update(review_status=decision, review_reason=reason, reviewed_at=now).where(
@@ -182,4 +187,15 @@ def authorized_users_of(account_id, limit=AUTHORIZED_USERS_SHOWN):
         # Alphabetical as shown: by name, or by email for a user with no name.
         .order_by(fn.LOWER(fn.COALESCE(fn.NULLIF(User.name, ""), User.email)), User.email)
         .limit(limit + 1)
+    )
+
+
+def review_queue():
+    """Every license's current version whose proof awaits review, across accounts, oldest first (one query)."""
+    return (
+        LicenseVersion.select(LicenseVersion, License, Account)
+        .join(License, on=(License.current == LicenseVersion.id))
+        .join(Account)
+        .where(LicenseVersion.review_status == LicenseVersion.PENDING)
+        .order_by(LicenseVersion.submitted_at, LicenseVersion.id)
     )

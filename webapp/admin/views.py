@@ -5,12 +5,13 @@ from flask_login import current_user
 from flask_mail import BadHeaderError
 from peewee import IntegrityError, fn
 
-from .. import account_store, billing_report, expiry_timeline, license_store, mail, reminders
+from .. import account_store, billing_report, expiry_timeline, license_store, mail, reminders, review_notice
 from ..auth.views import second_factor_url
 from ..billing import format_cycle, next_cycle, parse_cycle
 from ..errors import render_error
 from ..extensions import login_manager
 from ..filters import duration
+from ..hypermedia import wants_fragment
 from ..licensing import business_today
 from ..models import Account, License, LicenseVersion, ProofDocument, User, utcnow
 from ..proofs import send_proof
@@ -247,10 +248,71 @@ def review(version_id):
             for error in errors:
                 flash(error, "error")
         return redirect(url_for(".account", account_id=version.license.account_id))
-    account_store.review_version(
-        version.id, form.decision.data, (form.reason.data or "").strip(), actor=current_user.id
+    _record_review(version, form)
+    return redirect(url_for(".account", account_id=version.license.account_id))
+
+
+def _record_review(version, form, only_pending=False):
+    """Record the review first, then email a rejection; a failed email is told to staff, the review stands."""
+    decision = form.decision.data
+    reason = (form.reason.data or "").strip()
+    if not account_store.review_version(version.id, decision, reason, actor=current_user.id, only_pending=only_pending):
+        flash(f"Proof for {version.license.plan} was already reviewed; nothing changed.", "info")
+        return False
+    flash(f"Proof for {version.license.plan} {decision}.", "success")
+    if decision == LicenseVersion.REJECTED:
+        unreached = review_notice.send_rejection(version.id)
+        if unreached:
+            flash(
+                f"The rejection is recorded, but the email to {', '.join(unreached)} could not be sent. "
+                "Tell the customer another way.",
+                "error",
+            )
+    return True
+
+
+@bp.route("/reviews")
+def reviews():
+    return _reviews_page()
+
+
+def _reviews_page(failed=None, status=200):
+    """The queue; `failed` is the (version id, form) whose submission came back with an error."""
+    queue = list(account_store.review_queue())
+    forms = {}
+    if failed is not None:
+        forms[failed[0]] = failed[1]
+    return render_template("admin/reviews.html", queue=queue, forms=forms, blank=ReviewForm(formdata=None)), status
+
+
+@bp.route("/reviews/<int:version_id>", methods=["POST"])
+def review_from_queue(version_id):
+    version = found(
+        LicenseVersion.select(LicenseVersion, License, Account)
+        .join(License)
+        .join(Account)
+        .where(LicenseVersion.id == version_id)
+        .first()
     )
-    return _back_to(version.license.account_id, f"Proof for {version.license.plan} {form.decision.data}.")
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        if wants_fragment():
+            response = current_app.make_response(
+                (render_template("admin/_review_row.html", version=version, form=form), 422)
+            )
+            response.vary.add("HX-Request")
+            return response
+        return _reviews_page(failed=(version.id, form), status=422)
+    recorded = _record_review(version, form, only_pending=True)
+    if wants_fragment():
+        response = current_app.make_response(
+            render_template(
+                "admin/_review_done.html", version=version, decision=form.decision.data if recorded else "already reviewed"
+            )
+        )
+        response.vary.add("HX-Request")
+        return response
+    return redirect(url_for(".reviews"))
 
 
 @bp.route("/licenses/<int:license_id>")

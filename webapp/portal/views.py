@@ -6,6 +6,7 @@ from .. import account_store, calendar_feed, license_store
 from ..extensions import login_manager
 from ..hypermedia import render, wants_fragment
 from ..licensing import business_today
+from ..models import LicenseVersion
 from ..proofs import ACCEPT, Allowance, UploadRefused, keep_upload, read_upload, send_proof
 from .forms import LicenseForm, LicenseTermsForm
 
@@ -235,15 +236,17 @@ def update_license(license_id):
         status = 422
     else:
         current = license.current
-        form.process(
-            data={
-                "seats": current.seats,
-                "term": current.term,
-                "tenant": current.tenant,
-                "contact_name": current.contact_name,
-                "contact_email": current.contact_email,
-            }
-        )
+        terms = {
+            "seats": current.seats,
+            "term": current.term,
+            "tenant": current.tenant,
+            "contact_name": current.contact_name,
+            "contact_email": current.contact_email,
+        }
+        if current.review_status == LicenseVersion.REJECTED:
+            # A rejected proof is usually the wrong document, not a wrong date: only what changed is typed.
+            terms["expires_on"] = current.expires_on
+        form.process(data=terms)
         status = 200
     return render(
         "portal/license_form.html",
