@@ -70,6 +70,8 @@ class Config:
     REMINDER_MAX_ATTEMPTS = int(os.environ.get("REMINDER_MAX_ATTEMPTS", 5))
     # A run owns the reminders it claimed this long; older claims belong to a run that died.
     REMINDER_CLAIM_LEASE = int(os.environ.get("REMINDER_CLAIM_LEASE", 3600))
+    # The admin dashboard warns when no send-reminders run has finished within this many hours.
+    REMINDER_RUN_STALE_HOURS = float(os.environ.get("REMINDER_RUN_STALE_HOURS", 48))
 
     # Behind a TLS-terminating proxy: how many proxies in front of the app set X-Forwarded-For,
     # -Proto, -Host and -Port (werkzeug's ProxyFix). 0 trusts no such header.

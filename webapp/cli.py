@@ -27,7 +27,7 @@ from . import (
 from .extensions import db
 from .filters import filesize
 from .licensing import business_today
-from .models import MODELS, Account, User, utcnow
+from .models import MODELS, Account, ReminderRunLog, User, utcnow
 from .passwords import password_problem
 from .text import describe_character, hidden_character, printable
 
@@ -253,6 +253,8 @@ def send_reminders(today, dry_run):
             click.echo(printable(f"{outcome}: {due.account_name} · {due.plan} (expires {due.expires_on.isoformat()}) "
                                  f"to {due.contact_email}: {error}"), err=True)
 
+        # Its own row, committed before any work: a run that dies leaves it with finished_at NULL.
+        log = ReminderRunLog.create(run_date=day)
         with _terminate_as_exit():
             total = run.arm()
             if sys.stdout.isatty():
@@ -260,11 +262,13 @@ def send_reminders(today, dry_run):
                     summary = run.send(progress=bar.update, on_failure=report_failure)
             else:
                 summary = run.send(on_failure=report_failure)
+        exit_status = 1 if summary.failed else 0
+        reminders.record_run_end(log, summary, exit_status)
     if summary.stopped:
         click.echo(printable(f"stopped early: {summary.stopped}"), err=True)
     click.echo(summary.line)
-    if summary.failed:
-        sys.exit(1)
+    if exit_status:
+        sys.exit(exit_status)
 
 
 @click.command("purge-uploads")

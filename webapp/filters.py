@@ -11,6 +11,13 @@ def day(value):
     return f"{value.day} {value:%b %Y}"
 
 
+def moment(value):
+    """31 Dec 2026 14:05 UTC, for a stored UTC timestamp ('' for none)."""
+    if not value:
+        return ""
+    return f"{day(value.date())} {value:%H:%M} UTC"
+
+
 def filesize(size):
     """A byte count for people: 812 bytes, 45 KB, 2.3 MB."""
     if size < 1024:
@@ -33,4 +40,5 @@ def duration(value):
 def register(app):
     app.jinja_env.filters["day"] = day
     app.jinja_env.filters["filesize"] = filesize
+    app.jinja_env.filters["moment"] = moment
     app.jinja_env.filters["duration"] = duration

@@ -254,6 +254,22 @@ class ReminderAttempt(db.Model):
     error = TextField(default="")
 
 
+class ReminderRunLog(db.Model):
+    """One `flask send-reminders` run: when it started and finished, what it did, and its exit status.
+
+    Written when the run starts and again when it ends: a run that died leaves finished_at NULL.
+    """
+
+    started_at = DateTimeField(default=utcnow, index=True)
+    finished_at = DateTimeField(null=True, index=True)
+    run_date = DateField()
+    sent = IntegerField(default=0)
+    failed = IntegerField(default=0)
+    skipped = IntegerField(default=0)
+    exit_status = IntegerField(null=True)
+    note = TextField(default="")
+
+
 class LoginSession(db.Model):
     """One sign-in: the cookie carries a random id, the database only its SHA-256 (`id`).
 
@@ -384,7 +400,7 @@ class AccessToken(db.Model):
 MODELS = [
     Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
     LoginSession, LoginThrottle, AccountChange, ReviewEvent, ApiToken, CalendarFeed, RecoveryCode,
-    AccessToken,
+    AccessToken, ReminderRunLog,
 ]
 PRODUCTS = ["MS Office 365"]
 

@@ -82,7 +82,12 @@ def index():
     today = _today()
     search = AccountSearchForm(request.args)
     months = expiry_timeline.monthly_expiries(expiry_timeline.expiries_from_database(today), today)
-    shown = {"search": search, "timeline": expiry_timeline.chart(months)}
+    last_finished = reminders.last_finished_at()
+    shown = {
+        "search": search, "timeline": expiry_timeline.chart(months),
+        "last_run": reminders.last_run(), "last_finished": last_finished,
+        "runs_stale": reminders.runs_are_stale(last_finished, utcnow(), current_app.config["REMINDER_RUN_STALE_HOURS"]),
+    }
     if not search.validate():
         # The message shows under the search box; the query never reaches the database.
         return render_template("admin/index.html", standings=[], page=1, has_next=False, **shown), 422
@@ -324,6 +329,7 @@ def license_history(license_id):
         license=license,
         versions=license_store.history_of(license),
         proof_endpoint="admin.download_proof",
+        attempts=reminders.attempts_of(license.id),
     )
 
 

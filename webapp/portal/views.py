@@ -2,7 +2,7 @@ from flask import Blueprint, abort, current_app, flash, make_response, redirect,
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from .. import account_store, calendar_feed, license_store
+from .. import account_store, calendar_feed, license_store, reminders
 from ..extensions import login_manager
 from ..hypermedia import render, wants_fragment
 from ..licensing import business_today
@@ -69,7 +69,10 @@ def _panel_context():
         account, license_store.licenses_of(account.id), today,
         timezone_name=current_app.config["BUSINESS_TIMEZONE"],
     )
-    return {"account": account, "rows": rows, "byol": byol, "today": today}
+    return {
+        "account": account, "rows": rows, "byol": byol, "today": today,
+        "last_reminders": reminders.last_sent_reminders(account.id),
+    }
 
 
 def _form_context(form, license=None, kept=None):

@@ -19,7 +19,9 @@ and its SMTP outcome), `run` (arming, claiming, sending and recording).
 """
 from ..mail import MailSettingsError
 from .due import DueReminder, outstanding_reminders, preview, reminder_state
+from .history import attempts_of, last_finished_at, last_run, last_sent_reminders, record_run_end, runs_are_stale
 from .run import ReminderRun, RunSummary
 
-__all__ = ["DueReminder", "MailSettingsError", "ReminderRun", "RunSummary", "outstanding_reminders", "preview",
-           "reminder_state"]
+__all__ = ["DueReminder", "MailSettingsError", "ReminderRun", "RunSummary", "attempts_of", "last_finished_at",
+           "last_run", "last_sent_reminders", "outstanding_reminders", "preview", "record_run_end", "reminder_state",
+           "runs_are_stale"]

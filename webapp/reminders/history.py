@@ -1,0 +1,52 @@
+"""Reminder history: the last reminder each license got, every attempt of a license, and the log of runs."""
+from datetime import timedelta
+
+from peewee import fn
+
+from ..models import License, ReminderAttempt, ReminderRunLog, utcnow
+
+
+def record_run_end(log, summary, exit_status):
+    """Close a run's log row with its counts and exit status."""
+    ReminderRunLog.update(
+        finished_at=utcnow(), sent=summary.sent, failed=summary.failed, skipped=summary.skipped,
+        exit_status=exit_status, note=summary.stopped[:2000],
+    ).where(ReminderRunLog.id == log.id).execute()
+
+
+def last_sent_reminders(account_id):
+    """{license id: its latest sent ReminderAttempt} for the account's licenses, in one query."""
+    latest = (
+        ReminderAttempt.select(fn.MAX(ReminderAttempt.id))
+        .join(License, on=(ReminderAttempt.license == License.id))
+        .where((License.account == account_id) & (ReminderAttempt.outcome == ReminderAttempt.SENT))
+        .group_by(ReminderAttempt.license)
+    )
+    query = ReminderAttempt.select(
+        ReminderAttempt.id, ReminderAttempt.license, ReminderAttempt.recipient, ReminderAttempt.attempted_at,
+    ).where(ReminderAttempt.id.in_(latest))
+    return {attempt.license_id: attempt for attempt in query}
+
+
+def attempts_of(license_id):
+    """Every attempt at a license's reminders, newest first."""
+    return list(
+        ReminderAttempt.select()
+        .where(ReminderAttempt.license == license_id)
+        .order_by(ReminderAttempt.attempted_at.desc(), ReminderAttempt.id.desc())
+    )
+
+
+def last_run():
+    """The latest `send-reminders` run (finished or not), or None."""
+    return ReminderRunLog.select().order_by(ReminderRunLog.started_at.desc(), ReminderRunLog.id.desc()).first()
+
+
+def last_finished_at():
+    """When the latest run finished, or None when none ever did."""
+    return ReminderRunLog.select(fn.MAX(ReminderRunLog.finished_at)).scalar()
+
+
+def runs_are_stale(last_finished, now, stale_hours):
+    """True when no run finished within the last `stale_hours` hours (or none ever did)."""
+    return last_finished is None or now - last_finished > timedelta(hours=stale_hours)
