@@ -9,6 +9,7 @@ stays signed in on a right they lost.
 """
 from peewee import fn
 
+from . import audit
 from .extensions import db
 from .models import (
     AccessToken,
@@ -46,6 +47,9 @@ def set_account_status(account_id, status, actor=None):
             AccountChange.create(
                 account=account_id, field=AccountChange.STATUS, previous=previous, value=status, changed_by=actor
             )
+            kind = "account.suspended" if status == Account.SUSPENDED else "account.reactivated"
+            audit.record(kind, account=account_id, subject=_account_name(account_id),
+                         before={"status": previous}, after={"status": status})
             if status == Account.SUSPENDED:
                 end_sessions_of_account(account_id)
     return changed
@@ -67,7 +71,19 @@ def set_enrollment(account_id, enrolled, actor=None):
                 value=_flag(enrolled),
                 changed_by=actor,
             )
+            audit.record("account.byol_switched", account=account_id, subject=_account_name(account_id),
+                         before={"enrollment": _flag(not enrolled)}, after={"enrollment": _flag(enrolled)})
     return changed
+
+
+def _account_name(account_id):
+    return Account.select(Account.name).where(Account.id == account_id).scalar() or ""
+
+
+def _record_user_change(kind, user_id, before, after):
+    """An audit entry about a customer user, under their account, named by their email."""
+    user = User.select(User.email, User.account).where(User.id == user_id).first()
+    audit.record(kind, account=user.account_id, subject=user.email, before=before, after=after)
 
 
 def set_authorization(user_id, authorized):
@@ -78,6 +94,9 @@ def set_authorization(user_id, authorized):
                 (User.id == user_id) & (User.is_admin == False) & (User.is_authorized == (not authorized))  # noqa: E712
             )
         )
+        if changed:
+            _record_user_change("user.authorized" if authorized else "user.unauthorized", user_id,
+                                {"is_authorized": not authorized}, {"is_authorized": authorized})
         if changed and not authorized:
             end_sessions_of_user(user_id)
     return changed
@@ -108,6 +127,15 @@ def review_version(version_id, decision, reason="", actor=None, only_pending=Fal
             reviewed_by=actor,
             reviewed_at=now,
         )
+        license = (
+            License.select(License.account, License.plan)
+            .join(LicenseVersion, on=(LicenseVersion.license == License.id))
+            .where(LicenseVersion.id == version_id)
+            .first()
+        )
+        after = {"review_status": decision, "review_reason": reason} if reason else {"review_status": decision}
+        audit.record("proof.reviewed", account=license.account_id, subject=license.plan,
+                     before={"review_status": before.review_status}, after=after)
     return True
 
 
@@ -140,10 +168,16 @@ def invite_user(account_id, email, name, authorized, valid_for, now):
             user = User.create(email=email, name=name, account=account_id, is_authorized=authorized,
                                password_hash=NO_PASSWORD)
             outcome = INVITED
+            audit.record("user.invited", account=account_id, subject=email,
+                         after={"email": email, "name": name, "is_authorized": authorized})
         else:
+            was_deactivated = user.deactivated_at is not None
             User.update(deactivated_at=None).where(User.id == user.id).execute()
             user.deactivated_at = None
             outcome = INVITED_AGAIN
+            audit.record("user.invited", account=account_id, subject=email,
+                         before={"deactivated": True} if was_deactivated else None,
+                         after={"invitation": "sent again", **({"deactivated": False} if was_deactivated else {})})
         token = issue(user.id, AccessToken.INVITE, valid_for, now)
     return outcome, user, token
 
@@ -160,6 +194,9 @@ def set_deactivated(user_id, deactivated, now):
                 (User.id == user_id) & (User.is_admin == False) & condition  # noqa: E712
             )
         )
+        if changed:
+            _record_user_change("user.deactivated" if deactivated else "user.reactivated", user_id,
+                                {"deactivated": not deactivated}, {"deactivated": deactivated})
         if changed and deactivated:
             end_sessions_of_user(user_id)
             AccessToken.update(used_at=now).where(

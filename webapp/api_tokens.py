@@ -5,6 +5,8 @@ from datetime import timedelta
 
 from peewee import Case, IntegrityError
 
+from . import audit
+from .extensions import db
 from .models import ApiToken, utcnow
 
 RATE_WINDOW = timedelta(minutes=1)
@@ -24,7 +26,9 @@ def create_token(name):
     """A new token for `name`; returns the token itself, which is stored only as its hash."""
     token = secrets.token_urlsafe(32)
     try:
-        ApiToken.create(name=name, token_hash=token_hash(token))
+        with db.database.atomic():
+            ApiToken.create(name=name, token_hash=token_hash(token))
+            audit.record("api_token.created", subject=name, after={"name": name})
     except IntegrityError:
         raise TokenNameTaken(name) from None
     return token
@@ -32,7 +36,11 @@ def create_token(name):
 
 def revoke_token(name):
     """Delete the token called `name`; False when there was none."""
-    return ApiToken.delete().where(ApiToken.name == name).execute() == 1
+    with db.database.atomic():
+        revoked = ApiToken.delete().where(ApiToken.name == name).execute() == 1
+        if revoked:
+            audit.record("api_token.revoked", subject=name, before={"name": name})
+    return revoked
 
 
 def use_token(token, limit, now=None):

@@ -16,6 +16,7 @@ from flask import g, has_app_context, has_request_context
 from flask_login import current_user
 
 from .models import AuditEntry
+from .text import printable
 
 CRON = "cron"
 COMMAND_LINE = "command line"
@@ -82,6 +83,22 @@ def record(kind, *, account=None, subject="", before=None, after=None, internal=
 def values(entry_text):
     """The dict stored in an entry's `before` or `after` ({} when empty)."""
     return json.loads(entry_text) if entry_text else {}
+
+
+def changed(before, after):
+    """(before, after) cut down to the keys whose values differ: only what the change touched."""
+    keys = [key for key in after if before.get(key) != after[key]]
+    return {key: before.get(key) for key in keys}, {key: after[key] for key in keys}
+
+
+# Text someone outside typed (an email tried at the login form) is kept to this much in a subject.
+OUTSIDE_TEXT_LENGTH = 120
+
+
+def outside_text(value):
+    """Hostile text made safe to keep and show: one line, no control or bidi characters, truncated."""
+    text = printable(value or "").strip()
+    return text if len(text) <= OUTSIDE_TEXT_LENGTH else text[: OUTSIDE_TEXT_LENGTH - 1] + "…"
 
 
 # Every kind of entry, with the words the Audit log and Activity pages show for it. A new kind is

@@ -13,6 +13,7 @@ from peewee import IntegrityError
 
 from . import (
     api_tokens,
+    audit,
     billing,
     billing_report,
     demo,
@@ -77,6 +78,13 @@ def _schema_work():
             raise click.ClickException(str(error)) from None
 
 
+@contextmanager
+def _operator_work():
+    """The database open for an operator's command; its audit entries name "command line" as the actor."""
+    with db.database.connection_context(), audit.acting_as(audit.COMMAND_LINE):
+        yield
+
+
 def _report_applied(applied):
     for name in applied:
         click.echo(f"applied: {name}")
@@ -135,9 +143,13 @@ def db_new(name):
 @with_appcontext
 def create_account(name, billing_day):
     """Create an active customer account, enrolled in BYOL."""
-    with db.database.connection_context():
+    with _operator_work():
         try:
-            Account.create(name=name.strip(), billing_day=billing_day)
+            with db.database.atomic():
+                account = Account.create(name=name.strip(), billing_day=billing_day)
+                audit.record("account.created", account=account.id, subject=account.name,
+                             after={"name": account.name, "billing_day": billing_day, "status": account.status,
+                                    "enrollment": "byol"})
         except IntegrityError:
             raise click.ClickException(f"An account named {name!r} already exists.") from None
     click.echo(f"Created account {name!r} (billing day {billing_day}, BYOL).")
@@ -148,7 +160,11 @@ def _create_user(email, password, **fields):
     user = User(email=email, **fields)
     user.set_password(_password(password, email))
     try:
-        user.save()
+        with db.database.atomic():
+            user.save()
+            audit.record("user.created", account=user.account_id, subject=email, after={
+                "email": email, "name": user.name, "is_admin": user.is_admin, "is_authorized": user.is_authorized,
+            })
     except IntegrityError:
         raise click.ClickException(f"A user with the email {email} already exists.") from None
     return user
@@ -163,7 +179,7 @@ def _create_user(email, password, **fields):
 @with_appcontext
 def create_user(email, account_name, authorized, name, password):
     """Create a customer user on an account."""
-    with db.database.connection_context():
+    with _operator_work():
         account = Account.get_or_none(Account.name == account_name)
         if account is None:
             raise click.ClickException(f"No account named {account_name!r}.")
@@ -177,7 +193,7 @@ def create_user(email, account_name, authorized, name, password):
 @with_appcontext
 def create_admin(email, password):
     """Create a staff admin, who sees every account."""
-    with db.database.connection_context():
+    with _operator_work():
         _create_user(email, password, is_admin=True, name="")
     click.echo(f"Created admin {email}.")
 
@@ -231,7 +247,7 @@ def send_reminders(today, dry_run):
     cannot work (no MAIL_DEFAULT_SENDER, or MAIL_SUPPRESS_SEND on).
     """
     day = today.date() if today else _today()
-    with db.database.connection_context():
+    with db.database.connection_context(), audit.acting_as(audit.CRON):
         if dry_run:
             planned, skipped = 0, 0
             for due, attempt in reminders.preview(day):
@@ -254,7 +270,9 @@ def send_reminders(today, dry_run):
                                  f"to {due.contact_email}: {error}"), err=True)
 
         # Its own row, committed before any work: a run that dies leaves it with finished_at NULL.
-        log = ReminderRunLog.create(run_date=day)
+        with db.database.atomic():
+            log = ReminderRunLog.create(run_date=day)
+            audit.record("reminders.run", subject=f"started, as of {day.isoformat()}", after={"run_date": day})
         with _terminate_as_exit():
             total = run.arm()
             if sys.stdout.isatty():
@@ -263,7 +281,12 @@ def send_reminders(today, dry_run):
             else:
                 summary = run.send(on_failure=report_failure)
         exit_status = 1 if summary.failed else 0
-        reminders.record_run_end(log, summary, exit_status)
+        with db.database.atomic():
+            reminders.record_run_end(log, summary, exit_status)
+            audit.record("reminders.run", subject=f"finished, as of {day.isoformat()}", after={
+                "run_date": day, "started_at": log.started_at, "sent": summary.sent, "failed": summary.failed,
+                "skipped": summary.skipped, "exit_status": exit_status, **({"stopped": summary.stopped[:2000]} if summary.stopped else {}),
+            })
     if summary.stopped:
         click.echo(printable(f"stopped early: {summary.stopped}"), err=True)
     click.echo(summary.line)
@@ -294,12 +317,15 @@ def purge_uploads():
 def set_password(email, password):
     """Give a user a new password; every session the user had is ended."""
     email = email.strip().lower()
-    with db.database.connection_context():
+    with _operator_work():
         user = User.get_or_none(User.email == email)
         if user is None:
             raise click.ClickException(f"No user with the email {email}.")
         user.set_password(_password(password, email))
-        user.save()
+        with db.database.atomic():
+            user.save()
+            audit.record("user.password_changed", account=user.account_id, subject=email,
+                         after={"password": "set with flask set-password"})
     click.echo(f"New password set for {email}; their sessions were ended.")
 
 
@@ -312,7 +338,7 @@ def reset_2fa(email):
     With ADMIN_2FA_REQUIRED on, they set up a new authenticator at their next sign-in.
     """
     email = email.strip().lower()
-    with db.database.connection_context():
+    with _operator_work():
         user = User.get_or_none(User.email == email)
         if user is None:
             raise click.ClickException(f"No user with the email {email}.")
@@ -383,7 +409,7 @@ def _token_name(name):
 def create_api_token(name):
     """Create a bearer token for the billing API; it is printed once and stored only as a hash."""
     name = _token_name(name)
-    with db.database.connection_context():
+    with _operator_work():
         try:
             token = api_tokens.create_token(name)
         except api_tokens.TokenNameTaken:
@@ -398,7 +424,7 @@ def create_api_token(name):
 def revoke_api_token(name):
     """Revoke a billing API token: requests with it get 401 from now on."""
     name = _token_name(name)
-    with db.database.connection_context():
+    with _operator_work():
         if not api_tokens.revoke_token(name):
             raise click.ClickException(f"No token named {name!r}.")
     click.echo(f"Revoked API token {name!r}.")

@@ -1,7 +1,7 @@
 """Reading and writing licenses. Every lookup takes the account and filters by it inside the query."""
 from peewee import IntegrityError
 
-from . import text
+from . import audit, text
 from .licensing import LicenseTerms, business_date, byol_status, license_status
 from .models import License, LicenseVersion, Product, ProofDocument, on_postgresql, write_transaction
 from .proofs import Upload, discard_unattached, store_upload, unused
@@ -155,7 +155,10 @@ def add_license(account, user, product, plan, terms, proof, replaces=None):
         with write_transaction():
             document = _attach(account.id, user, proof)
             license = License.create(account=account.id, product=product.id, plan=" ".join(plan.split()), plan_key=key)
-            _add_version(license, user, terms, document, replaces)
+            version = _add_version(license, user, terms, document, replaces)
+            audit.record("license.added", account=account.id, subject=license.plan,
+                         after={"product": product.name, "plan": license.plan, **terms})
+            _record_upload(license, version, document)
     except IntegrityError:
         # Another request added the same plan between the check and the insert.
         existing = License.get_or_none(
@@ -172,9 +175,21 @@ def renew_license(license, user, terms, proof, replaces=None):
 
     `proof` and `replaces` as for add_license().
     """
+    earlier = license.current
     with write_transaction():
-        _add_version(license, user, terms, _attach(license.account_id, user, proof), replaces)
+        document = _attach(license.account_id, user, proof)
+        version = _add_version(license, user, terms, document, replaces)
+        before, after = audit.changed({field: getattr(earlier, field) for field in terms}, terms)
+        audit.record("license.updated", account=license.account_id, subject=license.plan, before=before, after=after)
+        _record_upload(license, version, document)
     return license
+
+
+def _record_upload(license, version, document):
+    audit.record(
+        "proof.uploaded", account=license.account_id, subject=license.plan,
+        after={"file": document.original_name, "bytes": document.size, "expires_on": version.expires_on},
+    )
 
 
 def _attach(account_id, user, proof):

@@ -100,7 +100,11 @@ def refused_for(attempt, limits, now=None):
 
 def admit(attempt, limits):
     """(wait, None) when the try must wait, else (None, reservation): a read first, so a try past the
-    limit costs neither a hash nor a write, then the counting upsert (`reserve`)."""
+    limit costs neither a hash nor a write, then the counting upsert (`reserve`).
+
+    (wait, reservation), both set, means this very try crossed the limit: the one moment per window
+    worth an audit entry (the refused tries after it write nothing).
+    """
     wait = refused_for(attempt, limits)
     if wait is not None:
         return wait, None

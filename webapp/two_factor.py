@@ -13,6 +13,7 @@ import time
 import pyotp
 import segno
 
+from . import audit
 from .extensions import db
 from .models import LoginSession, RecoveryCode, User, utcnow
 
@@ -158,7 +159,23 @@ def enrol(user_id, secret, code, now=None):
         )
         if not confirmed:
             raise AlreadyEnrolled()
+        _record_change(user_id, before={"authenticator": "none"},
+                       after={"authenticator": "enrolled", "recovery_codes": "issued"})
         return issue_recovery_codes(user_id)
+
+
+def replace_recovery_codes(user_id):
+    """An admin's own Replace recovery codes: ten new ones, the old ones dead, in one transaction with its entry."""
+    with db.database.atomic():
+        codes = issue_recovery_codes(user_id)
+        _record_change(user_id, after={"recovery_codes": "replaced"})
+    return codes
+
+
+def _record_change(user_id, before=None, after=None):
+    user = User.select(User.email, User.account).where(User.id == user_id).first()
+    audit.record("user.second_factor_changed", account=user.account_id, subject=user.email,
+                 before=before, after=after)
 
 
 def reset(user_id):
@@ -167,6 +184,9 @@ def reset(user_id):
     Returns how many sessions were ended.
     """
     with db.database.atomic():
+        had_one = User.select(User.totp_secret).where(User.id == user_id).scalar() is not None
         User.update(totp_secret=None, totp_last_step=None).where(User.id == user_id).execute()
         RecoveryCode.delete().where(RecoveryCode.user == user_id).execute()
+        _record_change(user_id, before={"authenticator": "enrolled" if had_one else "none"},
+                       after={"authenticator": "none", "recovery_codes": "cleared"})
         return LoginSession.delete().where(LoginSession.user == user_id).execute()

@@ -16,7 +16,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import login_throttle, mail, sessions, tokens, two_factor
+from .. import audit, login_throttle, mail, sessions, tokens, two_factor
 from ..extensions import db, login_manager
 from ..filters import duration
 from ..hypermedia import render, wants_fragment
@@ -112,6 +112,26 @@ def _login_form(form, status):
     return render("auth/login.html", "auth/_login_form.html", status=status, form=form)
 
 
+def _record_failed_sign_in(email, user, step):
+    """A failed sign-in: a known user's belongs to their account; an unknown email's to none, its text cleaned."""
+    subject = user.email if user is not None else f"unknown email: {audit.outside_text(email)}"
+    audit.record("signin.failed", account=user.account_id if user is not None else None, subject=subject,
+                 after={"step": step})
+
+
+def _record_throttled(email, user, wait, step):
+    """The try that crossed a limit (once per window, not each refused try): staff-internal, with the address."""
+    if user is None:
+        user = User.get_or_none(User.email == (email or "").strip().lower())
+    subject = user.email if user is not None else f"unknown email: {audit.outside_text(email)}"
+    audit.record(
+        "signin.throttled", account=user.account_id if user is not None else None, subject=subject,
+        after={"step": step, "address": audit.outside_text(request.remote_addr),
+               "paused_minutes": login_throttle.minutes(wait)},
+        internal=True,
+    )
+
+
 def _throttled(form, wait):
     """429 before any password hash: the same answer whether or not the email has an account.
 
@@ -141,12 +161,15 @@ def login():
     attempt = login_throttle.Attempt.of(form.email.data, request.remote_addr, limits)
     wait, reservation = login_throttle.admit(attempt, limits)
     if wait is not None:
+        if reservation is not None:
+            _record_throttled(form.email.data, None, wait, "password")
         return _throttled(form, wait)
     user = User.get_or_none(User.email == form.email.data.strip().lower())
     right_password = user is not None and user.check_password(form.password.data)
     if user is None:
         check_password_hash(_UNKNOWN_USER_HASH, form.password.data)
     elif right_password and user.is_deactivated:
+        _record_failed_sign_in(form.email.data, user, "access ended by staff")
         # Only after the right password, so the answer tells nothing to someone guessing.
         form.password.errors.append(
             f"Your access to the portal was ended by {current_app.config['PROVIDER_NAME']}. "
@@ -159,6 +182,7 @@ def login():
         login_user(user)
         target = safe_next(form.next.data) or home_for(user)
         return _go(second_factor_url(user, safe_next(form.next.data)) or target)
+    _record_failed_sign_in(form.email.data, user, "password")
     form.password.errors.append("The email or password is not right.")
     return _login_form(form, 401)
 
@@ -189,9 +213,12 @@ def second_factor():
     attempt = login_throttle.Attempt.of_second_factor(current_user.id, request.remote_addr, limits)
     wait, reservation = login_throttle.admit(attempt, limits)
     if wait is not None:
+        if reservation is not None:
+            _record_throttled(current_user.email, current_user, wait, "authentication code")
         return _code_paused(form, wait)
     passed_with = two_factor.check_code(current_user.id, form.code.data)
     if passed_with is None:
+        _record_failed_sign_in(current_user.email, current_user, "authentication code")
         form.code.errors.append(
             "That code is not right, or it was used already. Enter the code your authenticator app "
             "shows now, or one of your recovery codes."
@@ -272,7 +299,7 @@ def new_recovery_codes():
         return redirect(url_for(".second_factor"))
     if not current_user.totp_secret:
         return redirect(url_for(".two_factor_setup"))
-    codes = two_factor.issue_recovery_codes(current_user.id)
+    codes = two_factor.replace_recovery_codes(current_user.id)
     return render_template(
         "auth/recovery_codes.html", codes=codes, next=url_for(".two_factor_setup"), replaced=True
     )
@@ -369,6 +396,10 @@ def set_password(token):
         AccessToken.update(used_at=clock()).where(
             (AccessToken.user == user.id) & AccessToken.used_at.is_null()
         ).execute()
+        link = "invitation link" if found.row.purpose == AccessToken.INVITE else "password reset link"
+        # Whoever holds the link acts as the user it was sent to.
+        audit.record("user.password_changed", account=user.account_id, subject=user.email,
+                     after={"password": f"set from a {link}"}, actor=user)
     if current_user.is_authenticated:
         logout_user()
     sessions.start_session(user, request.remote_addr, request.user_agent.string)
@@ -398,17 +429,23 @@ def change_password():
     attempt = login_throttle.Attempt.of(user.email, request.remote_addr, limits)
     wait, reservation = login_throttle.admit(attempt, limits)
     if wait is not None:
+        if reservation is not None:
+            _record_throttled(user.email, user, wait, "current password on Change password")
         minutes = login_throttle.minutes(wait)
         form.current_password.errors.append(
             f"Too many wrong passwords: try again in {minutes} minute{'' if minutes == 1 else 's'}.")
         return render("auth/change_password.html", "auth/_change_password_form.html", status=429, form=form)
     if not user.check_password(form.current_password.data):
+        _record_failed_sign_in(user.email, user, "current password on Change password")
         form.current_password.errors.append("This is not your current password.")
         return render("auth/change_password.html", "auth/_change_password_form.html", status=422, form=form)
     login_throttle.give_back(reservation)
     user.set_password(form.new_password.data)
     passed_second_factor = getattr(user, "second_factor_at", None) is not None
-    user.save()  # ends every session of the user, this one included: a new one follows
+    with db.database.atomic():
+        user.save()  # ends every session of the user, this one included: a new one follows
+        audit.record("user.password_changed", account=user.account_id, subject=user.email,
+                     after={"password": "changed on Change password"})
     token = sessions.start_session(user, request.remote_addr, request.user_agent.string)
     if passed_second_factor:  # this browser gave its code already; the new session carries that on
         sessions.pass_second_factor(token)

@@ -1,8 +1,15 @@
 """The audit trail (issue 10): one row per change, with who, when, the account, what, and the
-values before and after. Written in the change's own transaction by `webapp.audit.record()`."""
+values before and after. Written in the change's own transaction by `webapp.audit.record()`.
+
+Backfill: what the database already knows becomes entries, each marked `"backfilled": true` in its
+values after, so a reader can tell them from entries written as the change happened. Every license
+version is a "proof.uploaded" at its submission time by its submitter; every review event a
+"proof.reviewed"; every account change an "account.suspended", "account.reactivated" or
+"account.byol_switched". Nothing else was recorded before, so nothing else is invented.
+"""
 import datetime
 
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, Model, TextField
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, Model, PostgresqlDatabase, TextField
 
 
 def models(db):
@@ -38,5 +45,47 @@ def models(db):
     return [AuditEntry]
 
 
+# Whose name an entry gets when the row names nobody (a user deleted since, or a script's row).
+UNKNOWN_ACTOR = "unknown (recorded before the audit trail)"
+
+
+def _backfill_statements(db):
+    """The INSERT ... SELECT of each backfill, in the JSON dialect of the database."""
+    if isinstance(db, PostgresqlDatabase):
+        obj, true = "json_build_object", "TRUE"
+    else:
+        obj, true = "json_object", "json('true')"
+    columns = '"at", "actor_id", "actor_label", "account_id", "kind", "subject", "before", "after", "internal"'
+    unknown = f"'{UNKNOWN_ACTOR}'"
+    return [
+        f'INSERT INTO "auditentry" ({columns}) '
+        f'SELECT v."submitted_at", v."submitted_by_id", COALESCE(u."email", {unknown}), l."account_id", '
+        f"'proof.uploaded', l.\"plan\", '', "
+        f"CAST({obj}('file', d.\"original_name\", 'bytes', d.\"size\", 'expires_on', v.\"expires_on\", "
+        f"'backfilled', {true}) AS TEXT), FALSE "
+        'FROM "licenseversion" v JOIN "license" l ON l."id" = v."license_id" '
+        'JOIN "proofdocument" d ON d."id" = v."proof_id" LEFT JOIN "user" u ON u."id" = v."submitted_by_id" '
+        'ORDER BY v."id"',
+        f'INSERT INTO "auditentry" ({columns}) '
+        f'SELECT r."reviewed_at", r."reviewed_by_id", COALESCE(u."email", {unknown}), l."account_id", '
+        f"'proof.reviewed', l.\"plan\", CAST({obj}('review_status', r.\"previous_status\") AS TEXT), "
+        f"CAST({obj}('review_status', r.\"review_status\", 'review_reason', r.\"review_reason\", "
+        f"'backfilled', {true}) AS TEXT), FALSE "
+        'FROM "reviewevent" r JOIN "licenseversion" v ON v."id" = r."version_id" '
+        'JOIN "license" l ON l."id" = v."license_id" LEFT JOIN "user" u ON u."id" = r."reviewed_by_id" '
+        'ORDER BY r."id"',
+        f'INSERT INTO "auditentry" ({columns}) '
+        f'SELECT c."changed_at", c."changed_by_id", COALESCE(u."email", {unknown}), c."account_id", '
+        "CASE WHEN c.\"field\" = 'enrollment' THEN 'account.byol_switched' "
+        "WHEN c.\"value\" = 'suspended' THEN 'account.suspended' ELSE 'account.reactivated' END, "
+        f'a."name", CAST({obj}(c."field", c."previous") AS TEXT), '
+        f"CAST({obj}(c.\"field\", c.\"value\", 'backfilled', {true}) AS TEXT), FALSE "
+        'FROM "accountchange" c JOIN "account" a ON a."id" = c."account_id" '
+        'LEFT JOIN "user" u ON u."id" = c."changed_by_id" ORDER BY c."id"',
+    ]
+
+
 def up(migrator, db):
     db.create_tables(models(db), safe=False)
+    for statement in _backfill_statements(db):
+        db.execute_sql(statement)
