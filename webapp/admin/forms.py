@@ -1,10 +1,18 @@
+import re
+from datetime import date
+
 from email_validator import EmailNotValidError, validate_email
 from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
+from .. import audit, audit_log
 from ..billing import BYOL, SUBSCRIPTION, parse_cycle
 from ..forms import PlainTextForm
 from ..models import Account
+from ..row_ids import parse_row_id
+
+_DATE_HELP = "Give the date as YYYY-MM-DD, for example 2026-12-01."
+_DAMAGED_PAGE = "This page link is damaged. Start again from the newest entries."
 
 
 class ReviewForm(PlainTextForm):
@@ -86,3 +94,63 @@ class BillingFilterForm(PlainTextForm):
     def validate_cycle(self, field):
         if field.data and parse_cycle(field.data) is None:
             raise ValidationError("Give the cycle as a month, YYYY-MM, e.g. 2027-01.")
+
+
+class AuditFilterForm(PlainTextForm):
+    """The Audit log's filters, read from the query string; dates are UTC calendar days, both included."""
+
+    class Meta:
+        csrf = False
+
+    account = StringField("Account", validators=[Length(max=200, message="Type at most 200 characters of the account name.")])
+    actor = StringField("Actor", validators=[Length(max=254, message="Type at most 254 characters of the email or name.")])
+    kind = SelectField(
+        "Kind",
+        choices=[SelectChoice("", "All kinds")] + [SelectChoice(kind, label) for kind, label in audit.KINDS.items()],
+        default="",
+        validate_choice=False,
+    )
+    since = StringField("From (UTC date)", validators=[Length(max=10, message=_DATE_HELP)])
+    until = StringField("To (UTC date)", validators=[Length(max=10, message=_DATE_HELP)])
+    before = StringField("Page", validators=[Length(max=10, message=_DAMAGED_PAGE)])
+
+    def validate_kind(self, field):
+        if field.data and field.data not in audit.KINDS:
+            raise ValidationError("Choose a kind from the list.")
+
+    def validate_since(self, field):
+        field.day = _iso_day(field.data)
+
+    def validate_until(self, field):
+        field.day = _iso_day(field.data)
+        since = getattr(self.since, "day", None)
+        if since and field.day and field.day < since:
+            raise ValidationError("The end date is before the start date. Give a To date on or after the From date.")
+
+    def validate_before(self, field):
+        field.cursor = parse_row_id(field.data) if field.data else None
+        if field.data and field.cursor is None:
+            raise ValidationError(_DAMAGED_PAGE)
+
+    def filters(self):
+        """The validated filters as audit_log.Filters."""
+        return audit_log.Filters(
+            account=(self.account.data or "").strip(), actor=(self.actor.data or "").strip(),
+            kind=self.kind.data or "", since=getattr(self.since, "day", None), until=getattr(self.until, "day", None),
+        )
+
+    def query_args(self):
+        """The filters as query-string arguments for links (the pager, the CSV), empty ones left out."""
+        return {name: getattr(self, name).data for name in ("account", "actor", "kind", "since", "until")
+                if getattr(self, name).data}
+
+
+def _iso_day(text):
+    if not text:
+        return None
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        raise ValidationError(_DATE_HELP)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"{text} is not a date in the calendar. {_DATE_HELP}") from None

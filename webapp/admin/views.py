@@ -1,17 +1,28 @@
 import smtplib
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 from flask_mail import BadHeaderError
 from peewee import IntegrityError, fn
 
-from .. import account_store, billing_report, expiry_timeline, license_store, mail, reminders, review_notice
+from .. import account_store, audit_log, billing_report, expiry_timeline, license_store, mail, reminders, review_notice
 from ..auth.views import second_factor_url
 from ..billing import format_cycle, next_cycle, parse_cycle
 from ..errors import render_error
 from ..extensions import login_manager
 from ..filters import duration
-from ..hypermedia import wants_fragment
+from ..hypermedia import render, wants_fragment
 from ..licensing import business_today
 from ..models import Account, License, LicenseVersion, ProofDocument, User, utcnow
 from ..proofs import send_proof
@@ -19,6 +30,7 @@ from .forms import (
     AccessForm,
     AccountSearchForm,
     AccountStatusForm,
+    AuditFilterForm,
     AuthorizationForm,
     BillingFilterForm,
     EnrollmentForm,
@@ -374,6 +386,37 @@ def billing_csv():
     name = f"billing-{format_cycle(year, month)}.csv"
     return Response(
         billing_report.as_csv(report.rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={name}"},
+    )
+
+
+@bp.route("/audit", endpoint="audit")
+def audit_log_page():
+    """Audit log: every entry, newest first, filtered by account, actor, kind and UTC dates; a page at a time."""
+    form = AuditFilterForm(request.args)
+    if not form.validate():
+        # The messages sit at their fields; no query runs with a filter that could not be read.
+        return render("admin/audit.html", "admin/_audit_log.html", status=422, form=form, page=None, args={},
+                      describe=audit_log)
+    page = audit_log.audit_page(form.filters(), form.before.cursor)
+    return render("admin/audit.html", "admin/_audit_log.html", form=form, page=page, args=form.query_args(),
+                  describe=audit_log)
+
+
+@bp.route("/audit.csv")
+def audit_csv():
+    """The filtered Audit log as CSV, streamed a chunk at a time."""
+    form = AuditFilterForm(request.args)
+    if not form.validate():
+        return render_error(
+            422, title="Nothing was exported",
+            detail=" ".join(e for errors in form.errors.values() for e in errors),
+            back_url=url_for(".audit"), back_label="Back to the Audit log",
+        )
+    name = f"audit-log-{utcnow():%Y-%m-%d}.csv"
+    return Response(
+        stream_with_context(audit_log.csv_lines(form.filters())),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename={name}"},
     )

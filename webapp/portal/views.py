@@ -1,13 +1,15 @@
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from .. import account_store, calendar_feed, license_store, reminders
+from .. import account_store, audit_log, calendar_feed, license_store, reminders
+from ..errors import render_error
 from ..extensions import login_manager
 from ..hypermedia import render, wants_fragment
 from ..licensing import business_today
 from ..models import LicenseVersion
 from ..proofs import ACCEPT, Allowance, UploadRefused, keep_upload, read_upload, send_proof
+from ..row_ids import parse_row_id
 from .forms import LicenseForm, LicenseTermsForm
 
 bp = Blueprint("portal", __name__)
@@ -280,6 +282,20 @@ def regenerate_calendar():
     response = make_response(render_template("portal/calendar.html", has_feed=True, feed_url=feed_url))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.route("/activity")
+def activity():
+    """Activity: what was done in the user's own account, newest first, without the provider's internal entries."""
+    before = request.args.get("before", "")
+    cursor = parse_row_id(before) if before else None
+    if before and cursor is None:
+        return render_error(422, title="This page link is damaged",
+                            detail="Open Activity again from the Client Licenses tab.",
+                            back_url=url_for(".activity"), back_label="Newest activity")
+    page = audit_log.activity_page(_account().id, cursor)
+    return render("portal/activity.html", "portal/_activity_entries.html", page=page, describe=audit_log,
+                  account=_account())
 
 
 @bp.route("/help")
