@@ -13,10 +13,19 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import url_for
 
-from conftest import PASSWORD
+from conftest import PASSWORD, count_queries
 from webapp import calendar_feed, license_store, two_factor
 from webapp.extensions import db
-from webapp.models import Account, CalendarFeed, License, LicenseVersion, ProofDocument, RecoveryCode, User
+from webapp.models import (
+    Account,
+    AuditEntry,
+    CalendarFeed,
+    License,
+    LicenseVersion,
+    ProofDocument,
+    RecoveryCode,
+    User,
+)
 from webapp.proofs import Upload, store_upload
 
 ANONYMOUS, UNAUTHORIZED, SUSPENDED, OTHER, AUTHORIZED, ADMIN, ADMIN_WITHOUT_CODE = ROLES = (
@@ -123,6 +132,11 @@ EXPECTED = {
     "admin.download_proof": {"GET": customers_forbidden(DOWNLOAD)},
     "admin.billing": {"GET": customers_forbidden(Outcome(200, text="Billing for the"))},
     "admin.billing_csv": {"GET": customers_forbidden(DOWNLOAD)},
+    "admin.audit": {"GET": customers_forbidden(Outcome(200, text="Audit log"))},
+    "admin.audit_csv": {"GET": customers_forbidden(DOWNLOAD)},
+    # Each user sees their own account's activity only: the other account's user never the tested plan.
+    "portal.activity": {"GET": row(LOGIN, REFUSED, REFUSED, Outcome(200, text="Activity"),
+                                   Outcome(200, text="Activity"), TO_ADMIN)},
     # The API knows no sessions: a logged-in user or admin without a bearer token is nobody to it.
     "api.billing": {"GET": row(*[Outcome(401, text="A valid bearer token is required")] * 7)},
     "api.openapi_document": {"GET": row(*[Outcome(200, text="Client Licenses billing API")] * 7)},
@@ -235,6 +249,16 @@ def snapshot():
         }
 
 
+def audit_rows():
+    """Every audit entry, every column, in id order: a request may append to it, never change it."""
+    with db.database.connection_context():
+        return list(AuditEntry.select().order_by(AuditEntry.id).tuples())
+
+
+# SQL that would change or remove an audit entry, as peewee logs it: ('UPDATE "auditentry" ...', [params]).
+AUDIT_TAMPERING = re.compile(r'^\(\s*[\'"]\s*(UPDATE\s+"auditentry"|DELETE\s+FROM\s+"auditentry")', re.IGNORECASE)
+
+
 def _body(endpoint, world, license_form):
     """A valid submission for each POST route, so only the visitor decides the outcome."""
     if endpoint == "auth.login":
@@ -320,12 +344,17 @@ def test_every_route_as(role, app, world, login, license_form):
                 assert login(client, world["people"][role].email).status_code == 302
             elif session:
                 client.set_cookie(app.config["SESSION_COOKIE_NAME"], session)
-            before = snapshot()
-            response = client.open(path, method=method, data=_body(rule.endpoint, world, license_form))
+            before, entries_before = snapshot(), audit_rows()
+            with count_queries() as statements:
+                response = client.open(path, method=method, data=_body(rule.endpoint, world, license_form))
             found = _problems(response, expected, path, method, role, world["args"])
             changed = snapshot() != before
             if changed != expected.writes:
                 found.append("changed the database" if changed else "did not save anything")
+            # The audit trail only grows: every earlier entry is still there, unchanged.
+            if audit_rows()[: len(entries_before)] != entries_before:
+                found.append("changed or deleted an audit entry")
+            found += [f"ran {sql[:80]!r}" for sql in statements if AUDIT_TAMPERING.search(sql)]
             problems += [f"{method} {path} ({rule.endpoint}) as {role}: {problem}" for problem in found]
     assert not problems, "\n".join(problems)
 

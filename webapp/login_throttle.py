@@ -85,30 +85,56 @@ def address_key(address, scope=""):
     return _key(kind, ip)
 
 
-def refused_for(attempt, limits, now=None):
-    """How long the try must wait (a timedelta), or None when it may go ahead. One read, no write."""
-    now = now or utcnow()
+def _standing(attempt, limits, now):
+    """(wait or None, [(key, failures, window start)] of the keys at or past their limit): one read."""
     limit_of = dict(attempt.keys)
     rows = (
         LoginThrottle.select(LoginThrottle.key, LoginThrottle.failures, LoginThrottle.window_start)
         .where(LoginThrottle.key.in_(list(limit_of)) & (LoginThrottle.window_start > now - limits.window))
         .tuples()
     )
-    waits = [start + limits.window - now for key, failures, start in rows if failures >= limit_of[key]]
-    return max(waits) if waits else None
+    over = [(key, failures, start) for key, failures, start in rows if failures >= limit_of[key]]
+    waits = [start + limits.window - now for _, _, start in over]
+    return (max(waits) if waits else None), over
+
+
+def refused_for(attempt, limits, now=None):
+    """How long the try must wait (a timedelta), or None when it may go ahead. One read, no write."""
+    return _standing(attempt, limits, now or utcnow())[0]
 
 
 def admit(attempt, limits):
     """(wait, None) when the try must wait, else (None, reservation): a read first, so a try past the
-    limit costs neither a hash nor a write, then the counting upsert (`reserve`).
-
-    (wait, reservation), both set, means this very try crossed the limit: the one moment per window
-    worth an audit entry (the refused tries after it write nothing).
-    """
+    limit costs neither a hash nor a write, then the counting upsert (`reserve`)."""
     wait = refused_for(attempt, limits)
     if wait is not None:
         return wait, None
     return reserve(attempt, limits)
+
+
+def admit_sign_in(attempt, limits):
+    """admit() for the sign-in forms: (wait, reservation, first_refusal).
+
+    `first_refusal` is True for the first try refused in a key's window, the one the audit trail
+    records as a throttled sign-in. That try moves the counter one past the limit with a conditional
+    UPDATE whose row count decides, so of two racing only one is first; the refused tries after it
+    see the counter past the limit and stay one read. A try that crossed the limit in the counting
+    upsert (racing the read of others) counts as a first too.
+    """
+    now = utcnow()
+    wait, over = _standing(attempt, limits, now)
+    if wait is None:
+        wait, reservation = reserve(attempt, limits, now)
+        return wait, reservation, wait is not None
+    limit_of = dict(attempt.keys)
+    first = False
+    for key, failures, start in over:
+        if failures == limit_of[key]:
+            marked = LoginThrottle.update(failures=LoginThrottle.failures + 1).where(
+                (LoginThrottle.key == key) & (LoginThrottle.failures == failures) & (LoginThrottle.window_start == start)
+            ).execute()
+            first = first or marked == 1
+    return wait, None, first
 
 
 def reserve(attempt, limits, now=None):

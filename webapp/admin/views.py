@@ -397,10 +397,10 @@ def audit_log_page():
     form = AuditFilterForm(request.args)
     if not form.validate():
         # The messages sit at their fields; no query runs with a filter that could not be read.
-        return render("admin/audit.html", "admin/_audit_log.html", status=422, form=form, page=None, args={},
+        return render("admin/audit.html", "admin/_audit_log.html", status=422, form=form, results=None, args={},
                       describe=audit_log)
     page = audit_log.audit_page(form.filters(), form.before.cursor)
-    return render("admin/audit.html", "admin/_audit_log.html", form=form, page=page, args=form.query_args(),
+    return render("admin/audit.html", "admin/_audit_log.html", form=form, results=page, args=form.query_args(),
                   describe=audit_log)
 
 

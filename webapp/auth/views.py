@@ -120,7 +120,7 @@ def _record_failed_sign_in(email, user, step):
 
 
 def _record_throttled(email, user, wait, step):
-    """The try that crossed a limit (once per window, not each refused try): staff-internal, with the address."""
+    """The first try refused in a window (not each one): staff-internal, with the client address."""
     if user is None:
         user = User.get_or_none(User.email == (email or "").strip().lower())
     subject = user.email if user is not None else f"unknown email: {audit.outside_text(email)}"
@@ -159,9 +159,9 @@ def login():
         return _login_form(form, 422 if request.method == "POST" else 200)
     limits = login_throttle.Limits.from_config(current_app.config)
     attempt = login_throttle.Attempt.of(form.email.data, request.remote_addr, limits)
-    wait, reservation = login_throttle.admit(attempt, limits)
+    wait, reservation, first_refusal = login_throttle.admit_sign_in(attempt, limits)
     if wait is not None:
-        if reservation is not None:
+        if first_refusal:
             _record_throttled(form.email.data, None, wait, "password")
         return _throttled(form, wait)
     user = User.get_or_none(User.email == form.email.data.strip().lower())
@@ -211,9 +211,9 @@ def second_factor():
         return render_template("auth/second_factor.html", form=form), status
     limits = login_throttle.Limits.from_config(current_app.config)
     attempt = login_throttle.Attempt.of_second_factor(current_user.id, request.remote_addr, limits)
-    wait, reservation = login_throttle.admit(attempt, limits)
+    wait, reservation, first_refusal = login_throttle.admit_sign_in(attempt, limits)
     if wait is not None:
-        if reservation is not None:
+        if first_refusal:
             _record_throttled(current_user.email, current_user, wait, "authentication code")
         return _code_paused(form, wait)
     passed_with = two_factor.check_code(current_user.id, form.code.data)
@@ -427,9 +427,9 @@ def change_password():
                       status=422 if request.method == "POST" else 200, form=form)
     limits = login_throttle.Limits.from_config(current_app.config)
     attempt = login_throttle.Attempt.of(user.email, request.remote_addr, limits)
-    wait, reservation = login_throttle.admit(attempt, limits)
+    wait, reservation, first_refusal = login_throttle.admit_sign_in(attempt, limits)
     if wait is not None:
-        if reservation is not None:
+        if first_refusal:
             _record_throttled(user.email, user, wait, "current password on Change password")
         minutes = login_throttle.minutes(wait)
         form.current_password.errors.append(

@@ -294,7 +294,7 @@ def activity():
                             detail="Open Activity again from the Client Licenses tab.",
                             back_url=url_for(".activity"), back_label="Newest activity")
     page = audit_log.activity_page(_account().id, cursor)
-    return render("portal/activity.html", "portal/_activity_entries.html", page=page, describe=audit_log,
+    return render("portal/activity.html", "portal/_activity_entries.html", results=page, describe=audit_log,
                   account=_account())
 
 
