@@ -6,6 +6,7 @@ database of TEST_DATABASE_URL with its schema emptied (and emptied again afterwa
 test's `app` fixture migrates it from scratch).
 """
 import hashlib
+import json
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -242,6 +243,67 @@ def test_first_release_database_upgrades_keeping_every_row(blank_url, blank):
     history = client.get("/licenses/1")
     assert history.status_code == 200 and "Blurry scan" in history.text
     assert client.get("/proofs/1").data == demo_pdf("First proof")
+    # The audit trail starts with what the first release knew: each upload, each review (0005 made
+    # the reviews from the versions), marked as backfilled.
+    assert _audit_entries(blank) == [
+        ("proof.uploaded", 1, "pat@northwind.example", 1, "Office 365 E3", {},
+         {"file": "old.pdf", "bytes": len(demo_pdf("First proof")), "expires_on": (today + timedelta(days=20)).isoformat(),
+          "backfilled": True}),
+        ("proof.uploaded", 1, "pat@northwind.example", 1, "Office 365 E3", {},
+         {"file": "renewed.pdf", "bytes": len(demo_pdf("Renewed proof")),
+          "expires_on": (today + timedelta(days=200)).isoformat(), "backfilled": True}),
+        ("proof.reviewed", None, "unknown (recorded before the audit trail)", 1, "Office 365 E3",
+         {"review_status": "pending"}, {"review_status": "rejected", "review_reason": "Blurry scan", "backfilled": True}),
+        ("proof.reviewed", None, "unknown (recorded before the audit trail)", 1, "Office 365 E3",
+         {"review_status": "pending"}, {"review_status": "accepted", "review_reason": "", "backfilled": True}),
+    ]
+    assert all(str(at).startswith("2026-05-04 09:30:15") for at in _audit_times(blank))
+    # Staff read them in the Audit log, marked.
+    assert client.post("/logout").status_code == 302
+    assert client.post("/login", data={"email": "staff@provider.example", "password": PASSWORD}).status_code == 302
+    log = client.get("/admin/audit")
+    assert log.status_code == 200 and log.text.count("(backfilled from earlier records)") == 4
+    db.database.close()
+
+
+def _audit_entries(database):
+    rows = database.execute_sql(
+        'SELECT "kind", "actor_id", "actor_label", "account_id", "subject", "before", "after" FROM "auditentry" '
+        'ORDER BY "id"'
+    ).fetchall()
+    return [(*row[:5], json.loads(row[5] or "{}"), json.loads(row[6] or "{}")) for row in rows]
+
+
+def _audit_times(database):
+    return [row[0] for row in database.execute_sql('SELECT "at" FROM "auditentry"').fetchall()]
+
+
+def test_the_audit_trail_migration_backfills_account_changes(blank_url, blank, tmp_path, monkeypatch):
+    """A database at 0008 with staff changes of accounts: 0009 turns each into its audit entry."""
+    before_audit = tmp_path / "migrations"
+    shutil.copytree(schema.MIGRATIONS_DIR, before_audit, ignore=shutil.ignore_patterns("__pycache__", "0009_*"))
+    _load_first_release_schema(blank)
+    _fill_first_release(blank, date.today())
+    schema.upgrade(blank, before_audit)
+    changed_at = datetime(2026, 6, 1, 8, 0, 0)
+    for previous, value, field in (("active", "suspended", "status"), ("suspended", "active", "status"),
+                                   ("byol", "subscription", "enrollment")):
+        _insert(blank, "accountchange", account_id=2, field=field, previous=previous, value=value,
+                changed_by_id=2, changed_at=changed_at)
+
+    result = _app(blank_url).test_cli_runner().invoke(args=["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    assert "0009_audit_trail" in result.output
+    account_entries = [entry for entry in _audit_entries(blank) if entry[0].startswith("account.")]
+    assert account_entries == [
+        ("account.suspended", 2, "staff@provider.example", 2, "Fabrikam", {"status": "active"},
+         {"status": "suspended", "backfilled": True}),
+        ("account.reactivated", 2, "staff@provider.example", 2, "Fabrikam", {"status": "suspended"},
+         {"status": "active", "backfilled": True}),
+        ("account.byol_switched", 2, "staff@provider.example", 2, "Fabrikam", {"enrollment": "byol"},
+         {"enrollment": "subscription", "backfilled": True}),
+    ]
     db.database.close()
 
 
