@@ -9,7 +9,16 @@ version is a "proof.uploaded" at its submission time by its submitter; every rev
 """
 import datetime
 
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, Model, PostgresqlDatabase, TextField
+from peewee import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    Model,
+    PostgresqlDatabase,
+    Proxy,
+    TextField,
+)
 
 
 def models(db):
@@ -51,7 +60,9 @@ UNKNOWN_ACTOR = "unknown (recorded before the audit trail)"
 
 def _backfill_statements(db):
     """The INSERT ... SELECT of each backfill, in the JSON dialect of the database."""
-    if isinstance(db, PostgresqlDatabase):
+    # The runner may hand over a Proxy (the app's database); the dialect is the real one's.
+    real = db.obj if isinstance(db, Proxy) else db
+    if isinstance(real, PostgresqlDatabase):
         obj, true = "json_build_object", "TRUE"
     else:
         obj, true = "json_object", "json('true')"
