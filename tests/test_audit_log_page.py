@@ -200,6 +200,15 @@ def test_a_csv_export_with_a_bad_filter_is_422_and_says_why(staff):
     assert "is not a date in the calendar" in response.get_data(as_text=True)
 
 
+def test_the_account_page_links_to_its_audit_log(staff, two_accounts):
+    northwind, fabrikam = two_accounts
+    entry("account.suspended", northwind, subject="Northwind Traders")
+    entry("account.suspended", fabrikam, subject="Fabrikam")
+    link = page_of(staff.get(f"/admin/accounts/{northwind.id}")).find("a", string="Audit log of this account")
+    assert rows_of(staff.get(link["href"]), "audit-entries")[0].split()[-1] != "Fabrikam"
+    assert len(rows_of(staff.get(link["href"]), "audit-entries")) == 1
+
+
 def test_customers_cannot_open_the_audit_log(logged_in):
     assert logged_in.get("/admin/audit").status_code == 403
     assert logged_in.get("/admin/audit.csv").status_code == 403

@@ -202,7 +202,7 @@ def create_admin(email, password):
 @with_appcontext
 def seed_demo():
     """A demo account with licenses in every status, its users and an admin; prints the logins."""
-    with _schema_work() as database:
+    with _schema_work() as database, audit.acting_as(audit.COMMAND_LINE):
         _report_applied(schema.prepare(database))
         credentials = demo.seed(_today())
     click.echo(f"Demo account: {demo.DEMO_ACCOUNT}")
