@@ -365,6 +365,22 @@ def test_a_throttled_unknown_email_is_recorded_without_an_account(strict_app):
     assert entry.account_id is None and entry.subject == "unknown email: nobody@nowhere.example"
 
 
+def test_wrong_authentication_codes_past_the_limit_are_one_throttled_entry(strict_app, admin, login):
+    with db.database.connection_context():
+        User.update(totp_secret=pyotp.random_base32()).where(User.id == admin.id).execute()
+    client = strict_app.test_client()
+    login(client, admin.email)
+    for _ in range(3):
+        assert client.post("/login/code", data={"code": "12345"}).status_code == 401
+    for _ in range(3):
+        assert client.post("/login/code", data={"code": "12345"}).status_code == 429
+
+    entry = only("signin.throttled")
+    assert entry.internal and (entry.account_id, entry.subject) == (None, admin.email)
+    assert audit.values(entry.after)["step"] == "authentication code"
+    assert len(entries("signin.failed")) == 3
+
+
 # --- API tokens and the reminder run ----------------------------------------------------------
 
 
