@@ -113,25 +113,21 @@ def test_a_compiled_select_fills_each_placeholder_and_refuses_unknown_ones(app, 
 
 def test_the_loaded_user_is_clean_so_saving_it_keeps_the_sessions(app, logged_in, user):
     """as_model marks no field changed: saving another field must not look like a password change."""
-    with db.database.connection_context():
-        token = LoginSession.select().where(LoginSession.user == user.id).count()
-        assert token == 1
-        session = LoginSession.get(LoginSession.user == user.id)
-    with app.test_request_context():
-        with db.database.connection_context():
-            config = app.config
-            # The cookie's token is not in the database; build a session of our own to load.
-            loaded_token = sessions.start_session(user)
-            loaded = sessions.load_session_user(loaded_token, config["SESSION_IDLE_TIMEOUT"], config["SESSION_LIFETIME"])
-            assert loaded.id == user.id and loaded.account.name == "Northwind Traders"
-            assert loaded.check_password(PASSWORD)
-            assert not loaded.dirty_fields
-            loaded.name = "Pat Doe"
-            loaded.save()
-            assert LoginSession.select().where(LoginSession.user == user.id).count() == 2
-            assert LoginSession.get_or_none(LoginSession.id == session.id) is not None
-            assert User.get_by_id(user.id).name == "Pat Doe"
-            assert User.get_by_id(user.id).check_password(PASSWORD)
+    with app.test_request_context(), db.database.connection_context():
+        config = app.config
+        token = sessions.start_session(user)  # a second sign-in, beside the client's
+        loaded = sessions.load_session_user(token, config["SESSION_IDLE_TIMEOUT"], config["SESSION_LIFETIME"])
+        assert loaded.id == user.id and loaded.account.name == "Northwind Traders"
+        assert loaded.check_password(PASSWORD)
+        assert not loaded.dirty_fields
+        loaded.name = "Pat Doe"
+        loaded.save()
+        assert LoginSession.select().where(LoginSession.user == user.id).count() == 2
+        assert User.get_by_id(user.id).name == "Pat Doe"
+        assert User.get_by_id(user.id).check_password(PASSWORD)
+        loaded.set_password("a different long passphrase")
+        loaded.save()
+        assert LoginSession.select().where(LoginSession.user == user.id).count() == 0
 
 
 def test_a_staff_session_loads_without_an_account(app, admin):
