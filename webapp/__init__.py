@@ -3,7 +3,7 @@ from flask import Flask
 
 from config import Config
 
-from . import cli, errors, filters, security
+from . import cli, errors, filters, row_urls, security
 from .admin import bp as admin_bp
 from .api import bp as api_bp
 from .auth import bp as auth_bp
@@ -41,6 +41,7 @@ def create_app(config_class=Config, **overrides):
     app.register_blueprint(feeds_bp, url_prefix="/feeds")
     errors.register(app)
     filters.register(app)
+    row_urls.register(app)
     cli.register(app)
     security.register(app)
 

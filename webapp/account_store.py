@@ -7,9 +7,13 @@ can tell what an account and its proof looked like at any cycle's start. Suspend
 removing a user's authorization also ends the sessions it concerns, in the same transaction: nobody
 stays signed in on a right they lost.
 """
+from datetime import date, datetime
+from typing import NamedTuple
+
 from peewee import fn
 
 from . import audit
+from .compiled_sql import CompiledSelect, placeholder
 from .extensions import db
 from .models import (
     AccessToken,
@@ -211,28 +215,71 @@ def set_deactivated(user_id, deactivated, now):
 AUTHORIZED_USERS_SHOWN = 20
 
 
+class AuthorizedUser(NamedTuple):
+    id: int
+    name: str
+    email: str
+
+
+# Built once (see compiled_sql): the Client Licenses tab asks on every full page.
+_AUTHORIZED_USERS = CompiledSelect(lambda: (
+    User.select(User.id, User.name, User.email)
+    .where(
+        (User.account == placeholder("account_id"))
+        & (User.is_authorized == True)  # noqa: E712
+        & (User.is_admin == False)  # noqa: E712
+        & User.deactivated_at.is_null()
+    )
+    # Alphabetical as shown: by name, or by email for a user with no name.
+    .order_by(fn.LOWER(fn.COALESCE(fn.NULLIF(User.name, ""), User.email)), User.email)
+    .limit(placeholder("limit"))
+))
+
+
 def authorized_users_of(account_id, limit=AUTHORIZED_USERS_SHOWN):
     """Up to limit + 1 active, authorized customer users of the account, alphabetical; scoped in the query."""
-    return list(
-        User.select(User.id, User.name, User.email)
-        .where(
-            (User.account == account_id)
-            & (User.is_authorized == True)  # noqa: E712
-            & (User.is_admin == False)  # noqa: E712
-            & User.deactivated_at.is_null()
-        )
-        # Alphabetical as shown: by name, or by email for a user with no name.
-        .order_by(fn.LOWER(fn.COALESCE(fn.NULLIF(User.name, ""), User.email)), User.email)
-        .limit(limit + 1)
+    return [AuthorizedUser(*row) for row in _AUTHORIZED_USERS.run(account_id=account_id, limit=limit + 1)]
+
+
+class QueuedAccount(NamedTuple):
+    id: int
+    name: str
+
+
+class QueuedLicense(NamedTuple):
+    id: int
+    plan: str
+    account: QueuedAccount
+
+
+class QueuedVersion(NamedTuple):
+    """A version awaiting review, as the queue shows it; shaped like the model (version.license.account.name)."""
+
+    id: int
+    submitted_at: datetime
+    seats: int
+    expires_on: date
+    tenant: str
+    proof_id: int
+    license: QueuedLicense
+
+
+# Only the columns the queue shows, in one statement built once (see compiled_sql).
+_REVIEW_QUEUE = CompiledSelect(lambda: (
+    LicenseVersion.select(
+        LicenseVersion.id, LicenseVersion.submitted_at, LicenseVersion.seats, LicenseVersion.expires_on,
+        LicenseVersion.tenant, LicenseVersion.proof, License.id, License.plan, Account.id, Account.name,
     )
+    .join(License, on=(License.current == LicenseVersion.id))
+    .join(Account)
+    .where(LicenseVersion.review_status == LicenseVersion.PENDING)
+    .order_by(LicenseVersion.submitted_at, LicenseVersion.id)
+))
 
 
 def review_queue():
     """Every license's current version whose proof awaits review, across accounts, oldest first (one query)."""
-    return (
-        LicenseVersion.select(LicenseVersion, License, Account)
-        .join(License, on=(License.current == LicenseVersion.id))
-        .join(Account)
-        .where(LicenseVersion.review_status == LicenseVersion.PENDING)
-        .order_by(LicenseVersion.submitted_at, LicenseVersion.id)
-    )
+    return [
+        QueuedVersion(*row[:6], QueuedLicense(row[6], row[7], QueuedAccount(*row[8:])))
+        for row in _REVIEW_QUEUE.run()
+    ]

@@ -1,7 +1,11 @@
 """Reading and writing licenses. Every lookup takes the account and filters by it inside the query."""
+from datetime import date, datetime
+from typing import NamedTuple
+
 from peewee import IntegrityError
 
 from . import audit, text
+from .compiled_sql import CompiledSelect, placeholder
 from .licensing import LicenseTerms, business_date, byol_status, license_status
 from .models import License, LicenseVersion, Product, ProofDocument, on_postgresql, write_transaction
 from .proofs import Upload, discard_unattached, store_upload, unused
@@ -45,14 +49,74 @@ def _licenses_query():
     )
 
 
-def licenses_of(account_id):
-    """The account's licenses with their current terms, product and proof metadata, in one query."""
-    query = (
-        _licenses_query()
-        .where(License.account == account_id)
-        .order_by(LicenseVersion.expires_on, License.plan_key)
+class ProductName(NamedTuple):
+    id: int
+    name: str
+
+
+class ProofSummary(NamedTuple):
+    """What a list of licenses shows of a proof document (never its content)."""
+
+    id: int
+    original_name: str
+    size: int
+
+
+class CurrentVersion(NamedTuple):
+    """A license's current terms and review state, as a list of licenses shows them."""
+
+    id: int
+    seats: int
+    term: str
+    expires_on: date
+    tenant: str
+    contact_name: str
+    contact_email: str
+    review_status: str
+    review_reason: str
+    reviewed_at: datetime | None
+    submitted_at: datetime
+    proof: ProofSummary
+
+    @property
+    def is_rejected(self):
+        return self.review_status == LicenseVersion.REJECTED
+
+
+class LicenseRow(NamedTuple):
+    """One license of a list: read-only, shaped like the model (license.current.proof.original_name)."""
+
+    id: int
+    account_id: int
+    plan: str
+    product: ProductName
+    current: CurrentVersion
+
+
+# Only the columns the lists show, in one statement built once (see compiled_sql).
+_LICENSE_ROWS = CompiledSelect(lambda: (
+    License.select(
+        License.id, License.account, License.plan, Product.id, Product.name,
+        LicenseVersion.id, LicenseVersion.seats, LicenseVersion.term, LicenseVersion.expires_on,
+        LicenseVersion.tenant, LicenseVersion.contact_name, LicenseVersion.contact_email,
+        LicenseVersion.review_status, LicenseVersion.review_reason, LicenseVersion.reviewed_at,
+        LicenseVersion.submitted_at, ProofDocument.id, ProofDocument.original_name, ProofDocument.size,
     )
-    return list(query)
+    .join(LicenseVersion, on=(License.current == LicenseVersion.id))
+    .join(ProofDocument, on=(LicenseVersion.proof == ProofDocument.id))
+    .switch(License)
+    .join(Product)
+    .where(License.account == placeholder("account_id"))
+    .order_by(LicenseVersion.expires_on, License.plan_key, License.id)
+))
+
+
+def licenses_of(account_id):
+    """The account's licenses (LicenseRow) with their current terms, product and proof metadata, in one query."""
+    return [
+        LicenseRow(row[0], row[1], row[2], ProductName(*row[3:5]), CurrentVersion(*row[5:16], ProofSummary(*row[16:])))
+        for row in _LICENSE_ROWS.run(account_id=account_id)
+    ]
 
 
 def licenses_by_account(account_ids):
@@ -102,7 +166,7 @@ def kept_proof(account_id, document_id):
 
 
 def terms_of(license, timezone_name):
-    """The domain's view of a license loaded by licenses_of().
+    """The domain's view of a license loaded by licenses_of() (or a License model with its current version).
 
     A rejection is dated by the business calendar: at 22:00 in New York it is still that day there,
     though UTC, which reviewed_at is stored in, has moved on (and so would the billing cycle).

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from peewee import JOIN
 
+from .compiled_sql import CompiledSelect, as_model, placeholder
 from .models import Account, LoginSession, User, utcnow
 
 # last_seen_at is refreshed when older than this, so most requests only read; the idle timeout is
@@ -39,31 +40,44 @@ def start_session(user, ip_address="", user_agent=""):
     return token
 
 
+# The sign-in, its user and the user's account in one statement, built once (see compiled_sql).
+_SESSION_FIELDS = (LoginSession.id, LoginSession.last_seen_at, LoginSession.second_factor_at,
+                   LoginSession.pending_totp_secret)
+_USER_FIELDS = tuple(User._meta.sorted_fields)
+_ACCOUNT_FIELDS = tuple(Account._meta.sorted_fields)
+_SESSION_USER = CompiledSelect(lambda: (
+    LoginSession.select(*_SESSION_FIELDS, *_USER_FIELDS, *_ACCOUNT_FIELDS)
+    .join(User)
+    .join(Account, JOIN.LEFT_OUTER)
+    .where(
+        (LoginSession.id == placeholder("digest"))
+        & (LoginSession.last_seen_at > placeholder("seen_after"))
+        & (LoginSession.created_at > placeholder("created_after"))
+        & User.deactivated_at.is_null()
+    )
+    .limit(1)
+))
+
+
 def load_session_user(token, idle_timeout, lifetime, now=None):
     """The user (with account) of a live session, or None; one indexed lookup, rarely a touch."""
     if not isinstance(token, str) or not token or len(token) > 128:
         return None
     now = now or utcnow()
-    row = (
-        LoginSession.select(LoginSession, User, Account)
-        .join(User)
-        .join(Account, JOIN.LEFT_OUTER)
-        .where(
-            (LoginSession.id == _digest(token))
-            & (LoginSession.last_seen_at > now - idle_timeout)
-            & (LoginSession.created_at > now - lifetime)
-            & User.deactivated_at.is_null()
-        )
-        .first()
-    )
-    if row is None:
+    rows = _SESSION_USER.run(digest=_digest(token), seen_after=now - idle_timeout, created_after=now - lifetime)
+    if not rows:
         return None
-    if row.last_seen_at < now - min(TOUCH_INTERVAL, idle_timeout / 10):
-        LoginSession.update(last_seen_at=now).where(LoginSession.id == row.id).execute()
-    user = row.user
+    row = rows[0]
+    session_id, last_seen_at, second_factor_at, pending_totp_secret = row[:len(_SESSION_FIELDS)]
+    user_values = row[len(_SESSION_FIELDS):len(_SESSION_FIELDS) + len(_USER_FIELDS)]
+    account_values = row[len(_SESSION_FIELDS) + len(_USER_FIELDS):]
+    if last_seen_at < now - min(TOUCH_INTERVAL, idle_timeout / 10):
+        LoginSession.update(last_seen_at=now).where(LoginSession.id == session_id).execute()
+    account = as_model(Account, _ACCOUNT_FIELDS, account_values) if account_values[0] is not None else None
+    user = as_model(User, _USER_FIELDS, user_values, account=account)
     user.session_token = token
-    user.second_factor_at = row.second_factor_at
-    user.pending_totp_secret = row.pending_totp_secret
+    user.second_factor_at = second_factor_at
+    user.pending_totp_secret = pending_totp_secret
     return user
 
 

@@ -295,7 +295,7 @@ def reviews():
 
 def _reviews_page(failed=None, status=200):
     """The queue; `failed` is the (version id, form) whose submission came back with an error."""
-    queue = list(account_store.review_queue())
+    queue = account_store.review_queue()
     forms = {}
     if failed is not None:
         forms[failed[0]] = failed[1]

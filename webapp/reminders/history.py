@@ -1,9 +1,34 @@
 """Reminder history: the last reminder each license got, every attempt of a license, and the log of runs."""
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from peewee import fn
 
+from ..compiled_sql import CompiledSelect, placeholder
 from ..models import License, ReminderAttempt, ReminderRunLog, utcnow
+
+
+class SentReminder(NamedTuple):
+    """The last reminder a license got: to whom and when (naive UTC)."""
+
+    license_id: int
+    recipient: str
+    attempted_at: datetime
+
+
+def _last_sent_query():
+    latest = (
+        ReminderAttempt.select(fn.MAX(ReminderAttempt.id))
+        .join(License, on=(ReminderAttempt.license == License.id))
+        .where((License.account == placeholder("account_id")) & (ReminderAttempt.outcome == ReminderAttempt.SENT))
+        .group_by(ReminderAttempt.license)
+    )
+    return ReminderAttempt.select(
+        ReminderAttempt.license, ReminderAttempt.recipient, ReminderAttempt.attempted_at,
+    ).where(ReminderAttempt.id.in_(latest))
+
+
+_LAST_SENT = CompiledSelect(_last_sent_query)
 
 
 def record_run_end(log, summary, exit_status):
@@ -15,17 +40,8 @@ def record_run_end(log, summary, exit_status):
 
 
 def last_sent_reminders(account_id):
-    """{license id: its latest sent ReminderAttempt} for the account's licenses, in one query."""
-    latest = (
-        ReminderAttempt.select(fn.MAX(ReminderAttempt.id))
-        .join(License, on=(ReminderAttempt.license == License.id))
-        .where((License.account == account_id) & (ReminderAttempt.outcome == ReminderAttempt.SENT))
-        .group_by(ReminderAttempt.license)
-    )
-    query = ReminderAttempt.select(
-        ReminderAttempt.id, ReminderAttempt.license, ReminderAttempt.recipient, ReminderAttempt.attempted_at,
-    ).where(ReminderAttempt.id.in_(latest))
-    return {attempt.license_id: attempt for attempt in query}
+    """{license id: its latest SentReminder} for the account's licenses, in one query."""
+    return {row[0]: SentReminder(*row) for row in _LAST_SENT.run(account_id=account_id)}
 
 
 def attempts_of(license_id):

@@ -1,0 +1,165 @@
+"""What the speed work of issue 12 must not change: SQL built once serves every account its own rows,
+the signed-in user it loads behaves as one read by Peewee, and row_url writes what url_for writes."""
+from datetime import date, timedelta
+
+import pytest
+from flask import url_for
+
+from conftest import PASSWORD, count_queries
+from test_licenses import HTMX, insert_license, page_of
+from webapp import account_store, license_store, reminders, sessions
+from webapp.compiled_sql import CompiledSelect, placeholder
+from webapp.extensions import db
+from webapp.models import License, LicenseVersion, LoginSession, User
+from webapp.row_ids import MAX_ROW_ID
+from webapp.row_urls import row_url
+
+
+def plans_on(response):
+    return [row.find_all("td")[1].get_text() for row in page_of(response).find(id="license-table").find("tbody").find_all("tr")]
+
+
+def test_two_accounts_interleaved_each_see_only_their_own_tab(app, account, make_account, make_user, login, today):
+    """The statements are built once and shared; the rows never are, whatever the order of requests."""
+    other = make_account("Fabrikam")
+    ours, theirs = make_user("pat@northwind.example", account=account), make_user("eve@fabrikam.example", account=other)
+    insert_license(account, "Northwind Plan", today + timedelta(days=300), contact=("Pat", "pat@northwind.example"))
+    for n in range(3):
+        insert_license(other, f"Fabrikam Plan {n}", today + timedelta(days=100 + n), contact=("Eve", "eve@fabrikam.example"))
+    pat, eve = app.test_client(), app.test_client()
+    login(pat, ours.email)
+    login(eve, theirs.email)
+    for headers in ({}, HTMX, {}, HTMX):
+        for client, plans, name, foreign in (
+            (pat, ["Northwind Plan"], "Northwind Traders", "Fabrikam"),
+            (eve, ["Fabrikam Plan 0", "Fabrikam Plan 1", "Fabrikam Plan 2"], "Fabrikam", "Northwind"),
+        ):
+            response = client.get("/licenses", headers=headers)
+            assert response.status_code == 200
+            assert plans_on(response) == plans
+            body = response.get_data(as_text=True)
+            assert foreign not in body
+            if not headers:
+                assert name in page_of(response).find(class_="who").get_text()
+
+
+def test_the_tab_shows_what_the_rows_hold(logged_in, account, today):
+    """The light rows carry every value the table shows: rejected reason, contact, proof, links."""
+    license = insert_license(account, "Office 365 E5", today + timedelta(days=10), seats=7, rejected="Wrong tenant",
+                             proof_name="e5.pdf", contact=("Ada", "ada@northwind.example"))
+    with db.database.connection_context():
+        proof_id = LicenseVersion.get_by_id(license.current.id).proof_id
+    row = page_of(logged_in.get("/licenses")).find(id=f"license-{license.id}")
+    cells = [" ".join(cell.get_text(" ").split()) for cell in row.find_all("td")]
+    assert cells[:7] == ["MS Office 365", "Office 365 E5", "7", "Yearly", _day(today + timedelta(days=10)),
+                         "proof rejected Wrong tenant", "Ada ada@northwind.example"]
+    links = [a["href"] for a in row.find_all("a")]
+    assert links == ["mailto:ada@northwind.example", f"/proofs/{proof_id}", f"/licenses/{license.id}/update",
+                     f"/licenses/{license.id}"]
+    assert row.find("a", string="Update")["hx-get"] == f"/licenses/{license.id}/update"
+
+
+def _day(value):
+    return f"{value.day} {value:%b %Y}"
+
+
+def test_the_tab_still_makes_three_statements_for_the_fragment(logged_in, account, today):
+    insert_license(account, "Plan A", today + timedelta(days=50))
+    with count_queries() as fragment:
+        assert logged_in.get("/licenses", headers=HTMX).status_code == 200
+    with count_queries() as page:
+        assert logged_in.get("/licenses").status_code == 200
+    assert len(fragment) == 3, fragment  # the session, the licenses, their last reminders
+    assert len(page) == 4, page  # and the Users panel
+
+
+def test_licenses_of_is_scoped_to_the_account_and_keeps_the_models_shape(app, account, make_account, today):
+    other = make_account("Fabrikam")
+    ours = insert_license(account, "Ours", today + timedelta(days=5))
+    insert_license(other, "Theirs", today + timedelta(days=1))
+    with db.database.connection_context():
+        rows = license_store.licenses_of(account.id)
+        model = License.get_by_id(ours.id)
+        version = LicenseVersion.get_by_id(model.current_id)
+        assert license_store.licenses_of(other.id)[0].plan == "Theirs"
+        assert license_store.licenses_of(MAX_ROW_ID) == []
+    [row] = rows
+    assert (row.id, row.account_id, row.plan, row.product.name) == (ours.id, account.id, "Ours", "MS Office 365")
+    current = row.current
+    assert (current.id, current.seats, current.expires_on, current.submitted_at, current.is_rejected) == (
+        version.id, version.seats, version.expires_on, version.submitted_at, False)
+    assert isinstance(current.expires_on, date)
+    assert current.proof.id == version.proof_id and current.proof.original_name == "proof.pdf"
+
+
+def test_a_compiled_select_fills_each_placeholder_and_refuses_unknown_ones(app, account, make_account):
+    other = make_account("Fabrikam")
+    names = CompiledSelect(lambda: (
+        User.select(User.email, User.is_authorized).where(
+            (User.account == placeholder("account_id")) | (User.email == placeholder("email"))
+        ).order_by(User.email)
+    ))
+    with db.database.connection_context():
+        User.create(email="a@northwind.example", password_hash="x", account=account, is_authorized=True)
+        User.create(email="b@fabrikam.example", password_hash="x", account=other)
+        assert names.run(account_id=account.id, email="none") == [("a@northwind.example", True)]
+        assert names.run(account_id=other.id, email="a@northwind.example") == [
+            ("a@northwind.example", True), ("b@fabrikam.example", False)]
+        with pytest.raises(KeyError):
+            names.run(account_id=account.id)
+        with pytest.raises(TypeError):
+            names.run(account_id=account.id, email="x", extra=1)
+
+
+def test_the_loaded_user_is_clean_so_saving_it_keeps_the_sessions(app, logged_in, user):
+    """as_model marks no field changed: saving another field must not look like a password change."""
+    with app.test_request_context(), db.database.connection_context():
+        config = app.config
+        token = sessions.start_session(user)  # a second sign-in, beside the client's
+        loaded = sessions.load_session_user(token, config["SESSION_IDLE_TIMEOUT"], config["SESSION_LIFETIME"])
+        assert loaded.id == user.id and loaded.account.name == "Northwind Traders"
+        assert loaded.check_password(PASSWORD)
+        assert not loaded.dirty_fields
+        loaded.name = "Pat Doe"
+        loaded.save()
+        assert LoginSession.select().where(LoginSession.user == user.id).count() == 2
+        assert User.get_by_id(user.id).name == "Pat Doe"
+        assert User.get_by_id(user.id).check_password(PASSWORD)
+        loaded.set_password("a different long passphrase")
+        loaded.save()
+        assert LoginSession.select().where(LoginSession.user == user.id).count() == 0
+
+
+def test_a_staff_session_loads_without_an_account(app, admin):
+    with app.test_request_context(), db.database.connection_context():
+        token = sessions.start_session(admin)
+        loaded = sessions.load_session_user(token, app.config["SESSION_IDLE_TIMEOUT"], app.config["SESSION_LIFETIME"])
+        assert loaded.is_admin and loaded.account is None and loaded.account_id is None
+
+
+def test_last_reminders_and_authorized_users_are_scoped(app, account, make_account, make_user):
+    other = make_account("Fabrikam")
+    make_user("zed@northwind.example", account=account, name="Zed")
+    make_user("amy@northwind.example", account=account, name="Amy")
+    make_user("eve@fabrikam.example", account=other, name="Eve")
+    with db.database.connection_context():
+        assert [u.name for u in account_store.authorized_users_of(account.id)] == ["Amy", "Zed"]
+        assert [u.email for u in account_store.authorized_users_of(account.id, limit=0)] == ["amy@northwind.example"]
+        assert [u.name for u in account_store.authorized_users_of(other.id)] == ["Eve"]
+        assert reminders.last_sent_reminders(account.id) == {}
+
+
+@pytest.mark.parametrize("endpoint, name", [
+    ("portal.update_license", "license_id"),
+    ("portal.license_history", "license_id"),
+    ("portal.download_proof", "document_id"),
+    ("admin.account", "account_id"),
+    ("admin.review_from_queue", "version_id"),
+])
+def test_row_url_writes_what_url_for_writes(app, endpoint, name):
+    for script_root in ("", "/portal"):
+        with app.test_request_context(base_url=f"http://localhost{script_root}/"):
+            for row_id in (1, 42, MAX_ROW_ID):
+                assert row_url(endpoint, **{name: row_id}) == url_for(endpoint, **{name: row_id})
+            with pytest.raises(ValueError):
+                row_url(endpoint, **{name: "1/../2"})
