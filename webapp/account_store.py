@@ -191,11 +191,14 @@ def authorized_users_of(account_id, limit=AUTHORIZED_USERS_SHOWN):
 
 
 def review_queue():
-    """Every license's current version whose proof awaits review, across accounts, oldest first (one query)."""
+    """Every license's current version whose proof awaits review, across accounts, oldest first (one query).
+
+    A plan the customer removed is left out: no cycle still to be decided counts it.
+    """
     return (
         LicenseVersion.select(LicenseVersion, License, Account)
         .join(License, on=(License.current == LicenseVersion.id))
         .join(Account)
-        .where(LicenseVersion.review_status == LicenseVersion.PENDING)
+        .where((LicenseVersion.review_status == LicenseVersion.PENDING) & License.retired_at.is_null())
         .order_by(LicenseVersion.submitted_at, LicenseVersion.id)
     )
