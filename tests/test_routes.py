@@ -8,7 +8,7 @@ authorized user's account: the user of another account must get 404 there (tenan
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from flask import url_for
@@ -107,12 +107,26 @@ EXPECTED = {
         "POST": row(LOGIN, REFUSED, REFUSED, NOT_FOUND, SAVED_TO_TAB, TO_ADMIN),
     },
     "portal.download_proof": {"GET": row(LOGIN, REFUSED, REFUSED, NOT_FOUND, DOWNLOAD, TO_ADMIN)},
+    # GET asks first (the page without JavaScript); POST removes the plan. Registered after every
+    # other portal route, so the removal does not turn the authorized user's later visits into 404s.
+    "portal.remove_license": {
+        "GET": row(LOGIN, REFUSED, REFUSED, NOT_FOUND, Outcome(200, text=f"Remove {SECRET_PLAN}?"), TO_ADMIN),
+        "POST": row(LOGIN, REFUSED, REFUSED, NOT_FOUND, SAVED_TO_TAB, TO_ADMIN),
+    },
     "portal.help": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
     "admin.index": {"GET": customers_forbidden(ADMIN_PAGE)},
     "admin.account": {"GET": customers_forbidden(ADMIN_PAGE)},
     "admin.set_status": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.set_enrollment": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.set_authorization": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    # The confirmation pages: a GET of the change's URL with the intent in the query string (_query).
+    "admin.confirm_status": {"GET": customers_forbidden(Outcome(200, text="Suspend Northwind Traders?"))},
+    "admin.confirm_enrollment": {
+        "GET": customers_forbidden(Outcome(200, text="Switch Northwind Traders to provider subscription?")),
+    },
+    "admin.confirm_authorization": {"GET": customers_forbidden(Outcome(200, text="Authorize noauth@northwind.example?"))},
+    "admin.confirm_access": {"GET": customers_forbidden(Outcome(200, text="Deactivate noauth@northwind.example?"))},
+    "admin.rename_license": {"POST": customers_forbidden(Outcome(302, "/admin/licenses/{license_id}", writes=True))},
     "admin.review": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.reviews": {"GET": customers_forbidden(Outcome(200, text="Proof to review"))},
     # admin.review (registered first) has already reviewed the version: the queue leaves it alone.
@@ -225,7 +239,9 @@ def snapshot():
                 User.select(User.id, User.is_authorized, User.totp_secret, User.totp_last_step, User.deactivated_at)
                 .order_by(User.id).tuples()
             ),
-            "licenses": list(License.select(License.id, License.plan, License.current).order_by(License.id).tuples()),
+            "licenses": list(
+                License.select(License.id, License.plan, License.current, License.retired_at).order_by(License.id).tuples()
+            ),
             "versions": list(
                 LicenseVersion.select(LicenseVersion.id, LicenseVersion.review_status).order_by(LicenseVersion.id).tuples()
             ),
@@ -263,7 +279,21 @@ def _body(endpoint, world, license_form):
         return {"access": "deactivated"}
     if endpoint == "admin.set_authorization":
         return {"authorization": "authorized"}
+    if endpoint == "admin.rename_license":
+        return {"plan": "Office 365 E5"}
     return {}
+
+
+def _query(endpoint, method):
+    """The query string of a GET that needs one: the confirmation pages read the intent from it."""
+    if method != "GET":
+        return None
+    return {
+        "admin.confirm_status": {"status": "suspended"},
+        "admin.confirm_enrollment": {"enrollment": "subscription"},
+        "admin.confirm_authorization": {"authorization": "authorized"},
+        "admin.confirm_access": {"access": "deactivated"},
+    }.get(endpoint)
 
 
 def _problems(response, expected, path, method, role, args):
@@ -321,8 +351,11 @@ def test_every_route_as(role, app, world, login, license_form):
             elif session:
                 client.set_cookie(app.config["SESSION_COOKIE_NAME"], session)
             before = snapshot()
-            response = client.open(path, method=method, data=_body(rule.endpoint, world, license_form))
-            found = _problems(response, expected, path, method, role, world["args"])
+            query = _query(rule.endpoint, method)
+            response = client.open(path, method=method, data=_body(rule.endpoint, world, license_form), query_string=query)
+            # A GET sent to log in first comes back with its query string.
+            found = _problems(response, expected, f"{path}?{urlencode(query)}" if query else path, method, role,
+                              world["args"])
             changed = snapshot() != before
             if changed != expected.writes:
                 found.append("changed the database" if changed else "did not save anything")
