@@ -116,23 +116,29 @@ EXPECTED = {
     "portal.help": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
     "admin.index": {"GET": customers_forbidden(ADMIN_PAGE)},
     "admin.account": {"GET": customers_forbidden(ADMIN_PAGE)},
-    "admin.set_status": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
-    "admin.set_enrollment": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
-    "admin.set_authorization": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
-    # The confirmation pages: a GET of the change's URL with the intent in the query string (_query).
-    "admin.confirm_status": {"GET": customers_forbidden(Outcome(200, text="Suspend Northwind Traders?"))},
-    "admin.confirm_enrollment": {
-        "GET": customers_forbidden(Outcome(200, text="Switch Northwind Traders to provider subscription?")),
+    # GET is the confirmation page (the intent in the query string, see _query); POST makes the change.
+    "admin.set_status": {
+        "GET": customers_forbidden(Outcome(200, text="Suspend Northwind Traders?")),
+        "POST": customers_forbidden(SAVED_TO_ACCOUNT),
     },
-    "admin.confirm_authorization": {"GET": customers_forbidden(Outcome(200, text="Authorize noauth@northwind.example?"))},
-    "admin.confirm_access": {"GET": customers_forbidden(Outcome(200, text="Deactivate noauth@northwind.example?"))},
+    "admin.set_enrollment": {
+        "GET": customers_forbidden(Outcome(200, text="Switch Northwind Traders to provider subscription?")),
+        "POST": customers_forbidden(SAVED_TO_ACCOUNT),
+    },
+    "admin.set_authorization": {
+        "GET": customers_forbidden(Outcome(200, text="Authorize noauth@northwind.example?")),
+        "POST": customers_forbidden(SAVED_TO_ACCOUNT),
+    },
     "admin.rename_license": {"POST": customers_forbidden(Outcome(302, "/admin/licenses/{license_id}", writes=True))},
     "admin.review": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.reviews": {"GET": customers_forbidden(Outcome(200, text="Proof to review"))},
     # admin.review (registered first) has already reviewed the version: the queue leaves it alone.
     "admin.review_from_queue": {"POST": customers_forbidden(Outcome(302, "/admin/reviews"))},
     "admin.invite_user": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
-    "admin.set_access": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    "admin.set_access": {
+        "GET": customers_forbidden(Outcome(200, text="Deactivate noauth@northwind.example?")),
+        "POST": customers_forbidden(SAVED_TO_ACCOUNT),
+    },
     "admin.license_history": {"GET": customers_forbidden(ADMIN_PAGE)},
     "admin.download_proof": {"GET": customers_forbidden(DOWNLOAD)},
     "admin.billing": {"GET": customers_forbidden(Outcome(200, text="Billing for the"))},
@@ -289,10 +295,10 @@ def _query(endpoint, method):
     if method != "GET":
         return None
     return {
-        "admin.confirm_status": {"status": "suspended"},
-        "admin.confirm_enrollment": {"enrollment": "subscription"},
-        "admin.confirm_authorization": {"authorization": "authorized"},
-        "admin.confirm_access": {"access": "deactivated"},
+        "admin.set_status": {"status": "suspended"},
+        "admin.set_enrollment": {"enrollment": "subscription"},
+        "admin.set_authorization": {"authorization": "authorized"},
+        "admin.set_access": {"access": "deactivated"},
     }.get(endpoint)
 
 

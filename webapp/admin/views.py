@@ -175,10 +175,39 @@ def invite_user(account_id):
     return _back_to(account.id, f"Invitation sent to {user.email}{again}. The link works for {duration(valid_for)}.")
 
 
-@bp.route("/users/<int:user_id>/access", methods=["POST"])
+# --- Confirmation pages: without JavaScript, a destructive button is a GET of its change's URL --
+# (with htmx it posts there after the browser's confirm dialog). The page's form posts the same intent
+# to the same URL; the POST itself stays safe to call directly. One rule per URL for both methods, so
+# an id out of range is a 404 for either (two rules would make it a 405 for the other method).
+
+def _intent_from_query(form_class):
+    """The intent a confirmation page was asked for, read from the query string (no CSRF: it changes nothing)."""
+    form = form_class(request.args, meta={"csrf": False})
+    return form if form.validate() else None
+
+
+def _confirmation_page(confirmation, action, field, value, account_id):
+    return render_template(
+        "admin/confirm.html", confirmation=confirmation, action=action, field=field, value=value,
+        back_url=url_for(".account", account_id=account_id),
+    )
+
+
+@bp.route("/users/<int:user_id>/access", methods=["GET", "POST"])
 def set_access(user_id):
-    """Deactivate a customer user (they can no longer sign in, their sessions end) or reactivate them."""
+    """Deactivate a customer user (they can no longer sign in, their sessions end) or reactivate them.
+
+    GET is the confirmation page a browser without JavaScript gets first.
+    """
     user = found(User.get_or_none((User.id == user_id) & (User.is_admin == False)))  # noqa: E712
+    if request.method == "GET":
+        form = _intent_from_query(AccessForm)
+        if form is None:
+            return _intent_missing("whether to deactivate or reactivate the user")
+        return _confirmation_page(
+            confirmations.access(user, form.access.data == AccessForm.DEACTIVATED),
+            url_for(".set_access", user_id=user.id), "access", form.access.data, user.account_id,
+        )
     form = AccessForm()
     if not form.validate_on_submit():
         return _intent_missing("whether to deactivate or reactivate the user")
@@ -204,73 +233,17 @@ def _intent_missing(question):
     )
 
 
-# --- Confirmation pages: without JavaScript, a destructive button is a GET of its change's URL --
-# (with htmx it posts there after the browser's confirm dialog). The page's form posts the same intent.
-
-def _intent_from_query(form_class):
-    """The intent a confirmation page was asked for, read from the query string (no CSRF: it changes nothing)."""
-    form = form_class(request.args, meta={"csrf": False})
-    return form if form.validate() else None
-
-
-def _confirmation_page(confirmation, action, field, value, account_id):
-    return render_template(
-        "admin/confirm.html", confirmation=confirmation, action=action, field=field, value=value,
-        back_url=url_for(".account", account_id=account_id),
-    )
-
-
-@bp.route("/accounts/<int:account_id>/status", methods=["GET"])
-def confirm_status(account_id):
-    account = _account_or_404(account_id)
-    form = _intent_from_query(AccountStatusForm)
-    if form is None:
-        return _intent_missing("whether to suspend or reactivate the account")
-    return _confirmation_page(
-        confirmations.account_status(account, form.status.data),
-        url_for(".set_status", account_id=account.id), "status", form.status.data, account.id,
-    )
-
-
-@bp.route("/accounts/<int:account_id>/enrollment", methods=["GET"])
-def confirm_enrollment(account_id):
-    account = _account_or_404(account_id)
-    form = _intent_from_query(EnrollmentForm)
-    if form is None:
-        return _intent_missing("whether to enroll the account in BYOL or switch it to provider subscription")
-    return _confirmation_page(
-        confirmations.enrollment(account, form.enrollment.data == EnrollmentForm.BYOL),
-        url_for(".set_enrollment", account_id=account.id), "enrollment", form.enrollment.data, account.id,
-    )
-
-
-@bp.route("/users/<int:user_id>/authorization", methods=["GET"])
-def confirm_authorization(user_id):
-    user = found(User.get_or_none((User.id == user_id) & (User.is_admin == False)))  # noqa: E712
-    form = _intent_from_query(AuthorizationForm)
-    if form is None:
-        return _intent_missing("whether to authorize the user or remove the authorization")
-    return _confirmation_page(
-        confirmations.authorization(user, form.authorization.data == AuthorizationForm.AUTHORIZED),
-        url_for(".set_authorization", user_id=user.id), "authorization", form.authorization.data, user.account_id,
-    )
-
-
-@bp.route("/users/<int:user_id>/access", methods=["GET"])
-def confirm_access(user_id):
-    user = found(User.get_or_none((User.id == user_id) & (User.is_admin == False)))  # noqa: E712
-    form = _intent_from_query(AccessForm)
-    if form is None:
-        return _intent_missing("whether to deactivate or reactivate the user")
-    return _confirmation_page(
-        confirmations.access(user, form.access.data == AccessForm.DEACTIVATED),
-        url_for(".set_access", user_id=user.id), "access", form.access.data, user.account_id,
-    )
-
-
-@bp.route("/accounts/<int:account_id>/status", methods=["POST"])
+@bp.route("/accounts/<int:account_id>/status", methods=["GET", "POST"])
 def set_status(account_id):
     account = _account_or_404(account_id)
+    if request.method == "GET":
+        form = _intent_from_query(AccountStatusForm)
+        if form is None:
+            return _intent_missing("whether to suspend or reactivate the account")
+        return _confirmation_page(
+            confirmations.account_status(account, form.status.data),
+            url_for(".set_status", account_id=account.id), "status", form.status.data, account.id,
+        )
     form = AccountStatusForm()
     if not form.validate_on_submit():
         return _intent_missing("whether to suspend or reactivate the account")
@@ -280,9 +253,17 @@ def set_status(account_id):
     return _back_to(account.id, f"{account.name} already was {status}; nothing changed.", changed=False)
 
 
-@bp.route("/accounts/<int:account_id>/enrollment", methods=["POST"])
+@bp.route("/accounts/<int:account_id>/enrollment", methods=["GET", "POST"])
 def set_enrollment(account_id):
     account = _account_or_404(account_id)
+    if request.method == "GET":
+        form = _intent_from_query(EnrollmentForm)
+        if form is None:
+            return _intent_missing("whether to enroll the account in BYOL or switch it to provider subscription")
+        return _confirmation_page(
+            confirmations.enrollment(account, form.enrollment.data == EnrollmentForm.BYOL),
+            url_for(".set_enrollment", account_id=account.id), "enrollment", form.enrollment.data, account.id,
+        )
     form = EnrollmentForm()
     if not form.validate_on_submit():
         return _intent_missing("whether to enroll the account in BYOL or switch it to provider subscription")
@@ -293,9 +274,18 @@ def set_enrollment(account_id):
     return _back_to(account.id, f"{account.name} already was {mode}; nothing changed.", changed=False)
 
 
-@bp.route("/users/<int:user_id>/authorization", methods=["POST"])
+@bp.route("/users/<int:user_id>/authorization", methods=["GET", "POST"])
 def set_authorization(user_id):
     user = found(User.get_or_none((User.id == user_id) & (User.is_admin == False)))  # noqa: E712
+    if request.method == "GET":
+        form = _intent_from_query(AuthorizationForm)
+        if form is None:
+            return _intent_missing("whether to authorize the user or remove the authorization")
+        return _confirmation_page(
+            confirmations.authorization(user, form.authorization.data == AuthorizationForm.AUTHORIZED),
+            url_for(".set_authorization", user_id=user.id), "authorization", form.authorization.data,
+            user.account_id,
+        )
     form = AuthorizationForm()
     if not form.validate_on_submit():
         return _intent_missing("whether to authorize the user or remove the authorization")
