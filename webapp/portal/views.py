@@ -7,7 +7,7 @@ from ..errors import render_error
 from ..extensions import login_manager
 from ..filters import day
 from ..hypermedia import render, wants_fragment
-from ..licensing import business_today, next_cycle_start
+from ..licensing import business_date, business_today, next_cycle_start
 from ..models import LicenseVersion
 from ..proofs import ACCEPT, Allowance, UploadRefused, keep_upload, read_upload, send_proof
 from .forms import LicenseForm, LicenseTermsForm
@@ -210,7 +210,7 @@ def _license_or_404(license_id):
     if license.is_retired:
         abort(render_error(
             404, title=f"{license.plan} was removed",
-            detail=f"This plan was removed from your Client Licenses on {day(license.retired_at)}. "
+            detail=f"This plan was removed from your Client Licenses on {_removal_day(license)}. "
                    "If your account has it again, enter it with Add License.",
             back_url=url_for(".licenses"), back_label="Back to Client Licenses",
         ))
@@ -326,6 +326,11 @@ def remove_license(license_id):
     )
 
 
+def _removal_day(license):
+    """The business-calendar day the license was removed, as the customer reads dates."""
+    return day(business_date(license.retired_at, current_app.config["BUSINESS_TIMEZONE"]))
+
+
 def _already_removed(license):
-    when = f" on {day(license.retired_at)}" if license.retired_at else ""
+    when = f" on {_removal_day(license)}" if license.retired_at else ""
     return _saved(f"{license.plan} was already removed{when}; nothing changed.", "info")
