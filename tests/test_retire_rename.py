@@ -426,6 +426,18 @@ def test_staff_see_a_removed_plan_with_who_removed_it_and_when(logged_in, staff,
     assert notice.startswith(f"Removed on {removed_at.day} {removed_at:%b %Y %H:%M} UTC by {user.email}.")
 
 
+def test_a_removal_by_a_user_since_deleted_still_shows(logged_in, staff, account, user, e1, e3):
+    logged_in.post(remove_path(e1))
+    with db.database.connection_context():
+        User.delete().where(User.id == user.id).execute()
+    section = page_of(staff.get(f"/admin/accounts/{account.id}")).find(id="removed-plans")
+    assert " ".join(section.find("tbody").get_text(" ").split()).endswith("UTC a user since deleted")
+    notice = page_of(staff.get(f"/admin/licenses/{e1.id}")).find(id="removed-notice")
+    assert "by a user since deleted." in " ".join(notice.get_text(" ").split())
+    (entry,) = audit_entries("license.retired")
+    assert (entry.actor_id, entry.actor_label) == (None, user.email)
+
+
 def test_a_removed_plans_pending_proof_leaves_the_review_queue(logged_in, staff, e1, e3):
     queue = page_of(staff.get("/admin/reviews"))
     assert queue.find(id=f"review-{e1.current_id}") is not None
