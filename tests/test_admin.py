@@ -582,8 +582,10 @@ def test_admin_posts_with_the_pages_token_are_accepted(csrf_staff, account, user
     def token_of(action):
         return page.find("form", action=action).find("input", attrs={"name": "csrf_token"})["value"]
 
+    # Suspend asks first: without JavaScript its button opens a confirmation page whose form carries the token.
     status = f"/admin/accounts/{account.id}/status"
-    assert csrf_staff.post(status, data=form_on(page, status)).status_code == 302
+    confirmation = page_of(csrf_staff.get(status, query_string=form_on(page, status)))
+    assert csrf_staff.post(status, data=form_on(confirmation, status)).status_code == 302
     assert reload(Account, account.id).status == Account.SUSPENDED
 
     review = f"/admin/versions/{license.current_id}/review"

@@ -8,7 +8,7 @@ authorized user's account: the user of another account must get 404 there (tenan
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from flask import url_for
@@ -116,18 +116,38 @@ EXPECTED = {
         "POST": row(LOGIN, REFUSED, REFUSED, NOT_FOUND, SAVED_TO_TAB, TO_ADMIN),
     },
     "portal.download_proof": {"GET": row(LOGIN, REFUSED, REFUSED, NOT_FOUND, DOWNLOAD, TO_ADMIN)},
+    # GET asks first (the page without JavaScript); POST removes the plan. Registered after every
+    # other portal route, so the removal does not turn the authorized user's later visits into 404s.
+    "portal.remove_license": {
+        "GET": row(LOGIN, REFUSED, REFUSED, NOT_FOUND, Outcome(200, text=f"Remove {SECRET_PLAN}?"), TO_ADMIN),
+        "POST": row(LOGIN, REFUSED, REFUSED, NOT_FOUND, SAVED_TO_TAB, TO_ADMIN),
+    },
     "portal.help": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
     "admin.index": {"GET": customers_forbidden(ADMIN_PAGE)},
     "admin.account": {"GET": customers_forbidden(ADMIN_PAGE)},
-    "admin.set_status": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
-    "admin.set_enrollment": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
-    "admin.set_authorization": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    # GET is the confirmation page (the intent in the query string, see _query); POST makes the change.
+    "admin.set_status": {
+        "GET": customers_forbidden(Outcome(200, text="Suspend Northwind Traders?")),
+        "POST": customers_forbidden(SAVED_TO_ACCOUNT),
+    },
+    "admin.set_enrollment": {
+        "GET": customers_forbidden(Outcome(200, text="Switch Northwind Traders to provider subscription?")),
+        "POST": customers_forbidden(SAVED_TO_ACCOUNT),
+    },
+    "admin.set_authorization": {
+        "GET": customers_forbidden(Outcome(200, text="Authorize noauth@northwind.example?")),
+        "POST": customers_forbidden(SAVED_TO_ACCOUNT),
+    },
+    "admin.rename_license": {"POST": customers_forbidden(Outcome(302, "/admin/licenses/{license_id}", writes=True))},
     "admin.review": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.reviews": {"GET": customers_forbidden(Outcome(200, text="Proof to review"))},
     # admin.review (registered first) has already reviewed the version: the queue leaves it alone.
     "admin.review_from_queue": {"POST": customers_forbidden(Outcome(302, "/admin/reviews"))},
     "admin.invite_user": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
-    "admin.set_access": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
+    "admin.set_access": {
+        "GET": customers_forbidden(Outcome(200, text="Deactivate noauth@northwind.example?")),
+        "POST": customers_forbidden(SAVED_TO_ACCOUNT),
+    },
     "admin.license_history": {"GET": customers_forbidden(ADMIN_PAGE)},
     "admin.download_proof": {"GET": customers_forbidden(DOWNLOAD)},
     "admin.billing": {"GET": customers_forbidden(Outcome(200, text="Billing for the"))},
@@ -239,7 +259,9 @@ def snapshot():
                 User.select(User.id, User.is_authorized, User.totp_secret, User.totp_last_step, User.deactivated_at)
                 .order_by(User.id).tuples()
             ),
-            "licenses": list(License.select(License.id, License.plan, License.current).order_by(License.id).tuples()),
+            "licenses": list(
+                License.select(License.id, License.plan, License.current, License.retired_at).order_by(License.id).tuples()
+            ),
             "versions": list(
                 LicenseVersion.select(LicenseVersion.id, LicenseVersion.review_status).order_by(LicenseVersion.id).tuples()
             ),
@@ -287,7 +309,21 @@ def _body(endpoint, world, license_form):
         return {"access": "deactivated"}
     if endpoint == "admin.set_authorization":
         return {"authorization": "authorized"}
+    if endpoint == "admin.rename_license":
+        return {"plan": "Office 365 E5"}
     return {}
+
+
+def _query(endpoint, method):
+    """The query string of a GET that needs one: the confirmation pages read the intent from it."""
+    if method != "GET":
+        return None
+    return {
+        "admin.set_status": {"status": "suspended"},
+        "admin.set_enrollment": {"enrollment": "subscription"},
+        "admin.set_authorization": {"authorization": "authorized"},
+        "admin.set_access": {"access": "deactivated"},
+    }.get(endpoint)
 
 
 def _problems(response, expected, path, method, role, args):
@@ -345,9 +381,13 @@ def test_every_route_as(role, app, world, login, license_form):
             elif session:
                 client.set_cookie(app.config["SESSION_COOKIE_NAME"], session)
             before, entries_before = snapshot(), audit_rows()
+            query = _query(rule.endpoint, method)
             with count_queries() as statements:
-                response = client.open(path, method=method, data=_body(rule.endpoint, world, license_form))
-            found = _problems(response, expected, path, method, role, world["args"])
+                response = client.open(path, method=method, data=_body(rule.endpoint, world, license_form),
+                                       query_string=query)
+            # A GET sent to log in first comes back with its query string.
+            found = _problems(response, expected, f"{path}?{urlencode(query)}" if query else path, method, role,
+                              world["args"])
             changed = snapshot() != before
             if changed != expected.writes:
                 found.append("changed the database" if changed else "did not save anything")

@@ -272,13 +272,16 @@ _REVIEW_QUEUE = CompiledSelect(lambda: (
     )
     .join(License, on=(License.current == LicenseVersion.id))
     .join(Account)
-    .where(LicenseVersion.review_status == LicenseVersion.PENDING)
+    .where((LicenseVersion.review_status == LicenseVersion.PENDING) & License.retired_at.is_null())
     .order_by(LicenseVersion.submitted_at, LicenseVersion.id)
 ))
 
 
 def review_queue():
-    """Every license's current version whose proof awaits review, across accounts, oldest first (one query)."""
+    """Every license's current version whose proof awaits review, across accounts, oldest first (one query).
+
+    A plan the customer removed is left out: no cycle still to be decided counts it.
+    """
     return [
         QueuedVersion(*row[:6], QueuedLicense(row[6], row[7], QueuedAccount(*row[8:])))
         for row in _REVIEW_QUEUE.run()

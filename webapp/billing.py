@@ -62,6 +62,8 @@ class Submission:
     review_status: str = "pending"
     reviews: tuple = ()  # Change(at, before status, after status) for every review of this version
     version_id: int = 0
+    # When the customer removed the license (naive UTC), or None: from then on it is not on file.
+    retired_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -137,11 +139,15 @@ def on_file_at(submissions, instant):
     """Each license's version on file at `instant` (None: now), with its review state as it was then.
 
     A version counts once it was submitted strictly before `instant`; the latest such version of a
-    license is the one on file. Returns [(submission, review status then)], ordered by plan.
+    license is the one on file. A license removed strictly before `instant` (or at all, for now) is
+    not on file: a cycle that started before the removal still counts it. Returns
+    [(submission, review status then)], ordered by plan.
     """
     latest = {}
     for sub in submissions:
         if instant is not None and sub.submitted_at >= instant:
+            continue
+        if sub.retired_at is not None and (instant is None or sub.retired_at < instant):
             continue
         key = (sub.submitted_at, sub.version_id)
         if sub.license_id not in latest or key > (latest[sub.license_id].submitted_at, latest[sub.license_id].version_id):

@@ -115,6 +115,7 @@ def _accounts_with_versions(ids, current_only):
             Account.id, Account.name, Account.status, Account.byol_enrolled, Account.billing_day,
             LicenseVersion.id, LicenseVersion.license, License.plan, LicenseVersion.seats,
             LicenseVersion.expires_on, LicenseVersion.submitted_at, LicenseVersion.review_status,
+            License.retired_at,
         )
         .join(License, JOIN.LEFT_OUTER, on=(License.account == Account.id))
         .join(LicenseVersion, JOIN.LEFT_OUTER, on=on_version)
@@ -147,8 +148,8 @@ def billing_report(year, month, today, timezone_name, search=None, mode=None, pa
     for account_id, name, status, enrolled, billing_day, versions in _accounts_with_versions(ids, not_started):
         submissions = [
             Submission(license_id, plan, seats, expires_on, submitted_at, review_status,
-                       tuple(reviews.get(version_id, ())), version_id)
-            for version_id, license_id, plan, seats, expires_on, submitted_at, review_status in versions
+                       tuple(reviews.get(version_id, ())), version_id, retired_at)
+            for version_id, license_id, plan, seats, expires_on, submitted_at, review_status, retired_at in versions
         ]
         history = AccountHistory(
             billing_day=billing_day,

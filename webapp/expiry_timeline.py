@@ -65,7 +65,10 @@ def monthly_expiries(expiries, today):
 
 
 def expiries_from_database(today):
-    """Current versions expiring in the 12 months, summed per day and account status: one query."""
+    """Current versions expiring in the 12 months, summed per day and account status: one query.
+
+    A plan the customer removed no longer expires for anyone.
+    """
     first, last = timeline_range(today)
     query = (
         LicenseVersion.select(
@@ -73,7 +76,7 @@ def expiries_from_database(today):
         )
         .join(License, on=(License.current == LicenseVersion.id))
         .join(Account, on=(License.account == Account.id))
-        .where(LicenseVersion.expires_on.between(first, last))
+        .where(LicenseVersion.expires_on.between(first, last) & License.retired_at.is_null())
         .group_by(LicenseVersion.expires_on, Account.status)
         .tuples()
     )

@@ -1,9 +1,10 @@
 """The base of every form: no text field takes control, format or bidi-override characters."""
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
-from wtforms.validators import StopValidation
+from wtforms.validators import DataRequired, Length, StopValidation, ValidationError
 
-from .text import describe_character, hidden_character
+from .models import License
+from .text import describe_character, hidden_character, plan_key
 
 
 class NoHiddenCharacters:
@@ -53,3 +54,29 @@ class PlainTextForm(FlaskForm):
                 check = NoHiddenCharacters(multiline=isinstance(field, TextAreaField))
                 field.validators = [check, *field.validators]
             return field
+
+
+class PlanName:
+    """A plan name gives a plan key (webapp.text.plan_key) the database can hold: not empty, not too long."""
+
+    def __call__(self, form, field):
+        key = plan_key(field.data or "")
+        if not key:
+            raise ValidationError("Enter the plan name as Office 365 shows it.")
+        if len(key) > License.plan_key.max_length:
+            raise ValidationError(
+                "This plan name is too long once its special characters (ligatures, symbols) are spelled "
+                "out. Enter the plan name as Office 365 shows it, in plain letters."
+            )
+
+
+def plan_field(label="Plan"):
+    """The plan (package) name, as the customer's Add License form and staff's rename both check it."""
+    return StringField(
+        label,
+        validators=[
+            DataRequired("Enter the plan name as Office 365 shows it."),
+            Length(max=License.plan.max_length),
+            PlanName(),
+        ],
+    )

@@ -2,12 +2,21 @@
 from datetime import date, datetime
 from typing import NamedTuple
 
-from peewee import IntegrityError
+from peewee import JOIN, IntegrityError
 
 from . import audit, text
 from .compiled_sql import CompiledSelect, placeholder
 from .licensing import LicenseTerms, business_date, byol_status, license_status
-from .models import License, LicenseVersion, Product, ProofDocument, on_postgresql, write_transaction
+from .models import (
+    License,
+    LicenseVersion,
+    Product,
+    ProofDocument,
+    User,
+    on_postgresql,
+    utcnow,
+    write_transaction,
+)
 from .proofs import Upload, discard_unattached, store_upload, unused
 
 
@@ -106,13 +115,13 @@ _LICENSE_ROWS = CompiledSelect(lambda: (
     .join(ProofDocument, on=(LicenseVersion.proof == ProofDocument.id))
     .switch(License)
     .join(Product)
-    .where(License.account == placeholder("account_id"))
+    .where((License.account == placeholder("account_id")) & License.retired_at.is_null())
     .order_by(LicenseVersion.expires_on, License.plan_key, License.id)
 ))
 
 
 def licenses_of(account_id):
-    """The account's licenses (LicenseRow) with their current terms, product and proof metadata, in one query."""
+    """The account's licenses not removed (LicenseRow) with their current terms, product and proof metadata, in one query."""
     return [
         LicenseRow(row[0], row[1], row[2], ProductName(*row[3:5]), CurrentVersion(*row[5:16], ProofSummary(*row[16:])))
         for row in _LICENSE_ROWS.run(account_id=account_id)
@@ -120,20 +129,43 @@ def licenses_of(account_id):
 
 
 def licenses_by_account(account_ids):
-    """{account id: its licenses} for a page of accounts, in one query."""
+    """{account id: its licenses (not removed)} for a page of accounts, in one query."""
     by_account = {}
-    query = _licenses_query().where(License.account.in_(account_ids)).order_by(License.plan_key)
+    query = (
+        _licenses_query()
+        .where(License.account.in_(account_ids) & License.retired_at.is_null())
+        .order_by(License.plan_key)
+    )
     for license in query:
         by_account.setdefault(license.account_id, []).append(license)
     return by_account
 
 
-def license_of(account_id, license_id):
-    """One license of the account, or None (also when it belongs to another account)."""
+def license_of(account_id, license_id, include_retired=False):
+    """One license of the account, or None (also when it belongs to another account).
+
+    A removed license is None too, unless `include_retired`: then it comes with who removed it.
+    """
+    query = _licenses_query().where((License.account == account_id) & (License.id == license_id))
+    if not include_retired:
+        return query.where(License.retired_at.is_null()).first()
     return (
-        _licenses_query()
-        .where((License.account == account_id) & (License.id == license_id))
+        query.select_extend(User.id, User.email, User.name)
+        .switch(License)
+        .join(User, JOIN.LEFT_OUTER, on=(License.retired_by == User.id))
         .first()
+    )
+
+
+def retired_licenses_of(account_id):
+    """The account's removed licenses, latest removal first, with their last terms and who removed them."""
+    return list(
+        _licenses_query()
+        .select_extend(User.id, User.email, User.name)
+        .switch(License)
+        .join(User, JOIN.LEFT_OUTER, on=(License.retired_by == User.id))
+        .where((License.account == account_id) & License.retired_at.is_null(False))
+        .order_by(License.retired_at.desc(), License.id.desc())
     )
 
 
@@ -210,9 +242,7 @@ def add_license(account, user, product, plan, terms, proof, replaces=None):
     upload a new one takes the place of; it is deleted.
     """
     key = plan_key(plan)
-    existing = License.get_or_none(
-        (License.account == account.id) & (License.product == product.id) & (License.plan_key == key)
-    )
+    existing = _license_for_plan(account.id, product.id, key)
     if existing:
         raise DuplicatePlan(existing)
     try:
@@ -225,13 +255,85 @@ def add_license(account, user, product, plan, terms, proof, replaces=None):
             _record_upload(license, version, document)
     except IntegrityError:
         # Another request added the same plan between the check and the insert.
-        existing = License.get_or_none(
-            (License.account == account.id) & (License.product == product.id) & (License.plan_key == key)
-        )
+        existing = _license_for_plan(account.id, product.id, key)
         if existing is None:
             raise
         raise DuplicatePlan(existing) from None
     return license
+
+
+def _license_for_plan(account_id, product_id, key, other_than=None):
+    """The account's license (not removed) for the plan key, or None; the partial unique index's scope."""
+    query = License.select().where(
+        (License.account == account_id)
+        & (License.product == product_id)
+        & (License.plan_key == key)
+        & License.retired_at.is_null()
+    )
+    if other_than is not None:
+        query = query.where(License.id != other_than)
+    return query.first()
+
+
+def retire_license(license, user, now=None):
+    """Remove a plan the customer no longer has; False when it was already removed.
+
+    One conditional UPDATE decides (a second click or a second tab changes nothing), and the audit
+    entry is written in its transaction. The row and its versions stay: staff keep the history, and
+    a billing cycle that started before `now` is still decided with the license in it.
+    """
+    now = now or utcnow()
+    version = license.current
+    with write_transaction():
+        changed = License.update(retired_at=now, retired_by=user).where(
+            (License.id == license.id)
+            & (License.account == license.account_id)
+            & License.retired_at.is_null()
+        ).execute() == 1
+        if changed:
+            audit.record(
+                "license.retired",
+                account=license.account_id,
+                subject=license.plan,
+                before={"plan": license.plan, "seats": version.seats, "expires_on": version.expires_on,
+                        "retired_at": None},
+                after={"retired_at": now},
+            )
+    if changed:
+        license.retired_at, license.retired_by = now, user
+    return changed
+
+
+def rename_license(license, plan):
+    """Staff fix a typo in a plan's name; False when the name is already that.
+
+    DuplicatePlan when another license of the account that is not removed has that plan (a removed
+    license takes no plan from anyone). The audit entry is written in the same transaction.
+    """
+    key, name = plan_key(plan), " ".join(plan.split())
+    try:
+        with write_transaction():
+            row = License.select(License.id, License.plan, License.retired_at).where(License.id == license.id)
+            row = (row.for_update() if on_postgresql() else row).first()
+            if row is None or row.plan == name:
+                return False
+            if row.retired_at is None:
+                clash = _license_for_plan(license.account_id, license.product_id, key, other_than=license.id)
+                if clash is not None:
+                    raise DuplicatePlan(clash)
+            License.update(plan=name, plan_key=key).where(License.id == license.id).execute()
+            audit.record(
+                "license.renamed", account=license.account_id, subject=name,
+                before={"plan": row.plan}, after={"plan": name},
+            )
+    except IntegrityError:
+        # Another request took the plan between the check and the update.
+        clash = _license_for_plan(license.account_id, license.product_id, key, other_than=license.id)
+        if clash is None:
+            raise
+        raise DuplicatePlan(clash) from None
+    license.plan, license.plan_key = name, key
+    return True
 
 
 def renew_license(license, user, terms, proof, replaces=None):

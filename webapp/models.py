@@ -166,9 +166,24 @@ class License(db.Model):
     # No database constraint (the two tables point at each other); always set in the same transaction.
     current = DeferredForeignKey("LicenseVersion", null=True, on_delete=None)
     created_at = DateTimeField(default=utcnow)
+    # Removed by the customer (a plan they no longer have): it stops counting from the next billing
+    # cycle, gets no reminders, and stays, with its versions, for staff and for past cycles.
+    retired_at = DateTimeField(null=True)
+    retired_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
 
-    class Meta:
-        indexes = ((("account", "product", "plan_key"), True),)
+    @property
+    def is_retired(self):
+        return self.retired_at is not None
+
+
+# One license per plan among those not removed: a plan removed and entered again is a new license,
+# and the removed one keeps its own history.
+License.add_index(
+    License.index(
+        License.account, License.product, License.plan_key, unique=True,
+        where=License.retired_at.is_null(), name="license_unique_plan_not_retired",
+    )
+)
 
 
 class LicenseVersion(db.Model):

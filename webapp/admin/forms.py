@@ -7,7 +7,7 @@ from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
 from .. import audit, audit_log
 from ..billing import BYOL, SUBSCRIPTION, parse_cycle
-from ..forms import PlainTextForm
+from ..forms import PlainTextForm, plan_field
 from ..models import Account
 from ..row_ids import parse_row_id
 
@@ -26,6 +26,12 @@ class ReviewForm(PlainTextForm):
     def validate_reason(self, field):
         if self.decision.data == "rejected" and not (field.data or "").strip():
             raise ValidationError("Say why the proof is rejected; the customer sees this reason.")
+
+
+class RenameForm(PlainTextForm):
+    """Staff fix a typo in a plan's name; checked as the customer's Add License form checks it."""
+
+    plan = plan_field("Plan name")
 
 
 class AccountStatusForm(PlainTextForm):

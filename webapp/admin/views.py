@@ -26,6 +26,7 @@ from ..hypermedia import render, wants_fragment
 from ..licensing import business_today
 from ..models import Account, License, LicenseVersion, ProofDocument, User, utcnow
 from ..proofs import send_proof
+from . import confirmations
 from .forms import (
     AccessForm,
     AccountSearchForm,
@@ -35,6 +36,7 @@ from .forms import (
     BillingFilterForm,
     EnrollmentForm,
     InviteForm,
+    RenameForm,
     ReviewForm,
 )
 
@@ -143,6 +145,8 @@ def _account_page(account, invite_form=None, status=200):
         access_form=AccessForm(),
         invite_form=invite_form or InviteForm(formdata=None),
         review=ReviewForm(),
+        retired=license_store.retired_licenses_of(account.id),
+        confirm=confirmations,
     ), status
 
 
@@ -183,10 +187,39 @@ def invite_user(account_id):
     return _back_to(account.id, f"Invitation sent to {user.email}{again}. The link works for {duration(valid_for)}.")
 
 
-@bp.route("/users/<int:user_id>/access", methods=["POST"])
+# --- Confirmation pages: without JavaScript, a destructive button is a GET of its change's URL --
+# (with htmx it posts there after the browser's confirm dialog). The page's form posts the same intent
+# to the same URL; the POST itself stays safe to call directly. One rule per URL for both methods, so
+# an id out of range is a 404 for either (two rules would make it a 405 for the other method).
+
+def _intent_from_query(form_class):
+    """The intent a confirmation page was asked for, read from the query string (no CSRF: it changes nothing)."""
+    form = form_class(request.args, meta={"csrf": False})
+    return form if form.validate() else None
+
+
+def _confirmation_page(confirmation, action, field, value, account_id):
+    return render_template(
+        "admin/confirm.html", confirmation=confirmation, action=action, field=field, value=value,
+        back_url=url_for(".account", account_id=account_id),
+    )
+
+
+@bp.route("/users/<int:user_id>/access", methods=["GET", "POST"])
 def set_access(user_id):
-    """Deactivate a customer user (they can no longer sign in, their sessions end) or reactivate them."""
+    """Deactivate a customer user (they can no longer sign in, their sessions end) or reactivate them.
+
+    GET is the confirmation page a browser without JavaScript gets first.
+    """
     user = found(User.get_or_none((User.id == user_id) & (User.is_admin == False)))  # noqa: E712
+    if request.method == "GET":
+        form = _intent_from_query(AccessForm)
+        if form is None:
+            return _intent_missing("whether to deactivate or reactivate the user")
+        return _confirmation_page(
+            confirmations.access(user, form.access.data == AccessForm.DEACTIVATED),
+            url_for(".set_access", user_id=user.id), "access", form.access.data, user.account_id,
+        )
     form = AccessForm()
     if not form.validate_on_submit():
         return _intent_missing("whether to deactivate or reactivate the user")
@@ -212,9 +245,17 @@ def _intent_missing(question):
     )
 
 
-@bp.route("/accounts/<int:account_id>/status", methods=["POST"])
+@bp.route("/accounts/<int:account_id>/status", methods=["GET", "POST"])
 def set_status(account_id):
     account = _account_or_404(account_id)
+    if request.method == "GET":
+        form = _intent_from_query(AccountStatusForm)
+        if form is None:
+            return _intent_missing("whether to suspend or reactivate the account")
+        return _confirmation_page(
+            confirmations.account_status(account, form.status.data),
+            url_for(".set_status", account_id=account.id), "status", form.status.data, account.id,
+        )
     form = AccountStatusForm()
     if not form.validate_on_submit():
         return _intent_missing("whether to suspend or reactivate the account")
@@ -224,9 +265,17 @@ def set_status(account_id):
     return _back_to(account.id, f"{account.name} already was {status}; nothing changed.", changed=False)
 
 
-@bp.route("/accounts/<int:account_id>/enrollment", methods=["POST"])
+@bp.route("/accounts/<int:account_id>/enrollment", methods=["GET", "POST"])
 def set_enrollment(account_id):
     account = _account_or_404(account_id)
+    if request.method == "GET":
+        form = _intent_from_query(EnrollmentForm)
+        if form is None:
+            return _intent_missing("whether to enroll the account in BYOL or switch it to provider subscription")
+        return _confirmation_page(
+            confirmations.enrollment(account, form.enrollment.data == EnrollmentForm.BYOL),
+            url_for(".set_enrollment", account_id=account.id), "enrollment", form.enrollment.data, account.id,
+        )
     form = EnrollmentForm()
     if not form.validate_on_submit():
         return _intent_missing("whether to enroll the account in BYOL or switch it to provider subscription")
@@ -237,9 +286,18 @@ def set_enrollment(account_id):
     return _back_to(account.id, f"{account.name} already was {mode}; nothing changed.", changed=False)
 
 
-@bp.route("/users/<int:user_id>/authorization", methods=["POST"])
+@bp.route("/users/<int:user_id>/authorization", methods=["GET", "POST"])
 def set_authorization(user_id):
     user = found(User.get_or_none((User.id == user_id) & (User.is_admin == False)))  # noqa: E712
+    if request.method == "GET":
+        form = _intent_from_query(AuthorizationForm)
+        if form is None:
+            return _intent_missing("whether to authorize the user or remove the authorization")
+        return _confirmation_page(
+            confirmations.authorization(user, form.authorization.data == AuthorizationForm.AUTHORIZED),
+            url_for(".set_authorization", user_id=user.id), "authorization", form.authorization.data,
+            user.account_id,
+        )
     form = AuthorizationForm()
     if not form.validate_on_submit():
         return _intent_missing("whether to authorize the user or remove the authorization")
@@ -332,17 +390,50 @@ def review_from_queue(version_id):
     return redirect(url_for(".reviews"))
 
 
+def _any_license_or_404(license_id):
+    """A license of any account, removed ones included (with who removed them)."""
+    owner = found(License.get_or_none(License.id == license_id)).account_id
+    return found(license_store.license_of(owner, license_id, include_retired=True))
+
+
 @bp.route("/licenses/<int:license_id>")
 def license_history(license_id):
-    owner = found(License.get_or_none(License.id == license_id)).account_id
-    license = license_store.license_of(owner, license_id)
+    return _license_page(_any_license_or_404(license_id))
+
+
+def _license_page(license, rename_form=None, status=200):
+    """The staff license page: its versions, reminder attempts, and the form to rename its plan."""
     return render_template(
         "portal/license_history.html",
         license=license,
         versions=license_store.history_of(license),
         proof_endpoint="admin.download_proof",
         attempts=reminders.attempts_of(license.id),
-    )
+        rename_form=rename_form or RenameForm(formdata=None, plan=license.plan),
+    ), status
+
+
+@bp.route("/licenses/<int:license_id>/plan", methods=["POST"])
+def rename_license(license_id):
+    """Fix a typo in a plan's name; a name another plan of the account has is refused at the field."""
+    license = _any_license_or_404(license_id)
+    form = RenameForm()
+    if not form.validate_on_submit():
+        return _license_page(license, form, 422)
+    old = license.plan
+    try:
+        changed = license_store.rename_license(license, form.plan.data)
+    except license_store.DuplicatePlan as duplicate:
+        form.plan.errors.append(
+            f"This account already has a license for {duplicate.existing.plan}, and one plan cannot have two "
+            "licenses. Choose another name, or ask the customer which plan this license is for."
+        )
+        return _license_page(license, form, 422)
+    if changed:
+        flash(f"The plan {old} is now named {license.plan}.", "success")
+    else:
+        flash(f"The plan already was named {license.plan}; nothing changed.", "info")
+    return redirect(url_for(".license_history", license_id=license.id))
 
 
 @bp.route("/proofs/<int:document_id>")

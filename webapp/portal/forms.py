@@ -12,11 +12,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ..forms import PlainTextForm
+from ..forms import PlainTextForm, plan_field
 from ..licensing import is_expired, years_ahead
-from ..models import License
 from ..row_ids import RowIdField
-from ..text import plan_key
 
 TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.onmicrosoft\.com$")
 YEARLY, MONTHLY = "Yearly", "Monthly"
@@ -204,17 +202,4 @@ class LicenseForm(LicenseTermsForm):
         validators=[DataRequired("Choose the product.")],
         not_listed="Choose a product from the list.",
     )
-    plan = StringField(
-        "Plan",
-        validators=[DataRequired("Enter the plan name as Office 365 shows it."), Length(max=200)],
-    )
-
-    def validate_plan(self, field):
-        key = plan_key(field.data or "")
-        if not key:
-            raise ValidationError("Enter the plan name as Office 365 shows it.")
-        if len(key) > License.plan_key.max_length:
-            raise ValidationError(
-                "This plan name is too long once its special characters (ligatures, symbols) are spelled "
-                "out. Enter the plan name as Office 365 shows it, in plain letters."
-            )
+    plan = plan_field()

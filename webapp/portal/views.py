@@ -5,8 +5,9 @@ from wtforms import SelectChoice
 from .. import account_store, audit_log, calendar_feed, license_store, reminders
 from ..errors import render_error
 from ..extensions import login_manager
+from ..filters import day
 from ..hypermedia import render, wants_fragment
-from ..licensing import business_today
+from ..licensing import business_date, business_today, next_cycle_start
 from ..models import LicenseVersion
 from ..proofs import ACCEPT, Allowance, UploadRefused, keep_upload, read_upload, send_proof
 from ..row_ids import parse_row_id
@@ -74,6 +75,8 @@ def _panel_context():
     return {
         "account": account, "rows": rows, "byol": byol, "today": today,
         "last_reminders": reminders.last_sent_reminders(account.id),
+        # A removal, like every billing change, counts from the next cycle: the Remove dialog says when.
+        "next_cycle": next_cycle_start(today, account.billing_day),
     }
 
 
@@ -131,9 +134,9 @@ def _proof_gone(form):
     )
 
 
-def _saved(message):
+def _saved(message, category="success"):
     """After a save: the refreshed panel for htmx, or a redirect to the tab (post/redirect/get)."""
-    flash(message, "success")
+    flash(message, category)
     if wants_fragment():
         response = render(
             "portal/licenses.html", "portal/_panel.html", oob_messages=True, **_panel_context()
@@ -201,9 +204,17 @@ def create_license():
 
 
 def _license_or_404(license_id):
-    license = license_store.license_of(_account().id, license_id)
+    """The account's license, not removed; 404 otherwise (one that was removed says so)."""
+    license = license_store.license_of(_account().id, license_id, include_retired=True)
     if license is None:
         abort(404)
+    if license.is_retired:
+        abort(render_error(
+            404, title=f"{license.plan} was removed",
+            detail=f"This plan was removed from your Client Licenses on {_removal_day(license)}. "
+                   "If your account has it again, enter it with Add License.",
+            back_url=url_for(".licenses"), back_label="Back to Client Licenses",
+        ))
     return license
 
 
@@ -301,3 +312,40 @@ def activity():
 @bp.route("/help")
 def help():
     return render_template("portal/help.html")
+
+
+@bp.route("/licenses/<int:license_id>/remove", methods=["GET", "POST"])
+def remove_license(license_id):
+    """Remove a plan the account no longer has: GET asks first (the page without JavaScript), POST removes.
+
+    With htmx the Remove button asks in a dialog (hx-confirm) and posts here directly.
+    """
+    license = license_store.license_of(_account().id, license_id, include_retired=True)
+    if license is None:
+        abort(404)
+    if license.is_retired:
+        return _already_removed(license)
+    if request.method == "GET":
+        context = _panel_context()
+        return render(
+            "portal/remove_license.html", "portal/_remove_license.html",
+            license=license, next_cycle=context["next_cycle"], only_license=len(context["rows"]) == 1,
+        )
+    if not license_store.retire_license(license, current_user.id):
+        return _already_removed(license)  # a second tab or click got there between the lookup and now
+    next_cycle = next_cycle_start(_today(), _account().billing_day)
+    when = f"from the billing cycle starting {day(next_cycle)}" if next_cycle else "from the next billing cycle"
+    return _saved(
+        f"{license.plan} was removed. It no longer counts toward your BYOL status {when}; "
+        f"{current_app.config['PROVIDER_NAME']} keeps its history."
+    )
+
+
+def _removal_day(license):
+    """The business-calendar day the license was removed, as the customer reads dates."""
+    return day(business_date(license.retired_at, current_app.config["BUSINESS_TIMEZONE"]))
+
+
+def _already_removed(license):
+    when = f" on {_removal_day(license)}" if license.retired_at else ""
+    return _saved(f"{license.plan} was already removed{when}; nothing changed.", "info")

@@ -49,7 +49,8 @@ def batch_size():
 
 
 def due_license_join(query, today, window_on=LicenseVersion.expires_on):
-    """Limit a query over License to current versions due on `today`, on active BYOL accounts.
+    """Limit a query over License to current versions due on `today`, on active BYOL accounts; a
+    license the customer removed gets no reminder.
 
     `window_on` is the column the date window applies to: the database starts from the table it
     constrains, so the walk over reminders puts it on Reminder.expires_on.
@@ -62,6 +63,7 @@ def due_license_join(query, today, window_on=LicenseVersion.expires_on):
         .join_from(License, Account, on=(License.account == Account.id))
         .where(
             window_on.between(first, last),
+            License.retired_at.is_null(),
             Account.status == Account.ACTIVE,
             Account.byol_enrolled == True,  # noqa: E712
         )
@@ -116,12 +118,12 @@ DETAIL_COLUMNS = (
 
 
 def account_seats():
-    """SQL, per row: the seats of every current license of the row's account."""
+    """SQL, per row: the seats of every current license (not removed) of the row's account."""
     other, other_version = License.alias(), LicenseVersion.alias()
     return (
         other_version.select(fn.SUM(other_version.seats))
         .join(other, on=((other_version.license == other.id) & (other.current == other_version.id)))
-        .where(other.account == License.account)
+        .where((other.account == License.account) & other.retired_at.is_null())
     )
 
 
@@ -177,19 +179,27 @@ def preview(today):
 def outstanding_reminders(account, today):
     """The account's reminders that were not sent, each with a note for staff on where it stands."""
     rows = (
-        Reminder.select(Reminder, License.plan.alias("plan"), LicenseVersion.expires_on.alias("current_expires_on"))
+        Reminder.select(
+            Reminder, License.plan.alias("plan"), License.retired_at.alias("retired_at"),
+            LicenseVersion.expires_on.alias("current_expires_on"),
+        )
         .join(License, on=(Reminder.license == License.id))
         .join(LicenseVersion, JOIN.LEFT_OUTER, on=(License.current == LicenseVersion.id))
         .where((License.account == account.id) & (Reminder.status != Reminder.SENT))
         .order_by(Reminder.expires_on.desc(), Reminder.id.desc())
         .objects()
     )
-    return [(row, reminder_state(row, row.current_expires_on, account, today)) for row in rows]
+    return [
+        (row, reminder_state(row, row.current_expires_on, account, today, retired=row.retired_at is not None))
+        for row in rows
+    ]
 
 
-def reminder_state(reminder, current_expires_on, account, today):
+def reminder_state(reminder, current_expires_on, account, today, retired=False):
     """Where an unsent reminder stands, in words for staff."""
     limit = max_attempts()
+    if retired:
+        return "no longer needed: the customer removed the plan"
     if current_expires_on != reminder.expires_on:
         return "no longer needed: the license was updated with a new date"
     if reminder.attempts >= limit:
