@@ -55,7 +55,7 @@ def test_the_tab_shows_what_the_rows_hold(logged_in, account, today):
                          "proof rejected Wrong tenant", "Ada ada@northwind.example"]
     links = [a["href"] for a in row.find_all("a")]
     assert links == ["mailto:ada@northwind.example", f"/proofs/{proof_id}", f"/licenses/{license.id}/update",
-                     f"/licenses/{license.id}"]
+                     f"/licenses/{license.id}", f"/licenses/{license.id}/remove"]
     assert row.find("a", string="Update")["hx-get"] == f"/licenses/{license.id}/update"
 
 
