@@ -52,6 +52,12 @@ class Config:
     UPLOAD_ORPHAN_MAX_PER_ACCOUNT = int(os.environ.get("UPLOAD_ORPHAN_MAX_PER_ACCOUNT", 10))
     UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT = os.environ.get("UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT")
     UPLOAD_ORPHAN_MAX_AGE_HOURS = float(os.environ.get("UPLOAD_ORPHAN_MAX_AGE_HOURS", 24))
+    # Reading a PDF proof's text at upload (webapp.pdf_text): the first pages only, at most this many
+    # characters, in a child process killed after PROOF_TEXT_SECONDS or past its memory cap.
+    PROOF_TEXT_MAX_PAGES = int(os.environ.get("PROOF_TEXT_MAX_PAGES", 10))
+    PROOF_TEXT_MAX_CHARS = int(os.environ.get("PROOF_TEXT_MAX_CHARS", 100_000))
+    PROOF_TEXT_SECONDS = float(os.environ.get("PROOF_TEXT_SECONDS", 2))
+    PROOF_TEXT_MAX_MEMORY_MB = int(os.environ.get("PROOF_TEXT_MAX_MEMORY_MB", 512))
     PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
 
     PROVIDER_NAME = os.environ.get("PROVIDER_NAME", "Your hosting provider")
@@ -170,5 +176,8 @@ class TestConfig(Config):
     SUPPORT_EMAIL = "support@example-hosting.test"
     MAIL_DEFAULT_SENDER = DEMO_SENDER
     MAIL_SUPPRESS_SEND = False
+    # Two cores shared by a busy suite: a child interpreter can take a second just to start. The
+    # tests of hostile PDFs set the production limit themselves.
+    PROOF_TEXT_SECONDS = 30
     # Most tests of staff pages sign in with a password alone; tests/test_two_factor.py turns it on.
     ADMIN_2FA_REQUIRED = False
