@@ -7,7 +7,7 @@ can tell what an account and its proof looked like at any cycle's start. Suspend
 removing a user's authorization also ends the sessions it concerns, in the same transaction: nobody
 stays signed in on a right they lost.
 """
-from peewee import fn
+from peewee import JOIN, fn
 
 from .extensions import db
 from .models import (
@@ -16,6 +16,7 @@ from .models import (
     AccountChange,
     License,
     LicenseVersion,
+    ProofCheck,
     ReviewEvent,
     User,
     on_postgresql,
@@ -191,11 +192,14 @@ def authorized_users_of(account_id, limit=AUTHORIZED_USERS_SHOWN):
 
 
 def review_queue():
-    """Every license's current version whose proof awaits review, across accounts, oldest first (one query)."""
+    """Every license's current version whose proof awaits review, across accounts, oldest first, with its
+    document check (`version.check`, None before the check existed), in one query."""
     return (
-        LicenseVersion.select(LicenseVersion, License, Account)
+        LicenseVersion.select(LicenseVersion, License, Account, ProofCheck)
         .join(License, on=(License.current == LicenseVersion.id))
         .join(Account)
+        .switch(LicenseVersion)
+        .join(ProofCheck, JOIN.LEFT_OUTER, on=(ProofCheck.version == LicenseVersion.id), attr="check")
         .where(LicenseVersion.review_status == LicenseVersion.PENDING)
         .order_by(LicenseVersion.submitted_at, LicenseVersion.id)
     )

@@ -52,16 +52,18 @@ EXPIRY_WORDS = re.compile(
 
 _NUMBER = r"\d{1,3}(?:[,.' ]\d{3})+(?![\d])|\d+"
 _SEAT_WORDS = r"licen[cs]es?|seats?|users?"
+# "20 of", "20 assigned of", "20/": a part of the count that follows, which is the one that counts.
+_PART_OF = rf"(?:{_NUMBER})(?: (?:assigned|used|active|available|in use))?(?: of |/| / )"
 SEAT_FORMS = (
     # 25 licenses, 1,000 user licenses, 20 of 25 licenses, 20/25 seats
     re.compile(
-        rf"(?<![\w.,])(?<!microsoft )(?<!office )(?:(?:{_NUMBER})(?: of |/| / ))?(?P<n>{_NUMBER})"
+        rf"(?<![\w.,])(?<!microsoft )(?<!office )(?:{_PART_OF})?(?P<n>{_NUMBER})"
         rf" (?:[a-z]+ ){{0,2}}?(?:{_SEAT_WORDS})\b",
         re.IGNORECASE,
     ),
     # Licenses: 25, Total licenses 25, Quantity: 1.000, Licenses 20 of 25
     re.compile(
-        rf"\b(?:{_SEAT_WORDS}|quantity|qty)(?: \([^)]{{0,30}}\))?[:= -]{{0,3}}(?:(?:{_NUMBER})(?: of |/| / ))?"
+        rf"\b(?:{_SEAT_WORDS}|quantity|qty)(?: \([^)]{{0,30}}\))?[:= -]{{0,3}}(?:{_PART_OF})?"
         rf"(?P<n>{_NUMBER})(?![\d/.-]*\d)(?! ?(?:{_MONTH_NAME})\b)",
         re.IGNORECASE,
     ),

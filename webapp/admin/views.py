@@ -3,7 +3,7 @@ import smtplib
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_mail import BadHeaderError
-from peewee import IntegrityError, fn
+from peewee import JOIN, IntegrityError, fn
 
 from .. import account_store, billing_report, expiry_timeline, license_store, mail, reminders, review_notice
 from ..auth.views import second_factor_url
@@ -13,7 +13,7 @@ from ..extensions import login_manager
 from ..filters import duration
 from ..hypermedia import wants_fragment
 from ..licensing import business_today
-from ..models import Account, License, LicenseVersion, ProofDocument, User, utcnow
+from ..models import Account, License, LicenseVersion, ProofCheck, ProofDocument, User, utcnow
 from ..proofs import send_proof
 from .forms import (
     AccessForm,
@@ -293,9 +293,11 @@ def _reviews_page(failed=None, status=200):
 @bp.route("/reviews/<int:version_id>", methods=["POST"])
 def review_from_queue(version_id):
     version = found(
-        LicenseVersion.select(LicenseVersion, License, Account)
+        LicenseVersion.select(LicenseVersion, License, Account, ProofCheck)
         .join(License)
         .join(Account)
+        .switch(LicenseVersion)
+        .join(ProofCheck, JOIN.LEFT_OUTER, on=(ProofCheck.version == LicenseVersion.id), attr="check")
         .where(LicenseVersion.id == version_id)
         .first()
     )
@@ -330,6 +332,7 @@ def license_history(license_id):
         versions=license_store.history_of(license),
         proof_endpoint="admin.download_proof",
         attempts=reminders.attempts_of(license.id),
+        show_check=True,
     )
 
 
