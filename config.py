@@ -134,6 +134,10 @@ class Config:
                config["LOGIN_THROTTLE_WINDOW_MINUTES"]) <= 0:
             raise RuntimeError("LOGIN_MAX_FAILURES_PER_EMAIL, LOGIN_MAX_FAILURES_PER_ADDRESS and "
                                "LOGIN_THROTTLE_WINDOW_MINUTES must be more than 0.")
+        if min(config["PROOF_TEXT_MAX_PAGES"], config["PROOF_TEXT_MAX_CHARS"], config["PROOF_TEXT_SECONDS"],
+               config["PROOF_TEXT_MAX_MEMORY_MB"]) <= 0:
+            raise RuntimeError("PROOF_TEXT_MAX_PAGES, PROOF_TEXT_MAX_CHARS, PROOF_TEXT_SECONDS and "
+                               "PROOF_TEXT_MAX_MEMORY_MB must be more than 0.")
         config["PASSWORD_RESET_VALID_FOR"] = timedelta(hours=config["PASSWORD_RESET_VALID_HOURS"])
         config["INVITATION_VALID_FOR"] = timedelta(days=config["INVITATION_VALID_DAYS"])
         if min(config["PASSWORD_RESET_VALID_HOURS"], config["INVITATION_VALID_DAYS"], config["RESET_MAX_PER_EMAIL"],

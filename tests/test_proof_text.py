@@ -415,3 +415,17 @@ def test_a_version_from_before_the_check_says_not_checked(staff, account):
     assert "Not checked" in row["check-document"]
     assert row["check-seats"] == "25"
     assert license.plan in row["check-plan"]
+
+
+def test_pages_that_list_proofs_never_load_their_text_or_content(customer, staff, license_form):
+    from conftest import count_queries
+
+    upload(customer, license_form, proof_pdf())
+    with db.database.connection_context():
+        license_id = License.get().id
+    with count_queries() as queries:
+        assert customer.get("/licenses").status_code == 200
+        assert customer.get(f"/licenses/{license_id}").status_code == 200
+        assert staff.get("/admin/reviews").status_code == 200
+        assert staff.get(f"/admin/licenses/{license_id}").status_code == 200
+    assert queries and not [q for q in queries if "extracted_text" in q or '"content"' in q]

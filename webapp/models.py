@@ -155,7 +155,8 @@ class ProofDocument(db.Model):
     @classmethod
     def metadata_fields(cls):
         """Every column but the content and its text, for queries that list documents."""
-        return [f for f in cls._meta.sorted_fields if f not in (cls.content, cls.extracted_text)]
+        # Compared by identity: == on a field builds an SQL expression, always true.
+        return [f for f in cls._meta.sorted_fields if f is not cls.content and f is not cls.extracted_text]
 
 
 class License(db.Model):
