@@ -146,6 +146,17 @@ def test_seats_with_thousands_separators(written):
     assert states(compare(f"{written} user licenses", seats=1000))["seats"] == (FOUND, "")
 
 
+SEPARATORS = [",", ".", " ", "\u00a0", "\u202f", "'", ""]
+
+
+@given(seats=st.integers(min_value=1, max_value=10_000_000), separator=st.sampled_from(SEPARATORS),
+       words=st.sampled_from(["{n} licenses", "{n} user licenses", "Licenses: {n}", "Quantity: {n}", "{n} seats",
+                              "Licenses: 3 assigned of {n}", "{n} Licences"]))
+def test_any_seat_count_with_any_thousands_separator_is_found(seats, separator, words):
+    written = f"{seats:,}".replace(",", separator)
+    assert states(compare(words.format(n=written), seats=seats))["seats"] == (FOUND, ""), written
+
+
 def test_numbers_that_are_not_seat_counts_are_not_taken_for_one():
     # "365" of the product name and the day of a date next to "licenses" are no count of licenses.
     assert find_seat_counts(normalise("Microsoft 365 users; licenses expire 31 March 2027")) == []
@@ -337,6 +348,16 @@ def test_a_proof_without_readable_text_is_still_saved_and_says_so(customer, staf
     with db.database.connection_context():
         document = ProofDocument.get()
         assert bytes(document.content) == content
+
+
+def test_a_reading_that_fails_in_any_way_keeps_the_upload_and_says_could_not_be_read(app, customer, staff,
+                                                                                    license_form):
+    # With 1 MB the child cannot even import pypdf: it dies with MemoryError, as it would on a bomb.
+    app.config["PROOF_TEXT_MAX_MEMORY_MB"] = 1
+    assert upload(customer, license_form, proof_pdf()).status_code == 302
+    assert "Could not be read" in queue_row(staff)["check-document"]
+    with db.database.connection_context():
+        assert ProofDocument.get().text_status == UNREADABLE
 
 
 def test_a_hostile_pdf_upload_is_kept_and_could_not_be_read_in_time(app, customer, staff, license_form):
