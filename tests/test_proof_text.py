@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from test_admin import customer, page_of, staff, text_of  # noqa: F401
 from webapp.extensions import db
 from webapp.models import License, LicenseVersion, ProofCheck, ProofDocument
-from webapp.pdf_text import NO_TEXT, READ, TIMED_OUT, UNREADABLE, Limits, read_text
+from webapp.pdf_text import NO_TEXT, READ, TIMED_OUT, UNREADABLE, DocumentText, Limits, read_text
+from webapp.proofs import Upload, with_text
 from webapp.proof_text import (
     DIFFERENT,
     FOUND,
@@ -251,6 +252,11 @@ def test_the_text_of_a_pdf_is_read():
 def test_a_pdf_without_text_and_an_image_have_no_text_to_check():
     assert read_text(SCANNED_PDF, "application/pdf", LIMITS).status == NO_TEXT
     assert read_text(PNG, "image/png", LIMITS).status == NO_TEXT
+
+
+def test_a_pdf_whose_text_is_only_control_characters_has_no_text_to_check():
+    read = with_text(Upload(build_pdf([text_stream("\x01\x02\x03 \x7f")]), "application/pdf", "a.pdf"), LIMITS).text
+    assert read == DocumentText(NO_TEXT)
 
 
 def test_a_malformed_pdf_could_not_be_read():

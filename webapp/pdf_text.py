@@ -11,6 +11,7 @@ the check must never block the customer's upload.
 This file imports only the standard library at the top, so the child starts with nothing but pypdf.
 """
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ def read_text(content, media_type, limits):
     """The text of a proof document within `limits`; images and scans have none to read."""
     if media_type != PDF:
         return DocumentText(NO_TEXT)
-    command = [sys.executable, "-I", __file__, str(limits.pages), str(limits.chars), str(limits.memory_bytes),
+    command = [sys.executable, "-I", os.path.abspath(__file__), str(limits.pages), str(limits.chars), str(limits.memory_bytes),
                str(int(limits.seconds) + 1)]
     try:
         # pypdf's warnings go nowhere: a hostile file can make millions of them.

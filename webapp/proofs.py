@@ -11,7 +11,7 @@ from peewee import fn
 
 from .filters import filesize
 from .models import Account, LicenseVersion, ProofDocument, on_postgresql, write_transaction
-from .pdf_text import UNCHECKED, UNREADABLE, DocumentText, read_text
+from .pdf_text import NO_TEXT, READ, UNCHECKED, UNREADABLE, DocumentText, read_text
 from .proof_text import clean_text
 
 # (leading bytes, media type) of the formats a proof may be in.
@@ -35,7 +35,7 @@ class Upload:
     media_type: str
     original_name: str
     # Its text as read by with_text(); None: not read (stored as unchecked).
-    text: DocumentText = None
+    text: DocumentText | None = None
 
     @property
     def sha256(self):
@@ -102,7 +102,9 @@ def with_text(upload, limits):
     """
     try:
         read = read_text(upload.content, upload.media_type, limits)
-        read = DocumentText(read.status, clean_text(read.text, limits.chars))
+        text = clean_text(read.text, limits.chars)
+        # Text that was nothing but control characters is no text to check.
+        read = DocumentText(read.status, text) if text.strip() or read.status != READ else DocumentText(NO_TEXT)
     except Exception:  # noqa: BLE001 - the check must never cost the customer their upload
         read = DocumentText(UNREADABLE)
     return replace(upload, text=read)
