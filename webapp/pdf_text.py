@@ -57,8 +57,8 @@ def read_text(content, media_type, limits):
     """The text of a proof document within `limits`; images and scans have none to read."""
     if media_type != PDF:
         return DocumentText(NO_TEXT)
-    command = [sys.executable, "-I", os.path.abspath(__file__), str(limits.pages), str(limits.chars), str(limits.memory_bytes),
-               str(int(limits.seconds) + 1)]
+    limits_args = [limits.pages, limits.chars, limits.memory_bytes, int(limits.seconds) + 1]
+    command = [sys.executable, "-I", os.path.abspath(__file__), *map(str, limits_args)]
     try:
         # pypdf's warnings go nowhere: a hostile file can make millions of them.
         finished = subprocess.run(
