@@ -52,6 +52,12 @@ class Config:
     UPLOAD_ORPHAN_MAX_PER_ACCOUNT = int(os.environ.get("UPLOAD_ORPHAN_MAX_PER_ACCOUNT", 10))
     UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT = os.environ.get("UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT")
     UPLOAD_ORPHAN_MAX_AGE_HOURS = float(os.environ.get("UPLOAD_ORPHAN_MAX_AGE_HOURS", 24))
+    # Reading a PDF proof's text at upload (webapp.pdf_text): the first pages only, at most this many
+    # characters, in a child process killed after PROOF_TEXT_SECONDS or past its memory cap.
+    PROOF_TEXT_MAX_PAGES = int(os.environ.get("PROOF_TEXT_MAX_PAGES", 10))
+    PROOF_TEXT_MAX_CHARS = int(os.environ.get("PROOF_TEXT_MAX_CHARS", 100_000))
+    PROOF_TEXT_SECONDS = float(os.environ.get("PROOF_TEXT_SECONDS", 2))
+    PROOF_TEXT_MAX_MEMORY_MB = int(os.environ.get("PROOF_TEXT_MAX_MEMORY_MB", 512))
     PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
 
     PROVIDER_NAME = os.environ.get("PROVIDER_NAME", "Your hosting provider")
@@ -128,6 +134,10 @@ class Config:
                config["LOGIN_THROTTLE_WINDOW_MINUTES"]) <= 0:
             raise RuntimeError("LOGIN_MAX_FAILURES_PER_EMAIL, LOGIN_MAX_FAILURES_PER_ADDRESS and "
                                "LOGIN_THROTTLE_WINDOW_MINUTES must be more than 0.")
+        if min(config["PROOF_TEXT_MAX_PAGES"], config["PROOF_TEXT_MAX_CHARS"], config["PROOF_TEXT_SECONDS"],
+               config["PROOF_TEXT_MAX_MEMORY_MB"]) <= 0:
+            raise RuntimeError("PROOF_TEXT_MAX_PAGES, PROOF_TEXT_MAX_CHARS, PROOF_TEXT_SECONDS and "
+                               "PROOF_TEXT_MAX_MEMORY_MB must be more than 0.")
         config["PASSWORD_RESET_VALID_FOR"] = timedelta(hours=config["PASSWORD_RESET_VALID_HOURS"])
         config["INVITATION_VALID_FOR"] = timedelta(days=config["INVITATION_VALID_DAYS"])
         if min(config["PASSWORD_RESET_VALID_HOURS"], config["INVITATION_VALID_DAYS"], config["RESET_MAX_PER_EMAIL"],
@@ -170,5 +180,8 @@ class TestConfig(Config):
     SUPPORT_EMAIL = "support@example-hosting.test"
     MAIL_DEFAULT_SENDER = DEMO_SENDER
     MAIL_SUPPRESS_SEND = False
+    # Two cores shared by a busy suite: a child interpreter can take a second just to start. The
+    # tests of hostile PDFs set the production limit themselves.
+    PROOF_TEXT_SECONDS = 30
     # Most tests of staff pages sign in with a password alone; tests/test_two_factor.py turns it on.
     ADMIN_2FA_REQUIRED = False

@@ -10,7 +10,7 @@ stays signed in on a right they lost.
 from datetime import date, datetime
 from typing import NamedTuple
 
-from peewee import fn
+from peewee import JOIN, fn
 
 from . import audit
 from .compiled_sql import CompiledSelect, placeholder
@@ -21,6 +21,7 @@ from .models import (
     AccountChange,
     License,
     LicenseVersion,
+    ProofCheck,
     ReviewEvent,
     User,
     on_postgresql,
@@ -262,6 +263,22 @@ class QueuedVersion(NamedTuple):
     tenant: str
     proof_id: int
     license: QueuedLicense
+    check: "QueuedCheck | None"
+
+
+class QueuedCheck(NamedTuple):
+    """A version's document check (ProofCheck) as the queue shows it."""
+
+    id: int
+    status: str
+    plan: str
+    plan_seen: str
+    seats: str
+    seats_seen: str
+    expires_on: str
+    expires_on_seen: str
+    tenant: str
+    tenant_seen: str
 
 
 # Only the columns the queue shows, in one statement built once (see compiled_sql).
@@ -269,20 +286,30 @@ _REVIEW_QUEUE = CompiledSelect(lambda: (
     LicenseVersion.select(
         LicenseVersion.id, LicenseVersion.submitted_at, LicenseVersion.seats, LicenseVersion.expires_on,
         LicenseVersion.tenant, LicenseVersion.proof, License.id, License.plan, Account.id, Account.name,
+        ProofCheck.id, ProofCheck.status, ProofCheck.plan, ProofCheck.plan_seen, ProofCheck.seats,
+        ProofCheck.seats_seen, ProofCheck.expires_on, ProofCheck.expires_on_seen, ProofCheck.tenant,
+        ProofCheck.tenant_seen,
     )
     .join(License, on=(License.current == LicenseVersion.id))
     .join(Account)
+    .switch(LicenseVersion)
+    .join(ProofCheck, JOIN.LEFT_OUTER, on=(ProofCheck.version == LicenseVersion.id))
     .where((LicenseVersion.review_status == LicenseVersion.PENDING) & License.retired_at.is_null())
     .order_by(LicenseVersion.submitted_at, LicenseVersion.id)
 ))
 
 
 def review_queue():
-    """Every license's current version whose proof awaits review, across accounts, oldest first (one query).
+    """Every license's current version whose proof awaits review, across accounts, oldest first, with its
+    document check (`version.check`, None before the check existed), in one query.
 
     A plan the customer removed is left out: no cycle still to be decided counts it.
     """
     return [
-        QueuedVersion(*row[:6], QueuedLicense(row[6], row[7], QueuedAccount(*row[8:])))
+        QueuedVersion(
+            *row[:6],
+            QueuedLicense(row[6], row[7], QueuedAccount(*row[8:10])),
+            QueuedCheck(*row[10:]) if row[10] is not None else None,
+        )
         for row in _REVIEW_QUEUE.run()
     ]

@@ -2,10 +2,13 @@
 import secrets
 from datetime import timedelta
 
+from flask import current_app
+
 from . import account_store, license_store
 from .extensions import db
 from .models import Account, LicenseVersion, Product, User
-from .proofs import Upload, store_upload
+from .pdf_text import Limits
+from .proofs import Upload, store_upload, with_text
 
 DEMO_ACCOUNT = "Contoso Demo Ltd"
 DEMO_USER = "alex@contoso.example"
@@ -73,11 +76,9 @@ def _seed_licenses(account, today):
         ("Office 365 E1", 8, today + timedelta(days=120), "The document shows a monthly plan."),
     ]
     for plan, seats, expires_on, rejection in samples:
-        proof = store_upload(
-            Upload(demo_pdf(f"Proof of licensing: {plan}, {seats} licenses, ends {expires_on}"),
-                   "application/pdf", f"{plan}.pdf"),
-            account, None,
-        )
+        upload = Upload(demo_pdf(f"Proof of licensing: {plan}, {seats} licenses, ends {expires_on}"),
+                        "application/pdf", f"{plan}.pdf")
+        proof = store_upload(with_text(upload, Limits.from_config(current_app.config)), account, None)
         terms = {
             "seats": seats, "term": "Yearly", "expires_on": expires_on,
             "tenant": "contosodemo.onmicrosoft.com",

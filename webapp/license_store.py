@@ -4,12 +4,13 @@ from typing import NamedTuple
 
 from peewee import JOIN, IntegrityError
 
-from . import audit, text
+from . import audit, proof_text, text
 from .compiled_sql import CompiledSelect, placeholder
 from .licensing import LicenseTerms, business_date, byol_status, license_status
 from .models import (
     License,
     LicenseVersion,
+    ProofCheck,
     Product,
     ProofDocument,
     User,
@@ -17,6 +18,7 @@ from .models import (
     utcnow,
     write_transaction,
 )
+from .pdf_text import READ, UNREADABLE
 from .proofs import Upload, discard_unattached, store_upload, unused
 
 
@@ -170,10 +172,12 @@ def retired_licenses_of(account_id):
 
 
 def history_of(license):
-    """Every version of a license, newest first, with its proof's metadata."""
+    """Every version of a license, newest first, with its proof's metadata and check (`version.check`)."""
     return list(
-        LicenseVersion.select(LicenseVersion, *ProofDocument.metadata_fields())
+        LicenseVersion.select(LicenseVersion, *ProofDocument.metadata_fields(), ProofCheck)
         .join(ProofDocument)
+        .switch(LicenseVersion)
+        .join(ProofCheck, JOIN.LEFT_OUTER, on=(ProofCheck.version == LicenseVersion.id), attr="check")
         .where(LicenseVersion.license == license.id)
         .order_by(LicenseVersion.submitted_at.desc(), LicenseVersion.id.desc())
     )
@@ -362,21 +366,44 @@ def _attach(account_id, user, proof):
     """The document a new version uses: a new Upload is stored now; a kept one is held against a purge."""
     if isinstance(proof, Upload):
         return store_upload(proof, account_id, user)
-    held = ProofDocument.select(ProofDocument.id).where(
+    held = ProofDocument.select(ProofDocument.id, ProofDocument.text_status, ProofDocument.extracted_text).where(
         (ProofDocument.id == proof.id) & (ProofDocument.account == account_id)
     )
     if on_postgresql():
         # A purge skips a row locked so; one that locked it first deletes it, and this finds it gone.
         held = held.for_update("FOR KEY SHARE")
-    if held.first() is None:
+    document = held.first()
+    if document is None:
         raise ProofGone()
-    return proof
+    return document
+
+
+def check_columns(document, plan, terms):
+    """The ProofCheck columns for a document read against a version's plan and terms.
+
+    Only the document's stored text is used (read at upload, outside any transaction), so this is
+    quick enough for the version's own transaction.
+    """
+    if document.text_status != READ:
+        return {"status": document.text_status}
+    try:
+        comparison = proof_text.compare_terms(
+            document.extracted_text, plan=plan, seats=terms["seats"], expires_on=terms["expires_on"],
+            tenant=terms["tenant"],
+        )
+    except Exception:  # noqa: BLE001 - a surprise in the comparison must not refuse the Save
+        return {"status": UNREADABLE}
+    columns = {"status": READ}
+    for name, field in comparison.fields():
+        columns[name], columns[f"{name}_seen"] = field.state, field.seen
+    return columns
 
 
 def _add_version(license, user, terms, proof, replaces=None):
     version = LicenseVersion.create(license=license.id, submitted_by=user, proof=proof.id, **terms)
     License.update(current=version.id).where(License.id == license.id).execute()
     license.current = version
+    ProofCheck.create(version=version.id, **check_columns(proof, license.plan, terms))
     if replaces is not None and replaces.id != proof.id:
         discard_unattached(license.account_id, replaces.id)
     return version

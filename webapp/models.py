@@ -147,11 +147,16 @@ class ProofDocument(db.Model):
     media_type = CharField(max_length=50)
     uploaded_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     uploaded_at = DateTimeField(default=utcnow)
+    # The text layer as read at upload (webapp.pdf_text), kept so a version that later uses this
+    # upload is checked without reading it again; text_status says how the reading went.
+    text_status = CharField(max_length=16, default="unchecked")
+    extracted_text = TextField(default="")
 
     @classmethod
     def metadata_fields(cls):
-        """Every column but the content, for queries that list documents."""
-        return [f for f in cls._meta.sorted_fields if f is not cls.content]
+        """Every column but the content and its text, for queries that list documents."""
+        # Compared by identity: == on a field builds an SQL expression, always true.
+        return [f for f in cls._meta.sorted_fields if f is not cls.content and f is not cls.extracted_text]
 
 
 class License(db.Model):
@@ -210,6 +215,30 @@ class LicenseVersion(db.Model):
     @property
     def is_rejected(self):
         return self.review_status == self.REJECTED
+
+
+class ProofCheck(db.Model):
+    """A license version's proof read against the terms entered with it (issue 10).
+
+    It belongs to the version, not the document: the same upload kept from a failed form may be
+    saved with other terms than it was uploaded with, and the comparison is with what was entered
+    for that version. Written with the version, in its transaction. `status` is how reading the
+    document went (webapp.pdf_text); each field's result is set only when the text was read: found,
+    not_found or different, with `*_seen` what the document says instead. A version without a row
+    was submitted before this check existed.
+    """
+
+    version = ForeignKeyField(LicenseVersion, backref="proof_checks", unique=True, on_delete="CASCADE")
+    status = CharField(max_length=16)
+    plan = CharField(max_length=16, default="")
+    plan_seen = CharField(max_length=100, default="")
+    seats = CharField(max_length=16, default="")
+    seats_seen = CharField(max_length=100, default="")
+    expires_on = CharField(max_length=16, default="")
+    expires_on_seen = CharField(max_length=100, default="")
+    tenant = CharField(max_length=16, default="")
+    tenant_seen = CharField(max_length=100, default="")
+    checked_at = DateTimeField(default=utcnow)
 
 
 class Reminder(db.Model):
@@ -436,7 +465,7 @@ class AuditEntry(db.Model):
 MODELS = [
     Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
     LoginSession, LoginThrottle, AccountChange, ReviewEvent, ApiToken, CalendarFeed, RecoveryCode,
-    AccessToken, ReminderRunLog, AuditEntry,
+    AccessToken, ReminderRunLog, AuditEntry, ProofCheck,
 ]
 PRODUCTS = ["MS Office 365"]
 

@@ -4,13 +4,15 @@ import hashlib
 import io
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import send_file
 from peewee import fn
 
 from .filters import filesize
 from .models import Account, LicenseVersion, ProofDocument, on_postgresql, write_transaction
+from .pdf_text import NO_TEXT, READ, UNCHECKED, UNREADABLE, DocumentText, read_text
+from .proof_text import clean_text
 
 # (leading bytes, media type) of the formats a proof may be in.
 SIGNATURES = (
@@ -32,6 +34,8 @@ class Upload:
     content: bytes
     media_type: str
     original_name: str
+    # Its text as read by with_text(); None: not read (stored as unchecked).
+    text: DocumentText | None = None
 
     @property
     def sha256(self):
@@ -91,8 +95,24 @@ def read_upload(file_storage, max_bytes):
     return Upload(content, media_type, clean_filename(file_storage.filename))
 
 
+def with_text(upload, limits):
+    """The upload with its text read within `limits` (webapp.pdf_text); call it outside any transaction.
+
+    Never raises: whatever goes wrong is recorded as "could not be read" and the upload goes on.
+    """
+    try:
+        read = read_text(upload.content, upload.media_type, limits)
+        text = clean_text(read.text, limits.chars)
+        # Text that was nothing but control characters is no text to check.
+        read = DocumentText(read.status, text) if text.strip() or read.status != READ else DocumentText(NO_TEXT)
+    except Exception:  # noqa: BLE001 - the check must never cost the customer their upload
+        read = DocumentText(UNREADABLE)
+    return replace(upload, text=read)
+
+
 def store_upload(upload, account, user):
-    """Save an upload as a proof document of the account."""
+    """Save an upload as a proof document of the account, with its text if with_text() read it."""
+    text = upload.text or DocumentText(UNCHECKED)
     return ProofDocument.create(
         account=account,
         content=upload.content,
@@ -101,6 +121,8 @@ def store_upload(upload, account, user):
         original_name=upload.original_name,
         media_type=upload.media_type,
         uploaded_by=user,
+        text_status=text.status,
+        extracted_text=text.text,
     )
 
 

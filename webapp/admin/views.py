@@ -14,7 +14,7 @@ from flask import (
 )
 from flask_login import current_user
 from flask_mail import BadHeaderError
-from peewee import IntegrityError, fn
+from peewee import JOIN, IntegrityError, fn
 
 from .. import account_store, audit_log, billing_report, expiry_timeline, license_store, mail, reminders, review_notice
 from ..auth.views import second_factor_url
@@ -24,7 +24,7 @@ from ..extensions import login_manager
 from ..filters import duration
 from ..hypermedia import render, wants_fragment
 from ..licensing import business_today
-from ..models import Account, License, LicenseVersion, ProofDocument, User, utcnow
+from ..models import Account, License, LicenseVersion, ProofCheck, ProofDocument, User, utcnow
 from ..proofs import send_proof
 from . import confirmations
 from .forms import (
@@ -363,9 +363,11 @@ def _reviews_page(failed=None, status=200):
 @bp.route("/reviews/<int:version_id>", methods=["POST"])
 def review_from_queue(version_id):
     version = found(
-        LicenseVersion.select(LicenseVersion, License, Account)
+        LicenseVersion.select(LicenseVersion, License, Account, ProofCheck)
         .join(License)
         .join(Account)
+        .switch(LicenseVersion)
+        .join(ProofCheck, JOIN.LEFT_OUTER, on=(ProofCheck.version == LicenseVersion.id), attr="check")
         .where(LicenseVersion.id == version_id)
         .first()
     )
@@ -410,6 +412,7 @@ def _license_page(license, rename_form=None, status=200):
         proof_endpoint="admin.download_proof",
         attempts=reminders.attempts_of(license.id),
         rename_form=rename_form or RenameForm(formdata=None, plan=license.plan),
+        show_check=True,
     ), status
 
 

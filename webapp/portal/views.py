@@ -9,7 +9,8 @@ from ..filters import day
 from ..hypermedia import render, wants_fragment
 from ..licensing import business_date, business_today, next_cycle_start
 from ..models import LicenseVersion
-from ..proofs import ACCEPT, Allowance, UploadRefused, keep_upload, read_upload, send_proof
+from ..pdf_text import Limits
+from ..proofs import ACCEPT, Allowance, UploadRefused, keep_upload, read_upload, send_proof, with_text
 from ..row_ids import parse_row_id
 from .forms import LicenseForm, LicenseTermsForm
 
@@ -98,10 +99,12 @@ def _submitted_proof(form):
     kept = license_store.kept_proof(account.id, form.kept_proof.data)
     if upload and upload.filename:
         try:
-            return read_upload(upload, current_app.config["UPLOAD_MAX_BYTES"]), kept
+            checked = read_upload(upload, current_app.config["UPLOAD_MAX_BYTES"])
         except UploadRefused as refusal:
             form.proof.errors.append(str(refusal))
             return None, kept
+        # Read now, before any transaction: it may take PROOF_TEXT_SECONDS, and never refuses the upload.
+        return with_text(checked, Limits.from_config(current_app.config)), kept
     if kept is None:
         form.proof.errors.append("Choose the proof of licensing document (PDF, PNG or JPEG).")
     return None, kept
