@@ -1,4 +1,4 @@
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -16,6 +16,8 @@ bp = Blueprint("portal", __name__)
 @bp.before_request
 def require_portal_user():
     """Only an authorized user of an active account gets past here; checked on every request."""
+    if request.endpoint == "portal.help":
+        return None  # the questions and answers are for anyone, signed in or not
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if current_user.is_admin:
@@ -129,12 +131,13 @@ def _proof_gone(form):
     )
 
 
-def _saved(message):
-    """After a save: the refreshed panel for htmx, or a redirect to the tab (post/redirect/get)."""
+def _saved(message, license):
+    """After a save: the refreshed panel for htmx (the saved row takes the focus), or a redirect to the tab."""
     flash(message, "success")
     if wants_fragment():
         response = render(
-            "portal/licenses.html", "portal/_panel.html", oob_messages=True, **_panel_context()
+            "portal/licenses.html", "portal/_panel.html", oob_messages=True, saved_id=license.id,
+            **_panel_context(),
         )
         response.headers["HX-Retarget"] = "#licenses-panel"
         response.headers["HX-Reswap"] = "outerHTML"
@@ -187,7 +190,7 @@ def create_license():
             _proof_gone(form)
             kept = None
         else:
-            return _saved(f"{license.plan} was added.")
+            return _saved(f"{license.plan} was added.", license)
     else:
         kept = _keep(form, upload, kept)
     return render(
@@ -233,7 +236,7 @@ def update_license(license_id):
                 _proof_gone(form)
                 kept = None
             else:
-                return _saved(f"{license.plan} was updated. The earlier proof is kept in its history.")
+                return _saved(f"{license.plan} was updated. The earlier proof is kept in its history.", license)
         else:
             kept = _keep(form, upload, kept)
         status = 422
