@@ -32,12 +32,97 @@
       box.appendChild(p);
       box.hidden = false;
       input.setAttribute("aria-invalid", "true");
-      input.setAttribute("aria-describedby", box.id);
+      input.setAttribute("aria-describedby", describedBy(input, box.id));
     } else if (file) {
       box.textContent = "";
       box.hidden = true;
       input.removeAttribute("aria-invalid");
-      input.removeAttribute("aria-describedby");
+      input.setAttribute("aria-describedby", describedBy(input, null));
+    }
+  });
+
+  // The field's hint stays tied to it; the error box is added or taken away.
+  function describedBy(input, errorId) {
+    var ids = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (id) {
+      return id && id !== input.id + "-error";
+    });
+    if (errorId) {
+      ids.push(errorId);
+    }
+    return ids.join(" ");
+  }
+
+  // Focus after a swap: the server marks what takes it with `autofocus` (the opened form's heading, the
+  // error summary, the row just saved), which htmx focuses; the same markup serves a plain page load.
+  // Here: remember which button opened the Add/Update form, so that Escape or Cancel can close the form
+  // and give the focus back to it.
+  var FORM_SLOT = "license-form-slot";
+  var opener = null;
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === FORM_SLOT) {
+      opener = event.detail.elt;
+    }
+  });
+
+  function openerNow() {
+    if (opener && document.body.contains(opener)) {
+      return opener;
+    }
+    // The panel was swapped since (a save): the same link in the new panel.
+    var href = opener && opener.getAttribute("href");
+    return href ? document.querySelector('a[href="' + href + '"]') : null;
+  }
+
+  function closeForm() {
+    var slot = document.getElementById(FORM_SLOT);
+    if (!slot || !slot.firstElementChild) {
+      return false;
+    }
+    slot.textContent = "";
+    var back = openerNow() || document.querySelector("main h1");
+    if (back) {
+      if (!back.matches("a, button, input, select, textarea")) {
+        back.setAttribute("tabindex", "-1");
+      }
+      back.focus();
+    }
+    announce("Form closed. Nothing was saved.");
+    return true;
+  }
+
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest && event.target.closest("[data-close-form]");
+    if (cancel && cancel.closest("#" + FORM_SLOT) && closeForm()) {
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && !event.defaultPrevented && event.target.closest &&
+        event.target.closest("#" + FORM_SLOT) && closeForm()) {
+      event.preventDefault();
+    }
+  });
+
+  // Status changes are spoken: the messages of a swap go to the live region that is never swapped.
+  var announcer = null;
+  function announce(text) {
+    announcer = announcer || document.getElementById("announcer");
+    if (!announcer || !text) {
+      return;
+    }
+    announcer.textContent = "";
+    // A fresh text node a moment later, so the same words twice are announced twice.
+    window.setTimeout(function () { announcer.textContent = text; }, 50);
+  }
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var messages = document.getElementById("messages");
+    var text = messages ? messages.textContent.replace(/\s+/g, " ").trim() : "";
+    if (text) {
+      announce(text);
     }
   });
 })();

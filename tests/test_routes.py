@@ -122,7 +122,8 @@ EXPECTED = {
         "GET": row(LOGIN, REFUSED, REFUSED, NOT_FOUND, Outcome(200, text=f"Remove {SECRET_PLAN}?"), TO_ADMIN),
         "POST": row(LOGIN, REFUSED, REFUSED, NOT_FOUND, SAVED_TO_TAB, TO_ADMIN),
     },
-    "portal.help": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
+    # The questions and answers are public: readable before signing in, and whatever the visitor's access.
+    "portal.help": {"GET": row(*[Outcome(200, text="Proof of licensing: questions and answers")] * 7)},
     "admin.index": {"GET": customers_forbidden(ADMIN_PAGE)},
     "admin.account": {"GET": customers_forbidden(ADMIN_PAGE)},
     # GET is the confirmation page (the intent in the query string, see _query); POST makes the change.

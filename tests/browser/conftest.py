@@ -4,6 +4,8 @@ This folder is a package (it has an __init__.py) so that its conftest is importe
 `browser.conftest` and does not replace the `conftest` module the other test files import from.
 """
 import os
+import shutil
+import subprocess
 import threading
 from dataclasses import dataclass
 
@@ -152,3 +154,24 @@ class PageLoads:
 @pytest.fixture
 def watch_page_loads():
     return PageLoads
+
+
+# axe-core is a test tool, never served to users: npm installs it outside static/, once per machine.
+AXE_VERSION = "axe-core@4"
+AXE_DIR = os.environ.get("AXE_CORE_DIR") or os.path.join(os.path.dirname(__file__), ".axe")
+
+
+@pytest.fixture(scope="session")
+def axe_script():
+    """The path of axe.min.js; `npm install` fetches it into AXE_DIR the first time (.ci/run does it first)."""
+    script = os.path.join(AXE_DIR, "node_modules", "axe-core", "axe.min.js")
+    if not os.path.exists(script):
+        if shutil.which("npm") is None:
+            skip_or_fail("npm is not installed: it fetches axe-core for the accessibility tests")
+        installed = subprocess.run(
+            ["npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", AXE_DIR, AXE_VERSION],
+            capture_output=True, text=True, timeout=300,
+        )
+        if installed.returncode != 0 or not os.path.exists(script):
+            skip_or_fail(f"npm could not install {AXE_VERSION}: {installed.stderr.strip()[-500:]}")
+    return script

@@ -20,6 +20,8 @@ bp = Blueprint("portal", __name__)
 @bp.before_request
 def require_portal_user():
     """Only an authorized user of an active account gets past here; checked on every request."""
+    if request.endpoint == "portal.help":
+        return None  # the questions and answers are for anyone, signed in or not
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if current_user.is_admin:
@@ -137,12 +139,13 @@ def _proof_gone(form):
     )
 
 
-def _saved(message, category="success"):
-    """After a save: the refreshed panel for htmx, or a redirect to the tab (post/redirect/get)."""
+def _saved(message, license=None, category="success"):
+    """After a save: the refreshed panel for htmx (a saved row takes the focus), or a redirect to the tab."""
     flash(message, category)
     if wants_fragment():
         response = render(
-            "portal/licenses.html", "portal/_panel.html", oob_messages=True, **_panel_context()
+            "portal/licenses.html", "portal/_panel.html", oob_messages=True, saved_id=license.id if license else None,
+            **_panel_context(),
         )
         response.headers["HX-Retarget"] = "#licenses-panel"
         response.headers["HX-Reswap"] = "outerHTML"
@@ -195,7 +198,7 @@ def create_license():
             _proof_gone(form)
             kept = None
         else:
-            return _saved(f"{license.plan} was added.")
+            return _saved(f"{license.plan} was added.", license)
     else:
         kept = _keep(form, upload, kept)
     return render(
@@ -249,7 +252,7 @@ def update_license(license_id):
                 _proof_gone(form)
                 kept = None
             else:
-                return _saved(f"{license.plan} was updated. The earlier proof is kept in its history.")
+                return _saved(f"{license.plan} was updated. The earlier proof is kept in its history.", license)
         else:
             kept = _keep(form, upload, kept)
         status = 422
@@ -351,4 +354,4 @@ def _removal_day(license):
 
 def _already_removed(license):
     when = f" on {_removal_day(license)}" if license.retired_at else ""
-    return _saved(f"{license.plan} was already removed{when}; nothing changed.", "info")
+    return _saved(f"{license.plan} was already removed{when}; nothing changed.", category="info")
