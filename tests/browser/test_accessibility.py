@@ -110,6 +110,13 @@ def review_without_decision(page, world):
     expect(page.locator(".error-summary")).to_be_visible()
 
 
+def rename_emptied(page, world):
+    page.get_by_text("Rename this plan").click()
+    page.get_by_label("Plan name", exact=True).fill("")
+    page.get_by_role("button", name="Rename").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+
+
 def enrolled(page, world):
     """Confirm the authenticator with a right code: the page of recovery codes."""
     secret = page.locator("#totp-secret").inner_text().replace(" ", "")
@@ -172,6 +179,15 @@ SCANS = [
     Scan("two-factor enrolled", STAFF, "/two-factor", enrolled_then_settings),
     Scan("staff change password", STAFF, "/password/change"),
     Scan("authentication code", STAFF_OWING_CODE, "/login/code"),
+    Scan("activity", CUSTOMER, "/activity"),
+    Scan("remove license, confirm", CUSTOMER, "/licenses/{license_id}/remove"),
+    Scan("audit log", STAFF, "/admin/audit"),
+    Scan("audit log, bad date", STAFF, "/admin/audit?since=2026-13-45"),
+    Scan("license page, rename error", STAFF, "/admin/licenses/{license_id}", rename_emptied),
+    Scan("confirm suspend", STAFF, "/admin/accounts/{account_id}/status?status=suspended"),
+    Scan("confirm switch to subscription", STAFF, "/admin/accounts/{account_id}/enrollment?enrollment=subscription"),
+    Scan("confirm authorize", STAFF, "/admin/users/{user_id}/authorization?authorization=authorized"),
+    Scan("confirm deactivate", STAFF, "/admin/users/{user_id}/access?access=deactivated"),
     Scan("authentication code, wrong", STAFF_OWING_CODE, "/login/code", wrong_code),
 ]
 
@@ -181,6 +197,7 @@ NOT_PAGES = {
     "portal.download_proof": "a proof document download (PDF, PNG or JPEG)",
     "admin.download_proof": "a proof document download (PDF, PNG or JPEG)",
     "admin.billing_csv": "a CSV download",
+    "admin.audit_csv": "a CSV download",
     "api.billing": "JSON for the provider's invoicing",
     "api.openapi_document": "the API's JSON description",
     "feeds.calendar": "an iCalendar feed",
@@ -190,7 +207,7 @@ NOT_PAGES = {
 def scanned_endpoints(app):
     """The endpoint each scan's path opens first, from the app's own URL map."""
     adapter = app.url_map.bind("portal.test")
-    ids = {"license_id": 1, "account_id": 1, "token": "x"}
+    ids = {"license_id": 1, "account_id": 1, "user_id": 1, "token": "x"}
     return {adapter.match(scan.path.split("?")[0].format(**ids), method="GET")[0] for scan in SCANS}
 
 
@@ -237,7 +254,7 @@ def world(portal, pdf):
         account = Account.create(name="Northwind Traders")
         suspended = Account.create(name="Fabrikam Ltd", status=Account.SUSPENDED)
         customer = _person("pat@northwind.example", account, name="Pat Doe")
-        _person("lee@northwind.example", account, authorized=False, name="Lee Roe")
+        unauthorized = _person("lee@northwind.example", account, authorized=False, name="Lee Roe")
         _person("kim@fabrikam.example", suspended)
         _person(STAFF_EMAIL, admin=True, name="Sam Staff")
         guarded = _person(GUARDED_EMAIL, admin=True)
@@ -253,7 +270,7 @@ def world(portal, pdf):
         token = tokens.issue(invited.id, AccessToken.RESET, timedelta(hours=1), utcnow())
     return World(
         today=today, pdf=pdf,
-        ids={"license_id": license.id, "account_id": account.id, "token": token},
+        ids={"license_id": license.id, "account_id": account.id, "user_id": unauthorized.id, "token": token},
         emails={CUSTOMER: "pat@northwind.example", UNAUTHORIZED: "lee@northwind.example",
                 SUSPENDED: "kim@fabrikam.example", STAFF: STAFF_EMAIL, STAFF_OWING_CODE: GUARDED_EMAIL},
     )
