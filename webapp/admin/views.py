@@ -89,7 +89,8 @@ def index():
             today, search=form.q.data, filter_name=form.filter.data or None, sort=form.sort.data,
             direction=form.order.data, page=form.page_number, per_page=PAGE_SIZE,
         )
-        by_account = license_store.licenses_by_account([a.id for a in listing.accounts])
+        ids = [account.id for account in listing.accounts]
+        by_account = license_store.licenses_by_account(ids) if ids else {}
         for account in listing.accounts:
             licenses = by_account.get(account.id, [])
             earliest = min((license.current.expires_on for license in licenses), default=None)
