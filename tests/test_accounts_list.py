@@ -326,7 +326,7 @@ def statements_of(staff, settings):
             with count_queries() as queries:
                 response = staff.get("/admin/", query_string=params, headers=headers)
             assert response.status_code == 200
-            shapes.append([re.sub(r"\(\?(, \?)*\)", "(?...)", query.split("', [")[0]) for query in queries])
+            shapes.append([re.sub(r"\((\?|%s)(, (\?|%s))*\)", "(...)", query.split("', [")[0]) for query in queries])
     return shapes
 
 
