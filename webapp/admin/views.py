@@ -12,7 +12,7 @@ from ..errors import render_error
 from ..extensions import login_manager
 from ..filters import duration
 from ..hypermedia import render, wants_fragment
-from ..licensing import business_today
+from ..licensing import business_today, byol_status
 from ..models import Account, License, LicenseVersion, ProofDocument, User, utcnow
 from ..proofs import send_proof
 from .forms import (
@@ -73,6 +73,15 @@ def _standing(account, licenses, today):
         return [(license, None) for license in licenses], None
 
 
+def _roll_up(account, terms, today):
+    """The BYOL status of a listed account, or None (shown as unknown) when its data cannot be read, as in _standing()."""
+    try:
+        return byol_status(terms, today=today, billing_day=account.billing_day, enrolled=account.byol_enrolled)
+    except Exception:
+        current_app.logger.exception("The BYOL standing of account %s could not be computed", account.id)
+        return None
+
+
 def _account_or_404(account_id):
     return found(Account.get_or_none(Account.id == account_id))
 
@@ -90,11 +99,12 @@ def index():
             direction=form.order.data, page=form.page_number, per_page=PAGE_SIZE,
         )
         ids = [account.id for account in listing.accounts]
-        by_account = license_store.licenses_by_account(ids) if ids else {}
+        timezone_name = current_app.config["BUSINESS_TIMEZONE"]
+        by_account = license_store.terms_by_account(ids, timezone_name) if ids else {}
         for account in listing.accounts:
-            licenses = by_account.get(account.id, [])
-            earliest = min((license.current.expires_on for license in licenses), default=None)
-            standings.append((account, _standing(account, licenses, today)[1], earliest))
+            terms = by_account.get(account.id, [])
+            earliest = min((license.expires_on for license in terms), default=None)
+            standings.append((account, _roll_up(account, terms, today), earliest))
     # A bad search, filter or sort lists nothing (the message sits at its field); a bad page shows page 1.
     status = 422 if form.errors else 200
     shown = {
