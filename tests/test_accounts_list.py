@@ -170,6 +170,24 @@ def test_the_earliest_expiration_is_shown(staff, sortable, today):
     assert rows["Echo"] == "none on file"
 
 
+def test_an_unreadable_date_shows_that_account_as_unknown_and_fails_nothing_else(staff, app, today):
+    if db.database.__class__.__name__.startswith("Postgres"):
+        pytest.skip("PostgreSQL's date column cannot hold a value that is not a date")
+    put_account("Fabrikam", [(today + timedelta(days=90), ACCEPTED)])
+    broken = put_account("Contoso", [(today + timedelta(days=90), ACCEPTED), (today + timedelta(days=20), ACCEPTED)])
+    with db.database.connection_context():
+        # No form writes this; a manual UPDATE or a bad import into SQLite can.
+        db.database.execute_sql(
+            "UPDATE licenseversion SET expires_on = 'next spring' WHERE license_id IN "
+            "(SELECT id FROM license WHERE account_id = ? AND plan = 'Plan 0')", (broken,))
+    for params in ({}, {"sort": "expiration"}, {"sort": "status", "order": "desc"}, {"filter": "lapsed"},
+                   {"filter": "expiring"}):
+        response = staff.get("/admin/", query_string=params)
+        assert response.status_code == 200, params
+    rows = {tr.a.get_text(): " ".join(tr.get_text(" ").split()) for tr in page_of(staff.get("/admin/")).select("#accounts tbody tr")}
+    assert "unknown" in rows["Contoso"] and "valid until" in rows["Fabrikam"]
+
+
 # --- Pages ---------------------------------------------------------------------------------------
 
 

@@ -74,12 +74,14 @@ def _standing(account, licenses, today):
 
 
 def _roll_up(account, terms, today):
-    """The BYOL status of a listed account, or None (shown as unknown) when its data cannot be read, as in _standing()."""
+    """(BYOL status, earliest expiration) of a listed account; (None, None), shown as unknown, when its data
+    cannot be read, as in _standing()."""
     try:
-        return byol_status(terms, today=today, billing_day=account.billing_day, enrolled=account.byol_enrolled)
+        byol = byol_status(terms, today=today, billing_day=account.billing_day, enrolled=account.byol_enrolled)
+        return byol, min((license.expires_on for license in terms), default=None)
     except Exception:
         current_app.logger.exception("The BYOL standing of account %s could not be computed", account.id)
-        return None
+        return None, None
 
 
 def _account_or_404(account_id):
@@ -102,9 +104,7 @@ def index():
         timezone_name = current_app.config["BUSINESS_TIMEZONE"]
         by_account = license_store.terms_by_account(ids, timezone_name) if ids else {}
         for account in listing.accounts:
-            terms = by_account.get(account.id, [])
-            earliest = min((license.expires_on for license in terms), default=None)
-            standings.append((account, _roll_up(account, terms, today), earliest))
+            standings.append((account, *_roll_up(account, by_account.get(account.id, []), today)))
     # A bad search, filter or sort lists nothing (the message sits at its field); a bad page shows page 1.
     status = 422 if form.errors else 200
     shown = {
