@@ -97,6 +97,9 @@ def prepare(database_url, today):
         admin = User(email=ADMIN_EMAIL, is_admin=True, name="Bench Staff", totp_secret=secret)
         admin.set_password(ADMIN_PASSWORD)
         admin.save()
+    with app.app_context(), db.database.connection_context():
+        # The updates above rewrote most version rows; statistics as autovacuum would leave them.
+        db.database.execute_sql("VACUUM ANALYZE" if db.database.__class__.__name__.startswith("Postgres") else "ANALYZE")
     return app, secret
 
 
