@@ -74,7 +74,7 @@ class AccountListForm(PlainTextForm):
 
     q = StringField("Account name", validators=[Length(max=200)])
     filter = ListedChoiceField(
-        "Show",
+        "Filter",
         not_listed="Choose what to show from the list.",
         choices=[SelectChoice("", "All accounts"), *(SelectChoice(k, v) for k, v in account_list.FILTERS.items())],
         default="",
