@@ -72,6 +72,11 @@ def reminder_due(expires_on, today):
     return 0 <= days_left(expires_on, today) <= REMINDER_DAYS_BEFORE
 
 
+def expiring_window(today):
+    """The (first, last) expiration dates of a license that is expiring soon on `today`."""
+    return today, _days_later(today, EXPIRING_SOON_DAYS)
+
+
 def reminder_window(today):
     """The (first, last) expiration dates whose reminder is due on `today`."""
     return today, _days_later(today, REMINDER_DAYS_BEFORE)
@@ -180,3 +185,17 @@ def byol_status(licenses, today, billing_day, enrolled=True):
     first = min(licenses, key=lambda lic: (lic.expires_on, lic.plan))
     starts = next_cycle_start(first.expires_on, billing_day)
     return ByolStatus(True, True, seats, first, first.expires_on, starts, False, False)
+
+
+def is_lapsed(byol):
+    """An enrolled account whose BYOL a plan broke (expired or proof rejected); none on file is "no proof"."""
+    return byol.enrolled and not byol.no_licenses and not byol.valid
+
+
+def standing_rank(byol):
+    """Where the accounts list puts an account sorted by BYOL status: lapsed, no proof, valid, not enrolled."""
+    if not byol.enrolled:
+        return 3
+    if byol.no_licenses:
+        return 1
+    return 2 if byol.valid else 0

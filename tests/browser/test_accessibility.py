@@ -166,6 +166,8 @@ SCANS = [
     Scan("refused, not authorized", UNAUTHORIZED, "/licenses"),
     Scan("refused, suspended", SUSPENDED, "/licenses"),
     Scan("accounts", STAFF, "/admin/"),
+    Scan("accounts, filtered and sorted", STAFF, "/admin/?filter=awaiting-review&sort=expiration&order=desc"),
+    Scan("accounts, bad filter", STAFF, "/admin/?filter=evil&page=0"),
     Scan("account", STAFF, "/admin/accounts/{account_id}"),
     Scan("account, invite errors", STAFF, "/admin/accounts/{account_id}", submit_empty("Invite user")),
     Scan("license page", STAFF, "/admin/licenses/{license_id}"),

@@ -5,10 +5,11 @@ from email_validator import EmailNotValidError, validate_email
 from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
-from .. import audit, audit_log
+from .. import account_list, audit, audit_log
 from ..billing import BYOL, SUBSCRIPTION, parse_cycle
 from ..forms import PlainTextForm, plan_field
 from ..models import Account
+from ..portal.forms import ListedChoiceField
 from ..row_ids import parse_row_id
 
 _DATE_HELP = "Give the date as YYYY-MM-DD, for example 2026-12-01."
@@ -76,11 +77,49 @@ class InviteForm(PlainTextForm):
             raise ValidationError("Enter a valid email address, like name@example.com, with plain letters before the @.") from None
 
 
-class AccountSearchForm(PlainTextForm):
+class AccountListForm(PlainTextForm):
+    """The accounts list's search, filter, sort and page, read from the query string."""
+
     class Meta:
         csrf = False
 
     q = StringField("Account name", validators=[Length(max=200)])
+    filter = ListedChoiceField(
+        "Filter",
+        not_listed="Choose what to show from the list.",
+        choices=[SelectChoice("", "All accounts"), *(SelectChoice(k, v) for k, v in account_list.FILTERS.items())],
+        default="",
+    )
+    sort = ListedChoiceField(
+        "Sort by",
+        not_listed="Choose a sort order from the list: name, earliest expiration or BYOL status.",
+        choices=[SelectChoice(k, v) for k, v in account_list.SORTS.items()],
+        default=account_list.NAME,
+    )
+    order = ListedChoiceField(
+        "Order",
+        not_listed="Choose ascending or descending from the list.",
+        choices=[SelectChoice(k, v) for k, v in account_list.DIRECTIONS.items()],
+        default=account_list.ASCENDING,
+    )
+    page = StringField("Page")
+
+    def validate_page(self, field):
+        # Digits first, and not too many of them: int() of 100k digits raises.
+        if field.data and not (
+            re.fullmatch(r"[0-9]{1,100}", field.data) and int(field.data) >= 1
+        ):
+            raise ValidationError("A page is a whole number from 1 up; the first page is shown.")
+
+    @property
+    def page_number(self):
+        """The page asked for; 1 when none was or it was not a page number."""
+        return int(self.page.data) if self.page.data and not self.page.errors else 1
+
+    @property
+    def list_errors(self):
+        """The errors that leave nothing to list (search, filter, sort); a bad page number falls back to page 1."""
+        return {name: errors for name, errors in self.errors.items() if name != "page"}
 
 
 class BillingFilterForm(PlainTextForm):

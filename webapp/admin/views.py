@@ -16,20 +16,30 @@ from flask_login import current_user
 from flask_mail import BadHeaderError
 from peewee import JOIN, IntegrityError, fn
 
-from .. import account_store, audit_log, billing_report, expiry_timeline, license_store, mail, reminders, review_notice
+from .. import (
+    account_list,
+    account_store,
+    audit_log,
+    billing_report,
+    expiry_timeline,
+    license_store,
+    mail,
+    reminders,
+    review_notice,
+)
 from ..auth.views import second_factor_url
 from ..billing import format_cycle, next_cycle, parse_cycle
 from ..errors import render_error
 from ..extensions import login_manager
 from ..filters import duration
 from ..hypermedia import render, wants_fragment
-from ..licensing import business_today
+from ..licensing import business_today, byol_status
 from ..models import Account, License, LicenseVersion, ProofCheck, ProofDocument, User, utcnow
 from ..proofs import send_proof
 from . import confirmations
 from .forms import (
     AccessForm,
-    AccountSearchForm,
+    AccountListForm,
     AccountStatusForm,
     AuditFilterForm,
     AuthorizationForm,
@@ -87,38 +97,66 @@ def _standing(account, licenses, today):
         return [(license, None) for license in licenses], None
 
 
+def _roll_up(account, terms, today):
+    """(BYOL status, earliest expiration) of a listed account; (None, None), shown as unknown, when its data
+    cannot be read, as in _standing()."""
+    try:
+        byol = byol_status(terms, today=today, billing_day=account.billing_day, enrolled=account.byol_enrolled)
+        return byol, min((license.expires_on for license in terms), default=None)
+    except Exception:
+        current_app.logger.exception("The BYOL standing of account %s could not be computed", account.id)
+        return None, None
+
+
 def _account_or_404(account_id):
     return found(Account.get_or_none(Account.id == account_id))
 
 
 @bp.route("/")
 def index():
+    """The accounts list (searched, filtered, sorted, paged) with the dashboard; htmx gets the list alone."""
     today = _today()
-    search = AccountSearchForm(request.args)
+    form = AccountListForm(request.args)
+    form.validate()
+    listing, standings = None, []
+    if not form.list_errors:
+        listing = account_list.accounts_page(
+            today, search=form.q.data, filter_name=form.filter.data or None, sort=form.sort.data,
+            direction=form.order.data, page=form.page_number, per_page=PAGE_SIZE,
+        )
+        ids = [account.id for account in listing.accounts]
+        timezone_name = current_app.config["BUSINESS_TIMEZONE"]
+        by_account = license_store.terms_by_account(ids, timezone_name) if ids else {}
+        for account in listing.accounts:
+            standings.append((account, *_roll_up(account, by_account.get(account.id, []), today)))
+    # A bad search, filter or sort lists nothing (the message sits at its field); a bad page shows page 1.
+    status = 422 if form.errors else 200
+    shown = {
+        "form": form, "listing": listing, "standings": standings, "page_url": _page_links(form),
+        "filter_label": account_list.FILTERS.get(form.filter.data),
+    }
+    if wants_fragment():
+        return render("admin/index.html", "admin/_account_list.html", status, **shown)
     months = expiry_timeline.monthly_expiries(expiry_timeline.expiries_from_database(today), today)
     last_finished = reminders.last_finished_at()
-    shown = {
-        "search": search, "timeline": expiry_timeline.chart(months),
-        "last_run": reminders.last_run(), "last_finished": last_finished,
-        "runs_stale": reminders.runs_are_stale(last_finished, utcnow(), current_app.config["REMINDER_RUN_STALE_HOURS"]),
-    }
-    if not search.validate():
-        # The message shows under the search box; the query never reaches the database.
-        return render_template("admin/index.html", standings=[], page=1, has_next=False, **shown), 422
-    # Capped, so a made-up page number cannot overflow the database's OFFSET.
-    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
-    accounts = Account.select().order_by(Account.name)
-    if search.q.data:
-        accounts = accounts.where(fn.LOWER(Account.name).contains(search.q.data.strip().lower()))
-    # One row past the page says whether there is a next page; the offset still steps by PAGE_SIZE.
-    accounts = list(accounts.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE))
-    has_next = len(accounts) > PAGE_SIZE
-    accounts = accounts[:PAGE_SIZE]
-    by_account = license_store.licenses_by_account([a.id for a in accounts])
-    standings = [
-        (account, _standing(account, by_account.get(account.id, []), today)[1]) for account in accounts
-    ]
-    return render_template("admin/index.html", standings=standings, page=page, has_next=has_next, **shown)
+    return render(
+        "admin/index.html", "admin/_account_list.html", status, **shown,
+        timeline=expiry_timeline.chart(months), last_run=reminders.last_run(), last_finished=last_finished,
+        runs_stale=reminders.runs_are_stale(last_finished, utcnow(), current_app.config["REMINDER_RUN_STALE_HOURS"]),
+    )
+
+
+def _page_links(form):
+    """page_url(n): the link to page n with the list's settings, defaults left out so links stay short."""
+    settings = {} if form.list_errors else _list_settings(form)
+    return lambda page: url_for(".index", **settings, page=page)
+
+
+def _list_settings(form):
+    defaults = {"q": "", "filter": "", "sort": account_list.NAME, "order": account_list.ASCENDING}
+    given = {name: (getattr(form, name).data or "").strip() if name == "q" else getattr(form, name).data
+             for name in defaults}
+    return {name: value for name, value in given.items() if value != defaults[name]}
 
 
 @bp.route("/accounts/<int:account_id>")
