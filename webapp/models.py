@@ -212,6 +212,10 @@ class LicenseVersion(db.Model):
     submitted_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     submitted_at = DateTimeField(default=utcnow)
 
+    class Meta:
+        # The review queue and the "awaiting review" filter look for the few pending versions among all.
+        indexes = ((("review_status", "submitted_at"), False),)
+
     @property
     def is_rejected(self):
         return self.review_status == self.REJECTED
