@@ -91,7 +91,8 @@ def make_account(app):
 @pytest.fixture
 def make_user(app):
     def make(email, account=None, authorized=True, admin=False, name=""):
-        with db.database.connection_context():
+        # In the app's context, so the password is hashed with TestConfig's cheap method.
+        with app.app_context(), db.database.connection_context():
             user = User(email=email, account=account, is_authorized=authorized, is_admin=admin, name=name)
             user.set_password(PASSWORD)
             user.save()
