@@ -14,7 +14,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from config import TestConfig
-from conftest import PASSWORD, TEST_DATABASE_URL
+from conftest import PASSWORD, TEST_DATABASE_URL, schema_changed
 from webapp import create_app, schema
 from webapp.demo import demo_pdf
 from webapp.extensions import db
@@ -26,6 +26,7 @@ ON_POSTGRES = bool(TEST_DATABASE_URL)
 
 
 def _drop_everything(database):
+    schema_changed()  # on PostgreSQL this is the suite's database: the next app fixture migrates it again
     if ON_POSTGRES:
         database.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     else:
