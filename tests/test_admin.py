@@ -375,6 +375,8 @@ def test_two_admins_clicking_at_once_change_it_once(app, account, user, admin, m
         deadline = time.monotonic() + 10
         while sum(f'UPDATE "{table}"' in q for q in list(queries)) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
+        # A real wait: peewee logs a statement just before the driver sends it, so give both UPDATEs
+        # the moment to reach the database and block on the lock; the race itself is what is tested.
         time.sleep(0.2)
     for worker in workers:
         worker.join(15)

@@ -213,6 +213,8 @@ def test_the_loser_of_a_duplicate_plan_race_keeps_no_upload(logged_in, license_f
         winner = store_upload(Upload(demo_pdf("winner"), "application/pdf", "winner.pdf"), account, None)
         license_store.add_license(account, user.id, office365, "Office 365 E3", terms(today), winner)
         post.start()
+        # A real wait: the other request must reach its insert while this transaction is open (on SQLite
+        # it waits at BEGIN IMMEDIATE, on PostgreSQL at the unique index); the race is what is tested.
         time.sleep(0.5)
     post.join(15)
 
