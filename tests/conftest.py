@@ -4,7 +4,7 @@ import io
 import logging
 import os
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from peewee import DatabaseError
@@ -14,11 +14,14 @@ from webapp import create_app, schema
 from webapp.demo import demo_pdf
 from webapp.extensions import db
 from webapp.licensing import business_today
-from webapp.models import MODELS, Account, Product, User, add_products
+from webapp import license_store
+from webapp.models import MODELS, Account, Product, add_products
+
+# PASSWORD and the helpers are also importable from here, where test modules have long found PASSWORD.
+from helpers import PASSWORD, create_user, insert_license, proof_document, reject  # noqa: E402
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-PASSWORD = "correct horse battery staple"
 
 
 def skip_or_fail(reason):
@@ -132,12 +135,7 @@ def make_account(app):
 @pytest.fixture
 def make_user(app):
     def make(email, account=None, authorized=True, admin=False, name=""):
-        # In the app's context, so the password is hashed with TestConfig's cheap method.
-        with app.app_context(), db.database.connection_context():
-            user = User(email=email, account=account, is_authorized=authorized, is_admin=admin, name=name)
-            user.set_password(PASSWORD)
-            user.save()
-            return user
+        return create_user(app, email, account=account, authorized=authorized, admin=admin, name=name)
 
     return make
 
@@ -171,6 +169,73 @@ def login():
 def logged_in(client, user, login):
     login(client, user.email)
     return client
+
+
+@pytest.fixture
+def staff(app, admin, login):
+    """A client logged in as the admin (test modules may define a `staff` of their own)."""
+    client = app.test_client()
+    assert login(client, admin.email).headers["Location"] == "/admin/"
+    return client
+
+
+@pytest.fixture
+def customer(logged_in):
+    """A client logged in as the account's authorized user."""
+    return logged_in
+
+
+@pytest.fixture
+def csrf_app(app, database_url):
+    """An app that enforces CSRF, on the database the `app` fixture emptied; log in with
+    helpers.log_in_with_csrf(client, email)."""
+    return create_app(TestConfig, DATABASE_URL=database_url, WTF_CSRF_ENABLED=True)
+
+
+@pytest.fixture
+def mail_app(app, smtp_server):
+    """The app, sending its mail to the test SMTP server."""
+    smtp_server.configure(app)
+    return app
+
+
+@pytest.fixture
+def add_license(app, office365, user):
+    """Add a license through the portal's own store, entered by `user`; returns it."""
+
+    def add(account, plan, expires_on, contact_email, seats=10, contact_name="Pat Doe", proof=None):
+        with db.database.connection_context():
+            return license_store.add_license(
+                account, user, office365, plan,
+                terms={
+                    "seats": seats, "term": "Yearly", "expires_on": expires_on, "tenant": "northwind.onmicrosoft.com",
+                    "contact_name": contact_name, "contact_email": contact_email,
+                },
+                proof=proof or proof_document(account),
+            )
+
+    return add
+
+
+@pytest.fixture
+def accounts(make_account, today):
+    """One account of each billing kind, for next month's cycle (submitted long ago)."""
+    long_ago = datetime(2020, 1, 1)
+    byol = make_account("Alpine Ski House")
+    insert_license(byol, seats=25, submitted_at=long_ago, tenant="x.onmicrosoft.com")
+    insert_license(byol, plan="Office 365 E1", seats=5, expires_on=today + timedelta(days=300), submitted_at=long_ago,
+                   tenant="x.onmicrosoft.com")
+    lapsing = make_account("Bellows College", billing_day=31)
+    insert_license(lapsing, expires_on=today + timedelta(days=1), submitted_at=long_ago, tenant="x.onmicrosoft.com")
+    rejected = make_account("Contoso Pharma")
+    reject(insert_license(rejected, submitted_at=long_ago, tenant="x.onmicrosoft.com"), long_ago)
+    make_account("Datum Corporation")  # no license
+    not_enrolled = make_account("=HYPERLINK(\"http://evil.example\")", byol_enrolled=False)
+    insert_license(not_enrolled, submitted_at=long_ago, tenant="x.onmicrosoft.com")
+    suspended = make_account("-Fourth Coffee", status=Account.SUSPENDED)
+    insert_license(suspended, seats=7, submitted_at=long_ago, tenant="x.onmicrosoft.com")
+    return {"byol": byol, "lapsing": lapsing, "rejected": rejected, "not_enrolled": not_enrolled,
+            "suspended": suspended}
 
 
 @pytest.fixture
