@@ -100,6 +100,26 @@ def reload(model, row_id):
         return model.get_by_id(row_id)
 
 
+# --- flask send-reminders ------------------------------------------------------------------------
+
+REMINDER_SUMMARY = re.compile(r"^sent (\d+), failed (\d+), skipped (\d+)$")
+
+
+def send(runner, today, *extra):
+    """Run `flask send-reminders --today` through the test CLI runner; returns (exit code, output, counts)."""
+    result = runner.invoke(args=["send-reminders", "--today", today.isoformat(), *extra])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output, summary_of(result.output)
+
+
+def summary_of(output):
+    """The counts of the summary line `sent N, failed N, skipped N` that ends every run's output."""
+    lines = output.strip().splitlines()
+    match = REMINDER_SUMMARY.match(lines[-1]) if lines else None
+    assert match, f"the last line is not the summary: {output!r}"
+    return tuple(int(n) for n in match.groups())
+
+
 # --- reading pages -------------------------------------------------------------------------------
 
 

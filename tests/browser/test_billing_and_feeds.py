@@ -9,9 +9,9 @@ from icalendar import Calendar
 from playwright.sync_api import expect
 
 from conftest import PASSWORD
-from helpers import insert_license
+from helpers import create_user, insert_license
 from webapp.extensions import db
-from webapp.models import Account, User
+from webapp.models import Account
 
 pytestmark = pytest.mark.browser
 
@@ -54,9 +54,7 @@ def test_admin_filters_billing_downloads_csv_and_sees_the_timeline(page, portal,
         northwind = Account.get_by_id(customer.account_id)
         insert_license(northwind, expires_on=portal.today() + timedelta(days=40))
         Account.create(name="=Formula Co")
-        admin = User(email="staff@provider.example", is_admin=True)
-        admin.set_password(PASSWORD)
-        admin.save()
+    admin = create_user(portal.app, "staff@provider.example", admin=True, authorized=False)
     errors = _console_errors(page)
     page.goto(f"{portal.url}/login")
     page.get_by_label("Email", exact=True).fill(admin.email)
