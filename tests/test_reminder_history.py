@@ -3,8 +3,7 @@ log of `send-reminders` runs on the admin dashboard, against a real SMTP server 
 from datetime import date, datetime, timedelta
 
 import pytest
-from bs4 import BeautifulSoup
-from helpers import send
+from helpers import page_of, send
 
 from webapp import reminders
 from webapp.extensions import db, mail
@@ -12,10 +11,6 @@ from webapp.models import ReminderAttempt, ReminderRunLog, utcnow
 
 HTMX = {"HX-Request": "true"}
 TODAY = date(2026, 3, 10)
-
-
-def page_of(response):
-    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
 
 
 def text_of(element):

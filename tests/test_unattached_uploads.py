@@ -7,9 +7,9 @@ import time
 from datetime import timedelta
 
 import pytest
-from bs4 import BeautifulSoup
 
 from conftest import count_queries
+from helpers import page_of
 from webapp import license_store
 from webapp.demo import demo_pdf
 from webapp.extensions import db
@@ -18,10 +18,6 @@ from webapp.models import License, LicenseVersion, ProofDocument, utcnow
 from webapp.proofs import Upload, purge_unattached, store_upload
 
 DAY = timedelta(hours=24)
-
-
-def page_of(response):
-    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
 
 
 def proof_error(response):
