@@ -7,6 +7,8 @@ from pathlib import Path
 INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
 # A shorter key can be guessed offline from one signed cookie.
 MIN_SECRET_KEY_BYTES = 32
+# werkzeug's scrypt (n=2**15, r=8, p=1): tens of milliseconds and 32 MB per guess is the point.
+STRONG_HASH_METHOD = "scrypt"
 # The From address of `make run` and other development runs; production must set its own.
 DEMO_SENDER = "licenses@example-hosting.test"
 
@@ -108,6 +110,10 @@ class Config:
     RESET_MAX_PER_ADDRESS = int(os.environ.get("RESET_MAX_PER_ADDRESS", 20))
     RESET_THROTTLE_WINDOW_MINUTES = float(os.environ.get("RESET_THROTTLE_WINDOW_MINUTES", 60))
 
+    # werkzeug's method string. Not read from the environment: production always hashes with scrypt,
+    # and finalize() refuses anything else outside the test suite.
+    PASSWORD_HASH_METHOD = STRONG_HASH_METHOD
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
@@ -144,6 +150,8 @@ class Config:
                config["RESET_MAX_PER_ADDRESS"], config["RESET_THROTTLE_WINDOW_MINUTES"]) <= 0:
             raise RuntimeError("PASSWORD_RESET_VALID_HOURS, INVITATION_VALID_DAYS, RESET_MAX_PER_EMAIL, "
                                "RESET_MAX_PER_ADDRESS and RESET_THROTTLE_WINDOW_MINUTES must be more than 0.")
+        if not config.get("TESTING") and config["PASSWORD_HASH_METHOD"] != STRONG_HASH_METHOD:
+            raise ConfigError(f"PASSWORD_HASH_METHOD must be {STRONG_HASH_METHOD!r}: a cheaper hash is for the test suite only.")
         if config["PORTAL_ENV"] == "development":
             config["SESSION_COOKIE_SECURE"] = _env_bool("SESSION_COOKIE_SECURE", False)
             config["ADMIN_2FA_REQUIRED"] = _env_bool("ADMIN_2FA_REQUIRED", False)
@@ -183,5 +191,8 @@ class TestConfig(Config):
     # Two cores shared by a busy suite: a child interpreter can take a second just to start. The
     # tests of hostile PDFs set the production limit themselves.
     PROOF_TEXT_SECONDS = 30
+    # One PBKDF2 round instead of scrypt: the suite hashes hundreds of passwords, and the strength of
+    # the hash is not what it tests (tests/test_passwords.py checks that production keeps scrypt).
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
     # Most tests of staff pages sign in with a password alone; tests/test_two_factor.py turns it on.
     ADMIN_2FA_REQUIRED = False

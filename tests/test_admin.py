@@ -6,73 +6,12 @@ from contextlib import contextmanager
 from datetime import date
 
 import pytest
-from bs4 import BeautifulSoup
 
-from config import TestConfig
-from conftest import PASSWORD, count_queries
-from webapp import create_app, license_store
+from conftest import count_queries
+from helpers import insert_license, log_in_with_csrf, messages_of, page_of, reload, renew_license, text_of
 from webapp.demo import demo_pdf
 from webapp.extensions import db
-from webapp.models import Account, AccountChange, License, LicenseVersion, Product, ReviewEvent, User
-from webapp.proofs import Upload, store_upload
-
-
-def page_of(response):
-    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
-
-
-def text_of(response):
-    return " ".join(page_of(response).get_text(" ").split())
-
-
-def messages_of(response):
-    return " ".join(page_of(response).find(id="messages").get_text(" ").split())
-
-
-def reload(model, row_id):
-    with db.database.connection_context():
-        return model.get_by_id(row_id)
-
-
-def insert_license(account, plan="Office 365 E3", expires_on=date(2099, 12, 31), seats=25, proof=None,
-                   proof_name="proof.pdf"):
-    """A license with its first version, written straight to the store."""
-    with db.database.connection_context():
-        product = Product.get(Product.name == "MS Office 365")
-        document = store_upload(Upload(proof or demo_pdf(plan), "application/pdf", proof_name), account, None)
-        license = license_store.add_license(
-            account, None, product, plan,
-            {"seats": seats, "term": "Yearly", "expires_on": expires_on, "tenant": "northwind.onmicrosoft.com",
-             "contact_name": "Pat Doe", "contact_email": "pat@northwind.example"},
-            document,
-        )
-        return License.get_by_id(license.id)
-
-
-def renew(license, expires_on, proof, proof_name):
-    with db.database.connection_context():
-        document = store_upload(Upload(proof, "application/pdf", proof_name), license.account, None)
-        license_store.renew_license(
-            License.get_by_id(license.id), None,
-            {"seats": 30, "term": "Yearly", "expires_on": expires_on, "tenant": "northwind.onmicrosoft.com",
-             "contact_name": "Pat Doe", "contact_email": "pat@northwind.example"},
-            document,
-        )
-        return License.get_by_id(license.id)
-
-
-@pytest.fixture
-def staff(app, admin, login):
-    """A client logged in as the admin."""
-    client = app.test_client()
-    assert login(client, admin.email).headers["Location"] == "/admin/"
-    return client
-
-
-@pytest.fixture
-def customer(logged_in):
-    """A client logged in as the account's authorized user."""
-    return logged_in
+from webapp.models import Account, AccountChange, LicenseVersion, ReviewEvent, User
 
 
 # --- Accounts list and account page ----------------------------------------------------------
@@ -375,6 +314,8 @@ def test_two_admins_clicking_at_once_change_it_once(app, account, user, admin, m
         deadline = time.monotonic() + 10
         while sum(f'UPDATE "{table}"' in q for q in list(queries)) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
+        # A real wait: peewee logs a statement just before the driver sends it, so give both UPDATEs
+        # the moment to reach the database and block on the lock; the race itself is what is tested.
         time.sleep(0.2)
     for worker in workers:
         worker.join(15)
@@ -460,7 +401,7 @@ def test_rejected_proof_is_shown_to_the_customer_and_lapses_byol(staff, customer
     assert "not refunded" in byol
 
     # A renewal with new proof is reviewed afresh: BYOL is valid again.
-    renew(license, date(2100, 12, 31), demo_pdf("new"), "new.pdf")
+    renew_license(license, date(2100, 12, 31), proof=demo_pdf("new"), proof_name="new.pdf", seats=30)
     assert "BYOL is valid until 30 Jun 2099" in text_of(customer.get("/licenses"))
 
 
@@ -485,7 +426,7 @@ def test_admin_downloads_any_accounts_proof(staff, make_account):
 def test_admin_views_a_licenses_history(staff, make_account):
     first, second = demo_pdf("2098"), demo_pdf("2099")
     license = insert_license(make_account("Fabrikam"), expires_on=date(2098, 12, 31), proof=first, proof_name="a.pdf")
-    license = renew(license, date(2099, 12, 31), second, "b.pdf")
+    license = renew_license(license, date(2099, 12, 31), proof=second, proof_name="b.pdf", seats=30)
     response = staff.get(f"/admin/licenses/{license.id}")
     assert response.status_code == 200
     rows = page_of(response).find("tbody").find_all("tr")
@@ -547,13 +488,9 @@ def test_anonymous_visitors_are_sent_to_log_in(client, account, user):
 
 
 @pytest.fixture
-def csrf_staff(app, database_url, admin):
+def csrf_staff(csrf_app, admin):
     """A client of an app with CSRF on, logged in as the admin through the real login form."""
-    client = create_app(TestConfig, DATABASE_URL=database_url, WTF_CSRF_ENABLED=True).test_client()
-    token = page_of(client.get("/login")).find("meta", attrs={"name": "csrf-token"})["content"]
-    response = client.post("/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302
-    return client
+    return log_in_with_csrf(csrf_app.test_client(), admin.email)
 
 
 def test_admin_posts_without_a_token_are_refused(csrf_staff, account, user):

@@ -14,7 +14,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from config import TestConfig
 from conftest import skip_or_fail
-from test_billing_report import accounts, add_license, reject  # noqa: F401  (fixture and helpers)
+from helpers import insert_license, reject
 from webapp import api_tokens, create_app
 from webapp.extensions import db
 from webapp.models import ApiToken
@@ -137,7 +137,7 @@ def test_the_openapi_document_is_31_and_public(client):
 
 def test_page_csv_cli_and_api_agree_row_for_row(app, client, runner, admin, login, token, accounts, make_account, today):
     late = make_account("Late Proof Ltd")
-    license = add_license(late, submitted_at=datetime(2020, 1, 1))
+    license = insert_license(late, submitted_at=datetime(2020, 1, 1))
     reject(license, datetime.utcnow() - timedelta(days=1))
     login(client, admin.email)
     for cycle in (None, f"{today.year}-{today.month:02d}", "2020-02"):

@@ -12,7 +12,7 @@ import pytest
 
 from config import TestConfig
 from conftest import PASSWORD, count_queries
-from test_routes import AUDIT_TAMPERING
+from helpers import AUDIT_TAMPERING
 from webapp import account_store, audit, create_app, license_store, tokens
 from webapp.demo import demo_pdf
 from webapp.extensions import db

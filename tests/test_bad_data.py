@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from test_admin import insert_license, messages_of, page_of, reload, text_of
+from helpers import insert_license, messages_of, page_of, reload, text_of
 from webapp.extensions import db
 from webapp.licensing import years_ahead
 from webapp.models import Account, License, LicenseVersion

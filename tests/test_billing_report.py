@@ -2,81 +2,15 @@
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
 
 from conftest import count_queries
-from webapp import account_store, license_store
+from helpers import FAR, insert_license, reject, renew_license
 from webapp.billing import format_cycle, next_cycle
-from webapp.demo import demo_pdf
 from webapp.extensions import db
-from webapp.models import Account, LicenseVersion, Product, ReviewEvent
-from webapp.proofs import Upload, store_upload
-
-FAR = date(2099, 12, 31)
-
-
-def add_license(account, plan="Office 365 E3", expires_on=FAR, seats=25, submitted_at=None):
-    """A license written through the store; `submitted_at` back-dates its version."""
-    with db.database.connection_context():
-        product = Product.get(Product.name == "MS Office 365")
-        document = store_upload(Upload(demo_pdf(plan), "application/pdf", "proof.pdf"), account, None)
-        license = license_store.add_license(
-            account, None, product, plan,
-            {"seats": seats, "term": "Yearly", "expires_on": expires_on, "tenant": "x.onmicrosoft.com",
-             "contact_name": "Pat Doe", "contact_email": "pat@northwind.example"},
-            document,
-        )
-        if submitted_at:
-            LicenseVersion.update(submitted_at=submitted_at).where(LicenseVersion.id == license.current.id).execute()
-        return license
-
-
-def renew(license, expires_on, submitted_at):
-    with db.database.connection_context():
-        document = store_upload(Upload(demo_pdf("renewed"), "application/pdf", "renewed.pdf"), license.account_id, None)
-        license_store.renew_license(
-            license, None,
-            {"seats": 30, "term": "Yearly", "expires_on": expires_on, "tenant": "x.onmicrosoft.com",
-             "contact_name": "Pat Doe", "contact_email": "pat@northwind.example"},
-            document,
-        )
-        LicenseVersion.update(submitted_at=submitted_at).where(LicenseVersion.id == license.current.id).execute()
-
-
-def reject(license, at):
-    with db.database.connection_context():
-        account_store.review_version(license.current.id, LicenseVersion.REJECTED, "Blurry")
-        ReviewEvent.update(reviewed_at=at).where(ReviewEvent.version == license.current.id).execute()
-
-
-@pytest.fixture
-def staff(app, admin, login):
-    client = app.test_client()
-    login(client, admin.email)
-    return client
-
-
-@pytest.fixture
-def accounts(make_account, today):
-    """One account of each kind, for next month's cycle."""
-    long_ago = datetime(2020, 1, 1)
-    byol = make_account("Alpine Ski House")
-    add_license(byol, seats=25, submitted_at=long_ago)
-    add_license(byol, plan="Office 365 E1", seats=5, expires_on=today + timedelta(days=300), submitted_at=long_ago)
-    lapsing = make_account("Bellows College", billing_day=31)
-    add_license(lapsing, expires_on=today + timedelta(days=1), submitted_at=long_ago)
-    rejected = make_account("Contoso Pharma")
-    reject(add_license(rejected, submitted_at=long_ago), long_ago)
-    make_account("Datum Corporation")  # no license
-    not_enrolled = make_account("=HYPERLINK(\"http://evil.example\")", byol_enrolled=False)
-    add_license(not_enrolled, submitted_at=long_ago)
-    suspended = make_account("-Fourth Coffee", status=Account.SUSPENDED)
-    add_license(suspended, seats=7, submitted_at=long_ago)
-    return {"byol": byol, "lapsing": lapsing, "rejected": rejected, "not_enrolled": not_enrolled,
-            "suspended": suspended}
 
 
 def page_rows(response):
@@ -139,12 +73,12 @@ def test_the_page_runs_the_same_queries_for_3_accounts_as_for_40(staff, make_acc
         return len(queries), len(filtered)
 
     for n in range(3):
-        add_license(make_account(f"Small {n}"))
+        insert_license(make_account(f"Small {n}"))
     few = queries_for_page()
     for n in range(40):
         account = make_account(f"Co {n:02d}")
-        add_license(account)
-        add_license(account, plan="Office 365 E1")
+        insert_license(account)
+        insert_license(account, plan="Office 365 E1")
     many = queries_for_page()
     assert few == many
     assert few[0] <= 8, few
@@ -181,10 +115,10 @@ def test_a_started_cycle_keeps_its_answer_after_late_proof_and_a_later_rejection
     this_month = today.replace(day=1)
     start_instant = datetime.combine(this_month, datetime.min.time())
     lapsed = make_account("Late Proof Ltd")
-    license = add_license(lapsed, expires_on=this_month - timedelta(days=1), submitted_at=datetime(2020, 1, 1))
-    renew(license, FAR, submitted_at=start_instant + timedelta(minutes=5))
+    license = insert_license(lapsed, expires_on=this_month - timedelta(days=1), submitted_at=datetime(2020, 1, 1))
+    renew_license(license, FAR, submitted_at=start_instant + timedelta(minutes=5), seats=30)
     rejected_later = make_account("Rejected Later Ltd")
-    reject(add_license(rejected_later, submitted_at=datetime(2020, 1, 1)), start_instant + timedelta(hours=1))
+    reject(insert_license(rejected_later, submitted_at=datetime(2020, 1, 1)), start_instant + timedelta(hours=1))
 
     cycle = format_cycle(this_month.year, this_month.month)
     rows = {row["account"]: row for row in json.loads(
@@ -202,7 +136,7 @@ def test_a_started_cycle_keeps_its_answer_after_late_proof_and_a_later_rejection
 
 def test_an_enrollment_switch_after_the_start_leaves_the_started_cycle(staff, make_account, today):
     account = make_account("Switched Ltd")
-    add_license(account, submitted_at=datetime(2020, 1, 1))
+    insert_license(account, submitted_at=datetime(2020, 1, 1))
     staff.post(f"/admin/accounts/{account.id}/enrollment", data={"enrollment": "subscription"})
     this_month = format_cycle(today.year, today.month)
     (started,) = page_rows(staff.get(f"/admin/billing?cycle={this_month}"))
@@ -241,10 +175,10 @@ def test_the_report_runs_three_statements_for_one_account_or_forty(app, make_acc
 
     for n in range(40):
         account = make_account(f"Co {n:02d}")
-        add_license(account)
-        add_license(account, plan="Office 365 E1")
+        insert_license(account)
+        insert_license(account, plan="Office 365 E1")
         if n % 3 == 0:
-            reject(add_license(account, plan="Office 365 F3"), datetime.utcnow())
+            reject(insert_license(account, plan="Office 365 F3"), datetime.utcnow())
     assert statements() == (3, 40)
     assert statements(search="Co 07") == (3, 1)
     assert statements(mode="Subscription", page=2, per_page=5) == (3, 5)

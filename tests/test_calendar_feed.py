@@ -8,7 +8,7 @@ import pytest
 from bs4 import BeautifulSoup
 from icalendar import Calendar
 
-from test_billing_report import add_license, renew
+from helpers import insert_license, renew_license
 from webapp.extensions import db
 from webapp.models import Account, CalendarFeed
 
@@ -32,8 +32,8 @@ def events_of(response):
 
 
 def test_the_feed_holds_each_expiration_and_reminder_day_and_follows_a_renewal(app, logged_in, account, today):
-    e3 = add_license(account, expires_on=today + timedelta(days=100))
-    e1 = add_license(account, plan="Office 365 E1", expires_on=today + timedelta(days=10), seats=5)
+    e3 = insert_license(account, expires_on=today + timedelta(days=100))
+    e1 = insert_license(account, plan="Office 365 E1", expires_on=today + timedelta(days=10), seats=5)
     path = make_feed(logged_in)
     anonymous = app.test_client()
 
@@ -45,7 +45,7 @@ def test_the_feed_holds_each_expiration_and_reminder_day_and_follows_a_renewal(a
         f"license-{e1.id}-reminder@portal.test": ("Renew Office 365 E1: 30 days left", today - timedelta(days=20)),
     }
 
-    renew(e1, date(2031, 3, 31), datetime.utcnow())
+    renew_license(e1, date(2031, 3, 31), submitted_at=datetime.utcnow(), seats=30)
     renewed = events_of(anonymous.get(path))
     assert renewed[f"license-{e1.id}-expires@portal.test"] == ("Office 365 E1 expires", date(2031, 3, 31))
     assert renewed[f"license-{e1.id}-reminder@portal.test"][1] == date(2031, 3, 1)
@@ -64,7 +64,7 @@ def test_the_token_is_stored_only_as_its_hash_and_shown_once(app, logged_in, acc
 
 
 def test_regenerate_invalidates_the_old_url(app, logged_in, account):
-    add_license(account)
+    insert_license(account)
     old = make_feed(logged_in)
     new = make_feed(logged_in)
     anonymous = app.test_client()
@@ -75,9 +75,9 @@ def test_regenerate_invalidates_the_old_url(app, logged_in, account):
 
 
 def test_an_accounts_feed_shows_only_its_own_licenses(app, logged_in, account, make_account, make_user, login):
-    add_license(account, plan="Northwind plan")
+    insert_license(account, plan="Northwind plan")
     other = make_account("Other Co")
-    add_license(other, plan="Other plan")
+    insert_license(other, plan="Other plan")
     make_user("kim@other.example", account=other)
     other_client = app.test_client()
     login(other_client, "kim@other.example")

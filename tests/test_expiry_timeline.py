@@ -4,7 +4,7 @@ from datetime import date, datetime
 from bs4 import BeautifulSoup
 
 from conftest import count_queries
-from test_billing_report import add_license, renew
+from helpers import insert_license, renew_license
 from webapp.expiry_timeline import chart, monthly_expiries
 from webapp.models import Account
 
@@ -44,11 +44,11 @@ def test_the_chart_stacks_suspended_on_active_scaled_to_the_busiest_month():
 def test_the_dashboard_shows_the_timeline_as_svg_and_as_a_table(app, client, admin, login, make_account, today):
     active, suspended = make_account("Alpine Ski House"), make_account("Fourth Coffee", status=Account.SUSPENDED)
     next_month = date(today.year + today.month // 12, today.month % 12 + 1, 1)
-    add_license(active, expires_on=next_month, seats=25)
-    add_license(active, plan="Office 365 E1", expires_on=next_month.replace(day=20), seats=5)
-    add_license(suspended, expires_on=next_month, seats=7)
-    renewed = add_license(suspended, plan="Office 365 E5", expires_on=next_month, seats=3)
-    renew(renewed, date(2099, 1, 1), datetime.utcnow())  # its current version no longer expires soon
+    insert_license(active, expires_on=next_month, seats=25)
+    insert_license(active, plan="Office 365 E1", expires_on=next_month.replace(day=20), seats=5)
+    insert_license(suspended, expires_on=next_month, seats=7)
+    renewed = insert_license(suspended, plan="Office 365 E5", expires_on=next_month, seats=3)
+    renew_license(renewed, date(2099, 1, 1), submitted_at=datetime.utcnow(), seats=30)  # its current version no longer expires soon
     login(client, admin.email)
 
     page = BeautifulSoup(client.get("/admin/").get_data(as_text=True), "html.parser")
@@ -71,11 +71,11 @@ def test_the_dashboard_shows_the_timeline_as_svg_and_as_a_table(app, client, adm
 def test_the_timeline_is_one_query_whatever_the_number_of_licenses(app, client, admin, login, make_account, today):
     login(client, admin.email)
     account = make_account("Alpine Ski House")
-    add_license(account)
+    insert_license(account)
     with count_queries() as few:
         client.get("/admin/")
     for n in range(30):
-        add_license(account, plan=f"Plan {n}", expires_on=date(today.year + 1, today.month, 1))
+        insert_license(account, plan=f"Plan {n}", expires_on=date(today.year + 1, today.month, 1))
     with count_queries() as many:
         client.get("/admin/")
     assert len(few) == len(many)

@@ -5,9 +5,9 @@ import io
 from datetime import timedelta
 
 import pytest
-from bs4 import BeautifulSoup
 
 from conftest import PASSWORD
+from helpers import page_of
 from webapp.demo import demo_pdf
 from webapp.extensions import db
 from webapp.models import Account, License, LicenseVersion, ProofDocument, User
@@ -22,10 +22,6 @@ REFUSED = "invisible or control character"
 # separators, and tab/newline in single-line fields.
 HIDDEN = ["\x00", "\x1b[2J", "\x07", "\x7f", "\x85", "\u200b", "\u00ad", "\u202e", "\ufeff", "\u2028",
           "\u2029", "\t", "\n"]
-
-
-def page_of(response):
-    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
 
 
 def field_error(response, field_id):

@@ -4,37 +4,17 @@ import io
 from datetime import date, timedelta
 
 import pytest
-from bs4 import BeautifulSoup
 
-from config import TestConfig
-from conftest import PASSWORD, count_queries
-from webapp import create_app, license_store
+from conftest import count_queries
+from helpers import field_error, insert_license, log_in_with_csrf, page_of, text_of
 from webapp.demo import demo_pdf
 from webapp.extensions import db
-from webapp.models import License, LicenseVersion, Product, ProofDocument, utcnow
+from webapp.models import License, LicenseVersion, Product, ProofDocument
 from webapp.proofs import Upload, store_upload
 
 # Within the expiration horizon (LICENSE_MAX_YEARS_AHEAD) from any day the suite runs on.
 IN_TWO_YEARS = (date.today() + timedelta(days=730)).isoformat()
 HTMX = {"HX-Request": "true"}
-
-
-def page_of(response):
-    """The response body, parsed."""
-    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
-
-
-def text_of(element):
-    """An element's text with whitespace collapsed, as a reader sees it."""
-    return " ".join(element.get_text(" ").split())
-
-
-def field_error(response, field_id):
-    """The text of a field's error element ('' when the field shows no error)."""
-    box = page_of(response).find(id=f"{field_id}-error")
-    if box is None or box.has_attr("hidden"):
-        return ""
-    return text_of(box)
 
 
 def byol_text(response):
@@ -49,36 +29,6 @@ def row_count(model):
 def day(value):
     """How the portal writes a date: 1 Jan 2027."""
     return f"{value.day} {value:%b %Y}"
-
-
-def insert_license(account, plan, expires_on, seats=10, rejected=None, proof=None, proof_name="proof.pdf",
-                   contact=("Pat Doe", "pat@northwind.example")):
-    """A license written straight to the store, for states the form refuses (past dates, rejected proof)."""
-    with db.database.connection_context():
-        product = Product.get(Product.name == "MS Office 365")
-        document = store_upload(
-            Upload(proof or demo_pdf(plan), "application/pdf", proof_name), account, None
-        )
-        license = license_store.add_license(
-            account,
-            None,
-            product,
-            plan,
-            {
-                "seats": seats,
-                "term": "Yearly",
-                "expires_on": expires_on,
-                "tenant": "northwind.onmicrosoft.com",
-                "contact_name": contact[0],
-                "contact_email": contact[1],
-            },
-            document,
-        )
-        if rejected:
-            LicenseVersion.update(
-                review_status=LicenseVersion.REJECTED, review_reason=rejected, reviewed_at=utcnow()
-            ).where(LicenseVersion.id == license.current.id).execute()
-        return License.get_by_id(license.id)
 
 
 def licenses_in_db(account):
@@ -535,16 +485,9 @@ def test_update_without_a_new_proof_is_refused(logged_in, account):
 
 
 @pytest.fixture
-def csrf_client(app, database_url, user):
+def csrf_client(csrf_app, user):
     """A client of an app with CSRF on, logged in as `user` through the real login form."""
-    client = create_app(TestConfig, DATABASE_URL=database_url, WTF_CSRF_ENABLED=True).test_client()
-    login_page = client.get("/login")
-    token = page_of(login_page).find("meta", attrs={"name": "csrf-token"})["content"]
-    response = client.post(
-        "/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 302
-    return client
+    return log_in_with_csrf(csrf_app.test_client(), user.email)
 
 
 def csrf_token_of(client):

@@ -22,15 +22,19 @@ LIMITS = {"LOGIN_MAX_FAILURES_PER_EMAIL": 3, "LOGIN_MAX_FAILURES_PER_ADDRESS": 6
 
 @pytest.fixture
 def hashes(monkeypatch):
-    """Counts every password hash computed (werkzeug's scrypt), whatever code path asks for it."""
+    """Counts every password hash computed, whatever code path asks for it: werkzeug's scrypt (production)
+    and PBKDF2 (TestConfig's cheap method); a hash made with either is counted."""
     calls = []
-    real = hashlib.scrypt
 
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
+    def counting(real):
+        def count(*args, **kwargs):
+            calls.append(1)
+            return real(*args, **kwargs)
 
-    monkeypatch.setattr(hashlib, "scrypt", counting)
+        return count
+
+    monkeypatch.setattr(hashlib, "scrypt", counting(hashlib.scrypt))
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac", counting(hashlib.pbkdf2_hmac))
     return calls
 
 

@@ -15,7 +15,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from config import TestConfig
-from conftest import PASSWORD, TEST_DATABASE_URL
+from conftest import PASSWORD, TEST_DATABASE_URL, schema_changed
 from webapp import create_app, schema
 from webapp.demo import demo_pdf
 from webapp.extensions import db
@@ -27,6 +27,7 @@ ON_POSTGRES = bool(TEST_DATABASE_URL)
 
 
 def _drop_everything(database):
+    schema_changed()  # on PostgreSQL this is the suite's database: the next app fixture migrates it again
     if ON_POSTGRES:
         database.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     else:
@@ -161,10 +162,10 @@ def _fill_first_release(database, today):
         _insert(database, "account", id=2, name="Fabrikam", status="suspended", byol_enrolled=False,
                 billing_day=31, created_at=now)
         _insert(database, "user", id=1, email="pat@northwind.example", name="Pat Doe",
-                password_hash=generate_password_hash(PASSWORD), account_id=1, is_admin=False,
+                password_hash=generate_password_hash(PASSWORD, TestConfig.PASSWORD_HASH_METHOD), account_id=1, is_admin=False,
                 is_authorized=True, created_at=now)
         _insert(database, "user", id=2, email="staff@provider.example", name="",
-                password_hash=generate_password_hash(PASSWORD), account_id=None, is_admin=True,
+                password_hash=generate_password_hash(PASSWORD, TestConfig.PASSWORD_HASH_METHOD), account_id=None, is_admin=True,
                 is_authorized=False, created_at=now)
         _insert(database, "product", id=1, name="MS Office 365", position=0)
         for doc_id, content, name in ((1, old_pdf, "old.pdf"), (2, new_pdf, "renewed.pdf")):

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from test_admin import insert_license, page_of
+from helpers import insert_license, page_of
 from webapp.extensions import db
 from webapp.models import License, ProofDocument
 from webapp.proofs import served_name

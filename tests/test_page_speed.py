@@ -6,7 +6,7 @@ import pytest
 from flask import url_for
 
 from conftest import PASSWORD, count_queries
-from test_licenses import HTMX, insert_license, page_of
+from helpers import HTMX, insert_license, page_of
 from webapp import account_store, license_store, reminders, sessions
 from webapp.compiled_sql import CompiledSelect, placeholder
 from webapp.extensions import db

@@ -1,5 +1,12 @@
 """Password rules (NIST SP 800-63B): length 12 to 128, no common password, no composition rules."""
-from webapp.passwords import MAX_LENGTH, MIN_LENGTH, common_passwords, password_problem
+import pytest
+from conftest import PASSWORD
+
+from config import Config, ConfigError
+from webapp import create_app
+from webapp.extensions import db
+from webapp.models import User
+from webapp.passwords import MAX_LENGTH, MIN_LENGTH, common_passwords, hash_password, password_matches, password_problem
 
 
 def test_length_bounds():
@@ -34,3 +41,39 @@ def test_the_email_address_is_not_a_password():
 
 def test_only_spaces_are_refused():
     assert "spaces" in password_problem(" " * 20)
+
+
+# --- How passwords are stored ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("portal_env", ["production", "development"])
+def test_production_and_development_store_passwords_with_scrypt(database_url, portal_env):
+    app = create_app(Config, PORTAL_ENV=portal_env, SECRET_KEY="k" * 64, DATABASE_URL=database_url,
+                     DATABASE_POOL=False)
+    assert app.config["PASSWORD_HASH_METHOD"] == "scrypt"
+    with app.app_context():
+        stored = hash_password("zebra violin tuba")
+    method, salt, digest = stored.split("$")
+    assert method == "scrypt:32768:8:1"  # werkzeug's default cost: n=2**15, r=8, p=1
+    assert len(salt) >= 16 and len(digest) == 128
+    assert password_matches(stored, "zebra violin tuba") and not password_matches(stored, "zebra violin tubas")
+
+
+def test_outside_an_app_passwords_are_stored_with_scrypt():
+    assert hash_password("zebra violin tuba").startswith("scrypt:32768:8:1$")
+
+
+def test_a_cheap_hash_outside_the_test_suite_is_refused(database_url):
+    with pytest.raises(ConfigError, match="PASSWORD_HASH_METHOD"):
+        create_app(Config, SECRET_KEY="k" * 64, DATABASE_URL=database_url, DATABASE_POOL=False,
+                   PASSWORD_HASH_METHOD="pbkdf2:sha256:1")
+
+
+def test_the_suite_hashes_cheaply_and_a_strong_hash_still_logs_in(app, client, make_user, login):
+    """Hashes made under TestConfig are one PBKDF2 round; a user stored with scrypt still signs in."""
+    user = make_user("pat@northwind.example")
+    assert user.password_hash.startswith("pbkdf2:sha256:1$")
+    with db.database.connection_context():
+        User.update(password_hash=hash_password(PASSWORD)).where(User.id == user.id).execute()  # no app: scrypt
+        assert User.get_by_id(user.id).password_hash.startswith("scrypt:")
+    assert login(client, user.email).status_code == 302

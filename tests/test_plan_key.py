@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import TEST_DATABASE_URL
+from conftest import TEST_DATABASE_URL, schema_changed
 from webapp import license_store, schema
 from webapp.demo import demo_pdf
 from webapp.extensions import db
@@ -98,6 +98,7 @@ def before_0003(tmp_path, app):
         if path.name >= "0003":
             path.rename(held / path.name)
     database = db.database
+    schema_changed()
     with database.connection_context():
         if TEST_DATABASE_URL:
             database.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from test_admin import customer, page_of, staff, text_of  # noqa: F401
+from helpers import insert_license, page_of, text_of
 from webapp.extensions import db
 from webapp.models import License, LicenseVersion, ProofCheck, ProofDocument
 from webapp.pdf_text import NO_TEXT, READ, TIMED_OUT, UNREADABLE, DocumentText, Limits, read_text
@@ -438,8 +438,6 @@ def test_an_htmx_review_error_keeps_the_check_in_the_row(customer, staff, licens
 
 
 def test_a_version_from_before_the_check_says_not_checked(staff, account):
-    from test_admin import insert_license
-
     license = insert_license(account)
     with db.database.connection_context():
         ProofCheck.delete().execute()

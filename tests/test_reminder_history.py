@@ -1,20 +1,16 @@
 """Reminder history (issue 10): the last reminder on each license row, every attempt for staff, and the
 log of `send-reminders` runs on the admin dashboard, against a real SMTP server (aiosmtpd)."""
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
-from bs4 import BeautifulSoup
-from test_reminders import TODAY, add_license, mail_app, send  # noqa: F401 (fixtures)
+from helpers import page_of, send
 
 from webapp import reminders
 from webapp.extensions import db, mail
 from webapp.models import ReminderAttempt, ReminderRunLog, utcnow
 
 HTMX = {"HX-Request": "true"}
-
-
-def page_of(response):
-    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+TODAY = date(2026, 3, 10)
 
 
 def text_of(element):

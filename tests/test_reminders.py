@@ -1,6 +1,5 @@
 """`flask send-reminders`: the 30-day reminder, exactly once, against a real SMTP server (aiosmtpd)."""
 import asyncio
-import hashlib
 import os
 import pty
 import random
@@ -14,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from conftest import count_queries
+from helpers import proof_document, renew_license, send, summary_of
 
-from webapp import license_store
 from webapp.extensions import db, mail
 from webapp.licensing import next_cycle_start
 from webapp.models import (
@@ -23,84 +22,29 @@ from webapp.models import (
     License,
     LicenseVersion,
     Product,
-    ProofDocument,
     Reminder,
     ReminderAttempt,
+    utcnow,
 )
 from webapp.reminders import reminder_state
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(Path(sys.executable).with_name("flask"))
 TODAY = date(2026, 3, 10)
-SUMMARY = re.compile(r"^sent (\d+), failed (\d+), skipped (\d+)$")
 
 
 # --- factories ------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def mail_app(app, smtp_server):
-    smtp_server.configure(app)
-    return app
-
-
-@pytest.fixture
 def proof(app, account):
-    return _proof(account)
-
-
-def _proof(account):
-    content = b"%PDF-1.4 reminder test proof"
-    with db.database.connection_context():
-        return ProofDocument.create(
-            account=account, content=content, sha256=hashlib.sha256(content).hexdigest(), size=len(content),
-            original_name="proof.pdf", media_type="application/pdf",
-        )
-
-
-@pytest.fixture
-def add_license(app, office365, user):
-    """Add a license through the portal's own store; returns it."""
-
-    def add(account, plan, expires_on, contact_email, seats=10, contact_name="Pat Doe", proof=None):
-        with db.database.connection_context():
-            return license_store.add_license(
-                account, user, office365, plan,
-                terms={
-                    "seats": seats, "term": "Yearly", "expires_on": expires_on, "tenant": "northwind.onmicrosoft.com",
-                    "contact_name": contact_name, "contact_email": contact_email,
-                },
-                proof=proof or _proof(account),
-            )
-
-    return add
+    return proof_document(account)
 
 
 def renew(license, expires_on, contact_email=None):
-    with db.database.connection_context():
-        current = LicenseVersion.get_by_id(License.get_by_id(license.id).current_id)
-        return license_store.renew_license(
-            license, None,
-            terms={
-                "seats": current.seats, "term": "Yearly", "expires_on": expires_on, "tenant": current.tenant,
-                "contact_name": current.contact_name, "contact_email": contact_email or current.contact_email,
-            },
-            proof=_proof(license.account_id),
-        )
-
-
-def send(runner, today, *extra):
-    """Run `flask send-reminders --today` through the test CLI runner; returns (exit code, output, counts)."""
-    result = runner.invoke(args=["send-reminders", "--today", today.isoformat(), *extra])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.output, summary_of(result.output)
-
-
-def summary_of(output):
-    lines = output.strip().splitlines()
-    match = SUMMARY.match(lines[-1]) if lines else None
-    assert match, f"the last line is not the summary: {output!r}"
-    return tuple(int(n) for n in match.groups())
+    """A renewal that keeps the terms on file, with a new date (and contact email, if given)."""
+    changes = {"contact_email": contact_email} if contact_email else {}
+    return renew_license(license, expires_on, proof=None, **changes)
 
 
 def reminder_rows():
@@ -684,7 +628,7 @@ def bulk_licenses(account, count, expires_on, prefix="c", product_name="MS Offic
     contacts = [f"{prefix}{n}@bulk.example" for n in range(count)]
     with db.database.connection_context(), db.database.atomic():
         product = Product.get(Product.name == product_name)
-        proof = _proof(account)
+        proof = proof_document(account)
         License.insert_many(
             [{"account": account.id, "product": product.id,
               "plan": f"Bulk {prefix}{n}", "plan_key": f"bulk {prefix}{n}"} for n in range(count)]
@@ -888,8 +832,9 @@ def test_a_run_killed_before_recording_is_sent_again_after_the_lease_at_least_on
     smtp_server.before_data = None
     # Within the lease the dead run's claims are respected: nothing is sent twice yet.
     assert send(runner, TODAY)[:3:2] == (0, (0, 0, 6))
-    app.config["REMINDER_CLAIM_LEASE"] = 1
-    time.sleep(1.2)
+    # The lease runs out: the run's clock (the CLOCK setting) is moved past it instead of waiting.
+    lease = timedelta(seconds=app.config["REMINDER_CLAIM_LEASE"] + 1)
+    app.config["CLOCK"] = lambda: utcnow() + lease
     assert send(runner, TODAY)[:3:2] == (0, (6, 0, 0))
 
     counts = {c: len(smtp_server.to(c)) for c in contacts}

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 import pytest
 
 from conftest import count_queries
-from test_admin import customer, insert_license, messages_of, page_of, reload, renew, staff, text_of  # noqa: F401
+from helpers import insert_license, messages_of, page_of, reload, renew_license, text_of
 from webapp.demo import demo_pdf
 from webapp.extensions import db
 from webapp.models import LicenseVersion, ReviewEvent
@@ -170,7 +170,8 @@ def test_renewing_a_rejected_license_puts_it_back_in_the_queue(staff, account):
     license = insert_license(account)
     staff.post(f"/admin/reviews/{license.current_id}", data={"decision": "rejected", "reason": REASON})
     assert "No proof awaits review." in text_of(staff.get("/admin/reviews"))
-    renewed = renew(license, date(2099, 12, 31), demo_pdf("Office 365 E3"), "new-proof.pdf")
+    renewed = renew_license(license, date(2099, 12, 31), proof=demo_pdf("Office 365 E3"), proof_name="new-proof.pdf",
+                            seats=30)
     rows = queue_rows(staff.get("/admin/reviews"))
     assert len(rows) == 1 and "Office 365 E3" in rows[0] and "30" in rows[0]
     assert renewed.current_id != license.current_id

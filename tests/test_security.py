@@ -8,7 +8,7 @@ import pytest
 from flask import request, url_for
 
 from config import Config, ConfigError, TestConfig
-from tests.conftest import PASSWORD
+from helpers import PASSWORD
 from webapp import create_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import PASSWORD, count_queries
 from flask_login.utils import encode_cookie
-from test_licenses import insert_license
+from helpers import insert_license
 
 from config import TestConfig
 from webapp import create_app

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from config import TestConfig
-from test_admin import insert_license, page_of, text_of
+from helpers import insert_license, page_of, text_of
 from webapp import create_app
 from webapp.extensions import db
 from webapp.filters import day

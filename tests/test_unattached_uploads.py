@@ -7,9 +7,9 @@ import time
 from datetime import timedelta
 
 import pytest
-from bs4 import BeautifulSoup
 
 from conftest import count_queries
+from helpers import page_of
 from webapp import license_store
 from webapp.demo import demo_pdf
 from webapp.extensions import db
@@ -18,10 +18,6 @@ from webapp.models import License, LicenseVersion, ProofDocument, utcnow
 from webapp.proofs import Upload, purge_unattached, store_upload
 
 DAY = timedelta(hours=24)
-
-
-def page_of(response):
-    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
 
 
 def proof_error(response):
@@ -213,6 +209,8 @@ def test_the_loser_of_a_duplicate_plan_race_keeps_no_upload(logged_in, license_f
         winner = store_upload(Upload(demo_pdf("winner"), "application/pdf", "winner.pdf"), account, None)
         license_store.add_license(account, user.id, office365, "Office 365 E3", terms(today), winner)
         post.start()
+        # A real wait: the other request must reach its insert while this transaction is open (on SQLite
+        # it waits at BEGIN IMMEDIATE, on PostgreSQL at the unique index); the race is what is tested.
         time.sleep(0.5)
     post.join(15)
 

@@ -7,11 +7,11 @@ import zlib
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from bs4 import BeautifulSoup
 from werkzeug.http import parse_options_header
 
 from config import TestConfig
 from conftest import PASSWORD
+from helpers import page_of
 from webapp import create_app
 from webapp.demo import demo_pdf
 from webapp.extensions import db
@@ -45,10 +45,6 @@ SVG_WITH_SCRIPT = (
     b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.cookie)">'
     b"<script>alert(1)</script><rect width='10' height='10'/></svg>"
 )
-
-
-def page_of(response):
-    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
 
 
 def proof_error(response):

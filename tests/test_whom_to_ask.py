@@ -1,8 +1,8 @@
 """Issue 8, "Customers know whom to ask": the refusal page and the Client Licenses tab's Users panel
 name the account's authorized users (active, not staff), and never anyone of another account."""
-from bs4 import BeautifulSoup
 
 from conftest import count_queries
+from helpers import page_of, text_of
 from webapp import account_store
 from webapp.extensions import db
 from webapp.models import Account, User, utcnow
@@ -10,14 +10,6 @@ from webapp.models import Account, User, utcnow
 HTMX = {"HX-Request": "true"}
 HOSTILE_NAME = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 HOSTILE_EMAIL = "o'<b>x</b>@northwind.example"
-
-
-def page_of(response):
-    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
-
-
-def text_of(element):
-    return " ".join(element.get_text(" ").split())
 
 
 def people_in(element):

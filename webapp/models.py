@@ -15,9 +15,9 @@ from peewee import (
     TextField,
 )
 from playhouse.db_url import connect as connect_url
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
+from .passwords import hash_password, password_matches
 
 
 def utcnow():
@@ -96,7 +96,7 @@ class User(UserMixin, db.Model):
         return self.deactivated_at is not None
 
     def set_password(self, password):
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
 
     def save(self, *args, **kwargs):
         """Save; a changed password ends every session of the user, in the same transaction.
@@ -116,7 +116,7 @@ class User(UserMixin, db.Model):
         return getattr(self, "session_token", None)
 
     def check_password(self, password):
-        return check_password_hash(self.password_hash, password)
+        return password_matches(self.password_hash, password)
 
     @property
     def may_use_portal(self):

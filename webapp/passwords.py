@@ -8,6 +8,11 @@ so no check needs the network.
 from functools import cache
 from pathlib import Path
 
+from flask import current_app, has_app_context
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from config import STRONG_HASH_METHOD
+
 MIN_LENGTH = 12
 # Long enough for any passphrase or password manager; bounds the work of hashing hostile input.
 MAX_LENGTH = 128
@@ -35,3 +40,31 @@ def password_problem(password, email=""):
     if email and folded in {email.casefold(), email.casefold().partition("@")[0]}:
         return "Do not use your email address as your password."
     return None
+
+
+def hash_method():
+    """The app's PASSWORD_HASH_METHOD; outside an app, the strong one."""
+    if has_app_context():
+        return current_app.config.get("PASSWORD_HASH_METHOD", STRONG_HASH_METHOD)
+    return STRONG_HASH_METHOD
+
+
+def hash_password(password):
+    """The stored form of `password`, salted, made with the app's method."""
+    return generate_password_hash(password, method=hash_method())
+
+
+def password_matches(password_hash, password):
+    """True when `password` is the one `password_hash` was made from, whatever method made it."""
+    return check_password_hash(password_hash, password)
+
+
+@cache
+def unknown_user_hash(method):
+    """A hash no password matches, made once per method (the auth blueprint makes it at start-up)."""
+    return generate_password_hash("not-a-real-password", method=method)
+
+
+def check_for_unknown_user(password):
+    """Spend on an unknown email the time a known one takes, so the answer's timing tells nothing."""
+    check_password_hash(unknown_user_hash(hash_method()), password)

@@ -8,16 +8,20 @@ import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from config import TestConfig
 from conftest import PASSWORD, _empty_database, skip_or_fail
+from helpers import create_user
 from webapp import create_app
 from webapp.extensions import db
 from webapp.licensing import business_today
-from webapp.models import Account, User
+from webapp import license_store
+from webapp.models import Account, Product
+from webapp.proofs import Upload, store_upload
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -91,10 +95,26 @@ def customer(portal):
     _empty_database()
     with db.database.connection_context():
         account = Account.create(name="Northwind Traders")
-        user = User(email="pat@northwind.example", account=account, is_authorized=True, name="Pat Doe")
-        user.set_password(PASSWORD)
-        user.save()
-    return user
+    return create_user(portal.app, "pat@northwind.example", account=account, name="Pat Doe")
+
+
+@pytest.fixture
+def staff_user(portal, customer):
+    """A staff admin (with PASSWORD), beside the customer."""
+    return create_user(portal.app, "staff@provider.example", admin=True, authorized=False)
+
+
+@pytest.fixture
+def html_named_proof(customer, portal, pdf):
+    """Office 365 E3 whose proof, a PDF, was uploaded under the name proof.html."""
+    with db.database.connection_context():
+        account = Account.get_by_id(customer.account_id)
+        product = Product.get(Product.name == "MS Office 365")
+        proof = store_upload(Upload(pdf, "application/pdf", "proof.html"), account, customer.id)
+        terms = {"seats": 25, "term": "Yearly", "expires_on": portal.today() + timedelta(days=100),
+                 "tenant": "northwind.onmicrosoft.com", "contact_name": "Pat Doe",
+                 "contact_email": "pat@northwind.example"}
+        return license_store.add_license(account, customer.id, product, "Office 365 E3", terms, proof)
 
 
 @pytest.fixture

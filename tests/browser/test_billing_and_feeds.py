@@ -9,9 +9,9 @@ from icalendar import Calendar
 from playwright.sync_api import expect
 
 from conftest import PASSWORD
-from test_billing_report import add_license
+from helpers import create_user, insert_license
 from webapp.extensions import db
-from webapp.models import Account, User
+from webapp.models import Account
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +24,7 @@ def _console_errors(page):
 
 def test_calendar_feed_create_read_and_regenerate(page, browser, portal, customer, log_in):
     with db.database.connection_context():
-        add_license(Account.get_by_id(customer.account_id), expires_on=portal.today() + timedelta(days=90))
+        insert_license(Account.get_by_id(customer.account_id), expires_on=portal.today() + timedelta(days=90))
     errors = _console_errors(page)
     log_in(page, customer)
     page.get_by_role("link", name="Calendar feed").click()
@@ -52,11 +52,9 @@ def test_calendar_feed_create_read_and_regenerate(page, browser, portal, custome
 def test_admin_filters_billing_downloads_csv_and_sees_the_timeline(page, portal, customer):
     with db.database.connection_context():
         northwind = Account.get_by_id(customer.account_id)
-        add_license(northwind, expires_on=portal.today() + timedelta(days=40))
+        insert_license(northwind, expires_on=portal.today() + timedelta(days=40))
         Account.create(name="=Formula Co")
-        admin = User(email="staff@provider.example", is_admin=True)
-        admin.set_password(PASSWORD)
-        admin.save()
+    admin = create_user(portal.app, "staff@provider.example", admin=True, authorized=False)
     errors = _console_errors(page)
     page.goto(f"{portal.url}/login")
     page.get_by_label("Email", exact=True).fill(admin.email)

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import PASSWORD
+from helpers import create_user
 from webapp.extensions import db
 from webapp.models import Account, User
 
@@ -80,10 +81,8 @@ def test_forgot_password_to_a_new_password(any_context, browser, portal, custome
 
 
 def test_an_invitation_from_staff_to_a_signed_in_invitee(browser, page, portal, customer, mailbox):
+    staff = create_user(portal.app, "staff@provider.example", admin=True, authorized=False, name="Sam Staff")
     with db.database.connection_context():
-        staff = User(email="staff@provider.example", is_admin=True, name="Sam Staff")
-        staff.set_password(PASSWORD)
-        staff.save()
         account = Account.get(Account.name == "Northwind Traders")
     page.goto(f"{portal.url}/login")
     page.get_by_label("Email", exact=True).fill(staff.email)

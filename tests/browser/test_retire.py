@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from browser.test_small_things import log_in_staff, staff_user, watch_console  # noqa: F401
+from helpers import log_in_staff, watch_console
 from webapp.extensions import db
 from webapp.license_store import add_license
 from webapp.models import Account, License, Product

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from browser.test_small_things import html_named_proof, log_in_staff, staff_user, watch_console  # noqa: F401
+from helpers import log_in_staff, watch_console
 
 pytestmark = pytest.mark.browser
 

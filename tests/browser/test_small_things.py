@@ -6,57 +6,10 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from conftest import PASSWORD
-from webapp.extensions import db
-from webapp.license_store import add_license
+from helpers import log_in_staff, watch_console
 from webapp.licensing import years_ahead
-from webapp.models import Account, Product, User
-from webapp.proofs import Upload, store_upload
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def staff_user(customer):
-    with db.database.connection_context():
-        admin = User(email="staff@provider.example", is_admin=True)
-        admin.set_password(PASSWORD)
-        admin.save()
-    return admin
-
-
-@pytest.fixture
-def html_named_proof(customer, portal, pdf):
-    """Office 365 E3 whose proof, a PDF, was uploaded under the name proof.html."""
-    with db.database.connection_context():
-        account = Account.get_by_id(customer.account_id)
-        product = Product.get(Product.name == "MS Office 365")
-        proof = store_upload(Upload(pdf, "application/pdf", "proof.html"), account, customer.id)
-        terms = {"seats": 25, "term": "Yearly", "expires_on": portal.today() + timedelta(days=100),
-                 "tenant": "northwind.onmicrosoft.com", "contact_name": "Pat Doe",
-                 "contact_email": "pat@northwind.example"}
-        return add_license(account, customer.id, product, "Office 365 E3", terms, proof)
-
-
-def watch_console(page):
-    """Console errors, page errors and CSP violations seen from now on, in one list."""
-    problems = []
-    page.on("console", lambda message: message.type in ("error", "warning") and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.add_init_script(
-        "window.__cspViolations = [];"
-        "document.addEventListener('securitypolicyviolation',"
-        " e => window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
-    )
-    return problems
-
-
-def log_in_staff(page, portal, admin):
-    page.goto(f"{portal.url}/login")
-    page.get_by_label("Email", exact=True).fill(admin.email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{portal.url}/admin/")
 
 
 def test_an_admin_proof_link_downloads_and_leaves_the_page_alone(page, portal, customer, html_named_proof,

@@ -8,8 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import PASSWORD, _empty_database
-from webapp.extensions import db
-from webapp.models import User
+from helpers import create_user
 
 pytestmark = pytest.mark.browser
 PORTAL_SETTINGS = {"ADMIN_2FA_REQUIRED": True}
@@ -18,11 +17,7 @@ PORTAL_SETTINGS = {"ADMIN_2FA_REQUIRED": True}
 @pytest.fixture
 def staff(portal):
     _empty_database()
-    with db.database.connection_context():
-        user = User(email="staff@provider.example", is_admin=True, name="Sam Staff")
-        user.set_password(PASSWORD)
-        user.save()
-    return user
+    return create_user(portal.app, "staff@provider.example", admin=True, authorized=False, name="Sam Staff")
 
 
 @pytest.fixture(params=[True, False], ids=["htmx", "no-javascript"])

@@ -14,9 +14,8 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import audit, login_throttle, mail, sessions, tokens, two_factor
+from .. import audit, login_throttle, mail, passwords, sessions, tokens, two_factor
 from ..extensions import db, login_manager
 from ..filters import duration
 from ..hypermedia import render, wants_fragment
@@ -31,8 +30,10 @@ login_manager.login_message_category = "info"
 # The cookie carries the session's random id (User.get_session_id), not the user id.
 login_manager.id_attribute = "get_session_id"
 
-# Checked against when the email is unknown, so both failures take the same time.
-_UNKNOWN_USER_HASH = generate_password_hash("not-a-real-password")
+@bp.record_once
+def _hash_for_unknown_users(state):
+    """Made at start-up, as before, so no login pays for it."""
+    passwords.unknown_user_hash(state.app.config["PASSWORD_HASH_METHOD"])
 
 
 @login_manager.user_loader
@@ -167,7 +168,7 @@ def login():
     user = User.get_or_none(User.email == form.email.data.strip().lower())
     right_password = user is not None and user.check_password(form.password.data)
     if user is None:
-        check_password_hash(_UNKNOWN_USER_HASH, form.password.data)
+        passwords.check_for_unknown_user(form.password.data)
     elif right_password and user.is_deactivated:
         _record_failed_sign_in(form.email.data, user, "access ended by staff")
         # Only after the right password, so the answer tells nothing to someone guessing.
