@@ -56,7 +56,9 @@ def test_the_tab_shows_what_the_rows_hold(logged_in, account, today):
     links = [a["href"] for a in row.find_all("a")]
     assert links == ["mailto:ada@northwind.example", f"/proofs/{proof_id}", f"/licenses/{license.id}/update",
                      f"/licenses/{license.id}", f"/licenses/{license.id}/remove"]
-    assert row.find("a", string="Update")["hx-get"] == f"/licenses/{license.id}/update"
+    update = row.find("a", href=f"/licenses/{license.id}/update")
+    assert update["hx-get"] == update["href"]
+    assert " ".join(update.get_text(" ").split()) == "Update Office 365 E5"
 
 
 def _day(value):
