@@ -39,13 +39,6 @@ def entry(kind="account.suspended", account=None, at=None, actor_label="staff@pr
 
 
 @pytest.fixture
-def staff(app, admin, login):
-    client = app.test_client()
-    assert login(client, admin.email).headers["Location"] == "/admin/"
-    return client
-
-
-@pytest.fixture
 def two_accounts(make_account):
     return make_account("Northwind Traders"), make_account("Fabrikam")
 

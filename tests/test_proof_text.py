@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import insert_license, page_of, text_of
+from webapp.demo import pdf_of
 from webapp.extensions import db
 from webapp.models import License, LicenseVersion, ProofCheck, ProofDocument
 from webapp.pdf_text import NO_TEXT, READ, TIMED_OUT, UNREADABLE, DocumentText, Limits, read_text
@@ -69,16 +70,7 @@ def build_pdf(streams, compress=False):
             objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
     objects[1] = (b"<< /Type /Pages /Kids [%s] /Count %d /MediaBox [0 0 612 792] "
                   b"/Resources << /Font << /F1 3 0 R >> >> >>" % (b" ".join(kids), len(streams)))
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_of(objects)
 
 
 def proof_pdf(plan="Office 365 E3", seats=25, expires="31 March 2027", tenant=TENANT):
