@@ -13,12 +13,10 @@ and hello world under the same gunicorn settings, alternating for --rounds. Prin
 ratio to hello world (goal >= 0.25), gunicorn's worker CPU per request, and the SQL statements of each
 page in-process for the whole database and for a tenth of it (goal: the same number).
 """
-import argparse
 import os
 import re
 import secrets
 import statistics
-import subprocess
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -35,6 +33,8 @@ from bench.portal_page import (  # noqa: E402
     Gunicorn,
     cpu_seconds,
     http_get,
+    load_arguments,
+    parsed,
     peewee_statements,
     require_wrk,
     run_bench,
@@ -160,28 +160,11 @@ def check_pages(port, cookie):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", help="seed into this database (default: a fresh SQLite file in bench/results/)")
-    parser.add_argument("--accounts", type=int, default=10_000)
-    parser.add_argument("--per-account", type=int, default=25)
+    parser = load_arguments(__doc__, time_limit=1200)
     parser.add_argument("--pending", type=int, default=50, help="latest versions left waiting in the review queue")
     parser.add_argument("--app-root", type=Path, default=ROOT,
                         help="serve wsgi:app from this checkout (default: this one), e.g. a baseline worktree")
-    parser.add_argument("--quick", action="store_true", help="200 accounts and 3 s runs: a smoke check")
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--worker-class", default="sync")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--wrk-connections", type=int, default=8)
-    parser.add_argument("--keep-database", action="store_true")
-    parser.add_argument("--time-limit", type=int, default=1200)
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.accounts, args.duration, args.warmup = 200, 3, 1
-    return args
+    return parsed(parser, argv)
 
 
 def run(args, database_url, stamp):

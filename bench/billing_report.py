@@ -14,7 +14,6 @@ after this month's cycles started), then:
    GET /api/v1/billing?per_page=100 (a page in the middle) with a bearer token, and against hello
    world; prints requests/s and their ratio.
 """
-import argparse
 import os
 import secrets
 import statistics
@@ -31,7 +30,9 @@ ROOT = BENCH.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.portal_page import RESULTS, Gunicorn, http_get, peewee_statements, require_wrk, run_bench, run_wrk  # noqa: E402
+from bench.portal_page import (  # noqa: E402
+    RESULTS, Gunicorn, http_get, load_arguments, parsed, peewee_statements, require_wrk, run_bench, run_wrk,
+)
 from bench.seed import seed  # noqa: E402
 from config import Config  # noqa: E402
 from webapp.licensing import business_today  # noqa: E402
@@ -40,25 +41,8 @@ GNU_TIME = "/usr/bin/time"
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", help="seed into this database (default: a fresh SQLite file in bench/results/)")
-    parser.add_argument("--accounts", type=int, default=10_000)
-    parser.add_argument("--per-account", type=int, default=25)
-    parser.add_argument("--quick", action="store_true", help="200 accounts and 3 s runs: a smoke check")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=1, help="alternate the wrk runs this many times; report medians")
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--worker-class", default="sync")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--wrk-connections", type=int, default=8)
-    parser.add_argument("--keep-database", action="store_true")
-    parser.add_argument("--time-limit", type=int, default=900)
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.accounts, args.duration, args.warmup = 200, 3, 1
-    return args
+    parser = load_arguments(__doc__)
+    return parsed(parser, argv)
 
 
 def add_history(app, today):

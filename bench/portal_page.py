@@ -249,8 +249,9 @@ def check_page(port, cookie, expected_rows):
     return tuple(sizes)
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def load_arguments(description, time_limit=900):
+    """The options every load benchmark here takes: the data, gunicorn's settings and wrk's."""
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
     parser.add_argument("--database-url", help="seed into this database (default: a fresh SQLite file in bench/results/)")
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--per-account", type=int, default=25)
@@ -263,17 +264,27 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--wrk-connections", type=int, default=8)
-    parser.add_argument("--no-pool", action="store_true",
-                        help="serve with a new database connection per request (DATABASE_POOL=false)")
     parser.add_argument("--keep-database", action="store_true", help="keep the SQLite file this run created")
-    parser.add_argument("--app-root", type=Path, default=ROOT,
-                        help="serve wsgi:app from this checkout (default: this one), e.g. a baseline worktree")
-    parser.add_argument("--show-queries", action="store_true", help="print the SQL of each counted page")
-    parser.add_argument("--time-limit", type=int, default=900, help="give up after this many seconds")
+    parser.add_argument("--time-limit", type=int, default=time_limit, help="give up after this many seconds")
+    return parser
+
+
+def parsed(parser, argv):
+    """The options, with --quick's smaller data and shorter runs applied."""
     args = parser.parse_args(argv)
     if args.quick:
         args.accounts, args.duration, args.warmup = 200, 3, 1
     return args
+
+
+def parse_args(argv):
+    parser = load_arguments(__doc__)
+    parser.add_argument("--no-pool", action="store_true",
+                        help="serve with a new database connection per request (DATABASE_POOL=false)")
+    parser.add_argument("--app-root", type=Path, default=ROOT,
+                        help="serve wsgi:app from this checkout (default: this one), e.g. a baseline worktree")
+    parser.add_argument("--show-queries", action="store_true", help="print the SQL of each counted page")
+    return parsed(parser, argv)
 
 
 def require_wrk():
