@@ -176,7 +176,10 @@ def test_the_answer_takes_about_as_long_whether_or_not_the_address_exists(mail_a
         client = mail_app.test_client()
         started = time.perf_counter()
         assert ask_reset(client, email).status_code == 200
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        # The email goes out after the answer; let it finish so it is not counted in the next answer.
+        finish_reset_emails()
+        return elapsed
 
     for email in ("warm@northwind.example", known[0]):
         timed(email)

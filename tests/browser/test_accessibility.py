@@ -290,6 +290,8 @@ def visit(page, portal, world, scan):
     if scan.then:
         scan.then(page, world)
     page.wait_for_load_state("load")
+    # Scan the settled page: while htmx is still finishing a request, its buttons are dimmed on purpose.
+    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
 
 
 def axe_violations(page):
