@@ -156,6 +156,8 @@ def test_no_console_errors_or_csp_violations(page, portal, customer, entered_lic
     log_in(page, customer)
     page.get_by_role("link", name="Client Licenses").click()
     expect(page.locator("#license-table")).to_contain_text("Office 365 E3")
+    # The tab was already open: let its boosted reload finish, or it lands on top of the form.
+    page.wait_for_load_state("networkidle")
     page.get_by_role("link", name="Add License").click()
     expect(page.get_by_role("heading", name="Add License")).to_be_visible()
     page.get_by_role("link", name="Update").click()
