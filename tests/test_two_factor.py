@@ -205,6 +205,40 @@ def test_the_code_after_the_password_opens_the_admin_pages(app, client, enrolled
     assert client.get("/login/code").status_code == 302  # nothing more is owed
 
 
+def _with_cookie(app, value):
+    """A new browser holding one session cookie value."""
+    browser = app.test_client()
+    browser.set_cookie("session", value)
+    return browser
+
+
+def test_the_sign_in_gets_a_new_id_when_the_code_is_given(app, client, enrolled_admin, login, secret):
+    """A copy of the cookie taken between the password and the code is worth nothing afterwards."""
+    login(client, enrolled_admin.email)
+    before = client.get_cookie("session").value
+    assert client.post("/login/code", data={"code": pyotp.TOTP(secret).now()}).status_code == 302
+    after = client.get_cookie("session").value
+    assert after != before
+    stolen = _with_cookie(app, before).get("/admin/")
+    assert stolen.status_code == 302 and _path(stolen) == "/login"
+    assert _with_cookie(app, after).get("/admin/").status_code == 200
+    with db.database.connection_context():  # renewed, not added: one sign-in, one row
+        assert LoginSession.select().where(LoginSession.user == enrolled_admin.id).count() == 1
+
+
+def test_the_sign_in_gets_a_new_id_when_enrolment_ends(app, client, admin, login):
+    login(client, admin.email)
+    secret = _secret_on(client.get("/two-factor").get_data(as_text=True))
+    before = client.get_cookie("session").value
+    assert client.post("/two-factor", data={"code": pyotp.TOTP(secret).now()}).status_code == 200
+    after = client.get_cookie("session").value
+    assert after != before
+    assert _path(_with_cookie(app, before).get("/admin/")) == "/login"
+    assert _with_cookie(app, after).get("/admin/").status_code == 200
+    with db.database.connection_context():
+        assert LoginSession.select().where(LoginSession.user == admin.id).count() == 1
+
+
 def test_the_page_asked_for_first_is_opened_after_the_code(app, client, enrolled_admin, secret):
     signed_in = client.post("/login", data={"email": enrolled_admin.email, "password": "correct horse battery staple",
                                             "next": "/admin/billing"})

@@ -81,11 +81,18 @@ def load_session_user(token, idle_timeout, lifetime, now=None):
     return user
 
 
-def pass_second_factor(token, now=None):
-    """Record that this sign-in passed the second factor; the enrolment page's secret is no longer needed."""
-    LoginSession.update(second_factor_at=now or utcnow(), pending_totp_secret=None).where(
-        LoginSession.id == _digest(token)
+def pass_second_factor(user, now=None):
+    """Record that `user`'s sign-in passed the second factor; it goes on under a new random id, returned.
+
+    The id the cookie carried until now stops working, so a copy of the cookie taken before the code
+    was given signs nobody in. The enrolment page's secret is no longer needed and goes too.
+    """
+    token = secrets.token_urlsafe(32)
+    LoginSession.update(id=_digest(token), second_factor_at=now or utcnow(), pending_totp_secret=None).where(
+        LoginSession.id == _digest(user.session_token)
     ).execute()
+    user.session_token = token
+    return token
 
 
 def hold_pending_secret(token, secret):

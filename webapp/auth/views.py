@@ -226,7 +226,9 @@ def second_factor():
         )
         return render_template("auth/second_factor.html", form=form), 401
     login_throttle.give_back(reservation)
-    sessions.pass_second_factor(current_user.get_session_id())
+    user = current_user._get_current_object()
+    sessions.pass_second_factor(user)
+    login_user(user)  # the cookie now names the renewed sign-in
     if passed_with == "recovery":
         left = two_factor.recovery_codes_left(current_user.id)
         flash(f"You signed in with a recovery code; {left} of them {'is' if left == 1 else 'are'} left. "
@@ -261,7 +263,9 @@ def two_factor_setup():
         except two_factor.AlreadyEnrolled:
             return redirect(url_for(".two_factor_setup"))
         if codes:
-            sessions.pass_second_factor(token)
+            user = current_user._get_current_object()
+            sessions.pass_second_factor(user)
+            login_user(user)  # the cookie now names the renewed sign-in
             return render_template(
                 "auth/recovery_codes.html", codes=codes, next=safe_next(form.next.data) or home_for(current_user)
             )
@@ -447,9 +451,9 @@ def change_password():
         user.save()  # ends every session of the user, this one included: a new one follows
         audit.record("user.password_changed", account=user.account_id, subject=user.email,
                      after={"password": "changed on Change password"})
-    token = sessions.start_session(user, request.remote_addr, request.user_agent.string)
+    sessions.start_session(user, request.remote_addr, request.user_agent.string)
     if passed_second_factor:  # this browser gave its code already; the new session carries that on
-        sessions.pass_second_factor(token)
+        sessions.pass_second_factor(user)
         user.second_factor_at = utcnow()
     login_user(user)
     flash("Your password is changed. You were signed out everywhere else.", "success")
