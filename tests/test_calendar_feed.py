@@ -10,7 +10,7 @@ from icalendar import Calendar
 
 from helpers import insert_license, renew_license
 from webapp.extensions import db
-from webapp.models import Account, CalendarFeed
+from webapp.models import Account, AuditEntry, CalendarFeed
 
 
 def make_feed(client):
@@ -72,6 +72,20 @@ def test_regenerate_invalidates_the_old_url(app, logged_in, account):
     assert len(events_of(anonymous.get(new))) == 2
     with db.database.connection_context():
         assert CalendarFeed.select().count() == 1
+
+
+def test_making_the_link_is_on_the_activity_page_without_the_link(app, logged_in, account, user):
+    first = make_feed(logged_in)
+    second = make_feed(logged_in)
+    with db.database.connection_context():
+        entries = list(AuditEntry.select().where(AuditEntry.kind == "calendar_feed.issued").order_by(AuditEntry.id))
+    assert [(e.account_id, e.actor_id, e.actor_label) for e in entries] == [(account.id, user.id, user.email)] * 2
+    assert "created" in entries[0].after and "replaced" in entries[1].after
+    activity = logged_in.get("/activity").get_data(as_text=True)
+    assert activity.count("Calendar link made") == 2
+    for path in (first, second):
+        token = re.search(r"/feeds/calendar/(.+)\.ics$", path).group(1)
+        assert token not in activity and all(token not in (e.subject + e.before + e.after) for e in entries)
 
 
 def test_an_accounts_feed_shows_only_its_own_licenses(app, logged_in, account, make_account, make_user, login):

@@ -126,5 +126,6 @@ KINDS = {
     "signin.throttled": "Sign-in throttled",
     "api_token.created": "API token created",
     "api_token.revoked": "API token revoked",
+    "calendar_feed.issued": "Calendar link made",
     "reminders.run": "Reminder run",
 }

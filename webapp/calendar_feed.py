@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from icalendar import Calendar, Event
 from peewee import IntegrityError
 
+from . import audit
 from .extensions import db
 from .licensing import REMINDER_DAYS_BEFORE
 from .models import Account, CalendarFeed, utcnow
@@ -27,23 +28,29 @@ def has_feed(account_id):
 
 
 def issue_feed_token(account_id, user_id=None):
-    """A new secret token for the account's feed; any earlier one stops working. Returns the token."""
+    """A new secret token for the account's feed; any earlier one stops working. Returns the token.
+
+    The Activity page says who made the link and when (never the link itself).
+    """
     token = secrets.token_urlsafe(32)
     digest = _hash(token)
-    replaced = (
-        CalendarFeed.update(token_hash=digest, created_by=user_id, created_at=utcnow())
-        .where(CalendarFeed.account == account_id)
-        .execute()
-    )
-    if not replaced:
-        try:
-            with db.database.atomic():
-                CalendarFeed.create(account=account_id, token_hash=digest, created_by=user_id)
-        except IntegrityError:
-            # Another Create for the account won the insert; this one replaces its token instead.
-            CalendarFeed.update(token_hash=digest, created_by=user_id).where(
-                CalendarFeed.account == account_id
-            ).execute()
+    with db.database.atomic():
+        replaced = (
+            CalendarFeed.update(token_hash=digest, created_by=user_id, created_at=utcnow())
+            .where(CalendarFeed.account == account_id)
+            .execute()
+        )
+        if not replaced:
+            try:
+                with db.database.atomic():
+                    CalendarFeed.create(account=account_id, token_hash=digest, created_by=user_id)
+            except IntegrityError:
+                # Another Create for the account won the insert; this one replaces its token instead.
+                replaced = CalendarFeed.update(token_hash=digest, created_by=user_id).where(
+                    CalendarFeed.account == account_id
+                ).execute()
+        audit.record("calendar_feed.issued", account=account_id, subject="calendar feed link",
+                     after={"link": "replaced; the earlier link stopped working" if replaced else "created"})
     return token
 
 
