@@ -9,7 +9,8 @@ from conftest import count_queries
 from helpers import field_error, insert_license, log_in_with_csrf, page_of, text_of
 from webapp.demo import demo_pdf
 from webapp.extensions import db
-from webapp.models import License, LicenseVersion, Product, ProofDocument
+from webapp import audit
+from webapp.models import AuditEntry, License, LicenseVersion, Product, ProofDocument
 from webapp.proofs import Upload, store_upload
 
 # Within the expiration horizon (LICENSE_MAX_YEARS_AHEAD) from any day the suite runs on.
@@ -356,6 +357,9 @@ def test_the_upload_is_kept_when_another_field_fails(logged_in, license_form, ac
         version = LicenseVersion.get_by_id(license.current_id)
         assert version.proof_id == int(kept)
         assert bytes(ProofDocument.get_by_id(version.proof_id).content) == pdf
+        (uploaded,) = AuditEntry.select().where(AuditEntry.kind == "proof.uploaded")
+    # The audit trail names the kept file as it would a new one.
+    assert audit.values(uploaded.after) == {"file": "signed-proof.pdf", "bytes": len(pdf), "expires_on": fixed["expires_on"]}
     assert logged_in.get(f"/proofs/{kept}").data == pdf
 
 

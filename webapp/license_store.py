@@ -386,7 +386,10 @@ def _attach(account_id, user, proof):
     """The document a new version uses: a new Upload is stored now; a kept one is held against a purge."""
     if isinstance(proof, Upload):
         return store_upload(proof, account_id, user)
-    held = ProofDocument.select(ProofDocument.id, ProofDocument.text_status, ProofDocument.extracted_text).where(
+    held = ProofDocument.select(
+        ProofDocument.id, ProofDocument.original_name, ProofDocument.size, ProofDocument.text_status,
+        ProofDocument.extracted_text,
+    ).where(
         (ProofDocument.id == proof.id) & (ProofDocument.account == account_id)
     )
     if on_postgresql():
