@@ -112,6 +112,28 @@ def is_backfilled(entry):
     return bool(audit.values(entry.after).get("backfilled"))
 
 
+# How a stored field name reads on the pages (the CSV keeps the names as stored, for machines).
+FIELD_LABELS = {
+    "expires_on": "expiration date",
+    "contact_name": "contact name",
+    "contact_email": "contact email",
+    "review_status": "review",
+    "review_reason": "reason given",
+    "retired_at": "removed at (UTC)",
+    "bytes": "size in bytes",
+    "is_authorized": "authorized",
+    "billing_day": "billing day",
+    "recovery_codes": "recovery codes",
+    "run_date": "as of",
+    "exit_status": "exit status",
+}
+
+
+def field_label(field):
+    """Words for a stored field name: "expires_on" reads "expiration date"; any other loses its underscores."""
+    return FIELD_LABELS.get(field, field.replace("_", " "))
+
+
 def changes(entry):
     """[(field, before, after)] of an entry's values; a side the entry does not have is None."""
     before, after = audit.values(entry.before), audit.values(entry.after)
