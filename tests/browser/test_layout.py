@@ -43,12 +43,19 @@ def test_on_a_phone_each_license_is_a_stacked_card_naming_its_plan_beside_update
     # Each value is named by its column.
     expiry = row.locator('td[data-label="Expiration date"]')
     assert expiry.evaluate("cell => getComputedStyle(cell, '::before').content") == '"Expiration date"'
+    # A label that wraps ("Expiration / date") makes its cell taller instead of running into the next one.
+    for cell in row.locator("td[data-label]").all():
+        label, height = cell.evaluate("cell => [parseFloat(getComputedStyle(cell, '::before').height), cell.clientHeight]")
+        assert label <= height, cell.get_attribute("data-label")
 
     page.set_viewport_size(LAPTOP)
     # On a wide screen it is a table again: the plan beside Update is for screen readers only.
     boxes = [cell.bounding_box() for cell in row.locator("td").all()]
     assert len({round(box["y"]) for box in boxes}) == 1
     assert row.locator(".row-plan").bounding_box()["width"] <= 1
+    # The whole table fits a laptop's width: Remove is not hidden past the table's scroll edge.
+    assert page.evaluate("(box => box.scrollWidth - box.clientWidth)(document.querySelector('.table-scroll'))") <= 0
+    assert row.get_by_role("link", name=f"Remove {PLAN}").bounding_box()["x"] + 10 < LAPTOP["width"]
 
 
 def test_on_a_phone_the_form_fits(page, portal, world):  # noqa: F811
