@@ -23,8 +23,12 @@ run: $(STAMP)
 	@echo "Open http://$(HOST):$(PORT)/ and log in with one of the users above (Ctrl-C stops)."
 	@PORTAL_ENV=development PORTAL_URL=http://$(HOST):$(PORT) $(BIN)/flask run --host $(HOST) --port $(PORT)
 
+# The suite runs in parallel, one pytest-xdist worker per CPU, each on its own database;
+# `make test PYTEST_WORKERS=0` runs it in one process.
+PYTEST_WORKERS ?= auto
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -8,6 +8,7 @@ import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask import Flask
@@ -61,8 +62,52 @@ def skip_or_fail(reason):
 MEMORY_DIR = Path("/dev/shm")
 
 
+# pytest-xdist names each worker process (gw0, gw1, ...); a serial run has no name.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def _worker_database_url(url, worker):
+    """`url` with the worker's name appended to its database's: portal_tests becomes portal_tests_gw0."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"{parts.path}_{worker}"))
+
+
+def _on_postgresql_server(url, *statements):
+    """Run `statements` on the server of `url`, connected to its `postgres` database, outside any
+    transaction (CREATE and DROP DATABASE refuse to run inside one)."""
+    import psycopg2
+
+    parts = urlsplit(url)
+    connection = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+@contextmanager
+def _worker_postgresql_database(url, worker):
+    """A database of its own for one xdist worker, on the server of `url`, created empty and dropped after;
+    workers running at once then never share tables, rows or sequences."""
+    worker_url = _worker_database_url(url, worker)
+    name = urlsplit(worker_url).path.lstrip("/")
+    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'  # FORCE: a pool may still hold a connection
+    _on_postgresql_server(url, drop, f'CREATE DATABASE "{name}"')
+    try:
+        yield worker_url
+    finally:
+        _on_postgresql_server(url, drop)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
+    if TEST_DATABASE_URL and XDIST_WORKER:
+        with _worker_postgresql_database(TEST_DATABASE_URL, XDIST_WORKER) as url:
+            yield url
+        return
     if TEST_DATABASE_URL:
         yield TEST_DATABASE_URL
         return

@@ -1,9 +1,9 @@
 """Schema migrations: the models and the migrations agree, a first-release database upgrades with
 every row intact, an unknown database is refused untouched, and a failing migration rolls back.
 
-Each test gets an empty database of the kind under test: a new SQLite file, or the PostgreSQL
-database of TEST_DATABASE_URL with its schema emptied (and emptied again afterwards, so the next
-test's `app` fixture migrates it from scratch).
+Each test gets an empty database of the kind under test: a new SQLite file, or this test process's
+PostgreSQL database (TEST_DATABASE_URL, or a parallel worker's own copy of it) with its schema emptied
+(and emptied again afterwards, so the next test's `app` fixture migrates it from scratch).
 """
 import hashlib
 import json
@@ -38,9 +38,9 @@ def _drop_everything(database):
 
 
 @pytest.fixture
-def blank_url(tmp_path):
+def blank_url(tmp_path, database_url):
     """The URL of an empty database of the kind under test."""
-    url = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'blank.sqlite3'}"
+    url = database_url if ON_POSTGRES else f"sqlite:///{tmp_path / 'blank.sqlite3'}"
     database = open_database(url)
     with database.connection_context():
         _drop_everything(database)

@@ -3,6 +3,7 @@
 This folder is a package (it has an __init__.py) so that its conftest is imported as
 `browser.conftest` and does not replace the `conftest` module the other test files import from.
 """
+import fcntl
 import os
 import shutil
 import subprocess
@@ -185,13 +186,19 @@ AXE_DIR = os.environ.get("AXE_CORE_DIR") or os.path.join(os.path.dirname(__file_
 def axe_script():
     """The path of axe.min.js; `npm install` fetches it into AXE_DIR the first time (.ci/run does it first)."""
     script = os.path.join(AXE_DIR, "node_modules", "axe-core", "axe.min.js")
-    if not os.path.exists(script):
-        if shutil.which("npm") is None:
-            skip_or_fail("npm is not installed: it fetches axe-core for the accessibility tests")
-        installed = subprocess.run(
-            ["npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", AXE_DIR, AXE_VERSION],
-            capture_output=True, text=True, timeout=300,
-        )
-        if installed.returncode != 0 or not os.path.exists(script):
-            skip_or_fail(f"npm could not install {AXE_VERSION}: {installed.stderr.strip()[-500:]}")
+    if os.path.exists(script):
+        return script
+    os.makedirs(AXE_DIR, exist_ok=True)
+    # Parallel workers (pytest-xdist) each ask for it: one installs while the others wait, then find it.
+    with open(os.path.join(AXE_DIR, ".install.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(script):
+            if shutil.which("npm") is None:
+                skip_or_fail("npm is not installed: it fetches axe-core for the accessibility tests")
+            installed = subprocess.run(
+                ["npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", AXE_DIR, AXE_VERSION],
+                capture_output=True, text=True, timeout=300,
+            )
+            if installed.returncode != 0 or not os.path.exists(script):
+                skip_or_fail(f"npm could not install {AXE_VERSION}: {installed.stderr.strip()[-500:]}")
     return script

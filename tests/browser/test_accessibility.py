@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import PASSWORD, _empty_database
+from helpers import create_user
 from webapp import license_store, tokens, two_factor
 from webapp.extensions import db
 from webapp.models import AccessToken, Account, Product, User, utcnow
@@ -241,13 +242,6 @@ class World:
         return self.emails[CUSTOMER]
 
 
-def _person(email, account=None, authorized=True, admin=False, name=""):
-    user = User(email=email, account=account, is_authorized=authorized, is_admin=admin, name=name)
-    user.set_password(PASSWORD)
-    user.save()
-    return user
-
-
 @pytest.fixture
 def world(portal, pdf):
     _empty_database()
@@ -255,11 +249,15 @@ def world(portal, pdf):
     with db.database.connection_context():
         account = Account.create(name="Northwind Traders")
         suspended = Account.create(name="Fabrikam Ltd", status=Account.SUSPENDED)
-        customer = _person("pat@northwind.example", account, name="Pat Doe")
-        unauthorized = _person("lee@northwind.example", account, authorized=False, name="Lee Roe")
-        _person("kim@fabrikam.example", suspended)
-        _person(STAFF_EMAIL, admin=True, name="Sam Staff")
-        guarded = _person(GUARDED_EMAIL, admin=True)
+    # Hashed in the app's context, so with TestConfig's cheap method: outside it, each user cost a
+    # production scrypt hash here and another at every login.
+    customer = create_user(portal.app, "pat@northwind.example", account, name="Pat Doe")
+    unauthorized = create_user(portal.app, "lee@northwind.example", account, authorized=False, name="Lee Roe")
+    create_user(portal.app, "kim@fabrikam.example", suspended)
+    create_user(portal.app, STAFF_EMAIL, admin=True, name="Sam Staff")
+    guarded = create_user(portal.app, GUARDED_EMAIL, admin=True)
+    invited = create_user(portal.app, "new@northwind.example", account)
+    with db.database.connection_context():
         User.update(totp_secret=two_factor.new_secret()).where(User.id == guarded.id).execute()
         two_factor.issue_recovery_codes(guarded.id)
         product = Product.get(Product.name == "MS Office 365")
@@ -268,7 +266,6 @@ def world(portal, pdf):
                  "tenant": "northwind.onmicrosoft.com", "contact_name": "Pat Doe",
                  "contact_email": "pat@northwind.example"}
         license = license_store.add_license(account, customer.id, product, PLAN, terms, proof)
-        invited = _person("new@northwind.example", account)
         token = tokens.issue(invited.id, AccessToken.RESET, timedelta(hours=1), utcnow())
     return World(
         today=today, pdf=pdf,

@@ -4,8 +4,9 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import PASSWORD, _empty_database
+from helpers import create_user
 from webapp.extensions import db
-from webapp.models import Account, User
+from webapp.models import Account
 
 pytestmark = pytest.mark.browser
 
@@ -15,9 +16,7 @@ def test_filter_sort_and_pages_swap_the_list_and_push_the_url(page, portal):
     with db.database.connection_context():
         Account.insert_many([{"name": f"Account {n:03}", "status": Account.SUSPENDED if n % 2 else Account.ACTIVE}
                              for n in range(120)]).execute()
-        admin = User(email="staff@provider.example", is_admin=True)
-        admin.set_password(PASSWORD)
-        admin.save()
+    create_user(portal.app, "staff@provider.example", admin=True)
     errors = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(f"{portal.url}/login")

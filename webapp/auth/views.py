@@ -369,9 +369,11 @@ def forgot_password():
         else:
             tokens.purge_spent(clock(), current_app.config["PASSWORD_RESET_VALID_FOR"])
     message = _reset_email(email, user.name if user else "", token)
+    # The page is rendered before the sending thread starts, so that thread does not slow the answer down.
+    response = render("auth/forgot_password.html", "auth/_forgot_form.html", form=form, sent=True, email=email)
     if user is not None:
         _send_in_background(message)
-    return render("auth/forgot_password.html", "auth/_forgot_form.html", form=form, sent=True, email=email)
+    return response
 
 
 def _link_refused(refusal):
