@@ -61,6 +61,18 @@ def choose_proof(page, pdf, name="proof.pdf"):
     chooser.value.set_files({"name": name, "mimeType": "application/pdf", "buffer": pdf})
 
 
+@pytest.fixture(autouse=True)
+def file_chooser_intercepted(page):
+    """Listen for file choosers from the start.
+
+    Playwright asks the browser to hand it file choosers when a first listener is added, without
+    waiting for the answer: a Space pressed right after `expect_file_chooser` could reach the page
+    first, open a chooser nobody sees, and time out (seen under load). A listener added with the page
+    has that settled long before any key is pressed; `choose_proof` still answers each chooser.
+    """
+    page.on("filechooser", lambda chooser: None)
+
+
 @pytest.fixture
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "en-US"}
