@@ -67,17 +67,18 @@ def monthly_expiries(expiries, today):
 def expiries_from_database(today):
     """Current versions expiring in the 12 months, summed per day and account status: one query.
 
-    A plan the customer removed no longer expires for anyone.
+    It starts from the licenses' own copy of their current expiration date (License.expires_on), so the
+    database reads only the plans in the timeline's months. A plan the customer removed no longer
+    expires for anyone.
     """
     first, last = timeline_range(today)
     query = (
-        LicenseVersion.select(
-            LicenseVersion.expires_on, Account.status, fn.COUNT(LicenseVersion.id), fn.SUM(LicenseVersion.seats)
-        )
-        .join(License, on=(License.current == LicenseVersion.id))
+        License.select(License.expires_on, Account.status, fn.COUNT(License.id), fn.SUM(LicenseVersion.seats))
+        .join(LicenseVersion, on=(License.current == LicenseVersion.id))
+        .switch(License)
         .join(Account, on=(License.account == Account.id))
-        .where(LicenseVersion.expires_on.between(first, last) & License.retired_at.is_null())
-        .group_by(LicenseVersion.expires_on, Account.status)
+        .where(License.expires_on.between(first, last) & License.retired_at.is_null())
+        .group_by(License.expires_on, Account.status)
         .tuples()
     )
     return [(expires_on, status, int(plans), int(seats or 0)) for expires_on, status, plans, seats in query]

@@ -421,8 +421,8 @@ def check_columns(document, plan, terms):
 
 def _add_version(license, user, terms, proof, replaces=None):
     version = LicenseVersion.create(license=license.id, submitted_by=user, proof=proof.id, **terms)
-    License.update(current=version.id).where(License.id == license.id).execute()
-    license.current = version
+    License.update(current=version.id, expires_on=version.expires_on).where(License.id == license.id).execute()
+    license.current, license.expires_on = version, version.expires_on
     ProofCheck.create(version=version.id, **check_columns(proof, license.plan, terms))
     if replaces is not None and replaces.id != proof.id:
         discard_unattached(license.account_id, replaces.id)

@@ -1,0 +1,22 @@
+"""The current version's expiration date on the license itself (issue 12), with a partial index.
+
+The dashboard's 12-month expiry timeline read every license joined to its current version; on
+PostgreSQL at 250k licenses that was a scan of the whole license table per request. The new column
+is set with `current` by the code that adds a version; this migration fills it for every existing
+license from its current version (NULL for a license without one), then indexes it among the
+licenses not removed.
+"""
+from peewee import SQL, DateField
+
+INDEX = "license_expires_on_not_retired"
+
+
+def up(migrator, db):
+    migrator.migrate(migrator.add_column("license", "expires_on", DateField(null=True)))
+    db.execute_sql(
+        'UPDATE "license" SET "expires_on" = '
+        '(SELECT "v"."expires_on" FROM "licenseversion" AS "v" WHERE "v"."id" = "license"."current_id")'
+    )
+    migrator.migrate(
+        migrator.add_index("license", ("expires_on",), False, where=SQL('"retired_at" IS NULL'), name=INDEX),
+    )
