@@ -176,8 +176,8 @@ class License(db.Model):
     retired_at = DateTimeField(null=True)
     retired_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     # The current version's expiration date, set with `current` (license_store._add_version is the one
-    # place that changes it): the dashboard's expiry timeline finds the plans expiring in its months
-    # through an index on it, instead of joining every license to its current version.
+    # place that changes it): the dashboard's expiry timeline and the accounts list's date filters and
+    # sort find licenses by it through an index, instead of joining every license to its current version.
     expires_on = DateField(null=True)
 
     @property
@@ -193,8 +193,14 @@ License.add_index(
         where=License.retired_at.is_null(), name="license_unique_plan_not_retired",
     )
 )
+# The expiry timeline's months, the accounts list's expired and expiring filters, and its sort by
+# each account's earliest expiration, among the licenses not removed.
 License.add_index(
     License.index(License.expires_on, where=License.retired_at.is_null(), name="license_expires_on_not_retired")
+)
+License.add_index(
+    License.index(License.account, License.expires_on, where=License.retired_at.is_null(),
+                  name="license_account_expires_on_not_retired")
 )
 
 
