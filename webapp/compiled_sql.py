@@ -13,7 +13,17 @@ without Peewee's per-row machinery: pages that read a thousand rows spent most o
 """
 from datetime import date, datetime
 
-from peewee import AutoField, DateField, DateTimeField, Field, ForeignKeyField, IntegerField, Value, _StringField
+from peewee import (
+    AutoField,
+    CharField,
+    DateField,
+    DateTimeField,
+    Field,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+    Value,
+)
 
 from .extensions import db
 
@@ -81,7 +91,8 @@ def value_reader(column):
         return _iso_reader(date.fromisoformat, column)
     # Integers and text come from both drivers as Peewee would give them (SQLite's column affinity
     # stores integer-looking values of an INTEGER column as integers, anything in a text column as text).
-    if type(column) in (IntegerField, AutoField) or isinstance(column, _StringField):
+    # Exactly these integer types: a subclass may convert (TimestampField gives a datetime).
+    if type(column) in (IntegerField, AutoField) or isinstance(column, (CharField, TextField)):
         return None
     return column.python_value if isinstance(column, Field) else None
 
