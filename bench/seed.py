@@ -189,9 +189,10 @@ def _seed_rows(database, accounts, per_account, today, due, due_within_days, use
             return soon[(k * due // total) % due_within_days]
         return far[k % len(far)]
 
-    _bulk_insert(database, License, ("id", "account", "product", "plan", "plan_key", "current", "expires_on"), (
+    _bulk_insert(database, License, ("id", "account", "product", "plan", "plan_key", "current", "expires_on",
+                                     "seats"), (
         (license_id + k, a, product_id, f"Bench Plan {k % per_account + 1:03d}",
-         f"bench plan {k % per_account + 1:03d}", version_id + k, expires_on(k))
+         f"bench plan {k % per_account + 1:03d}", version_id + k, expires_on(k), 1 + k % 50)
         for k, a, _ in owners()
     ))
     _bulk_insert(database, LicenseVersion,

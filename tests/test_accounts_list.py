@@ -73,7 +73,7 @@ def _put_licenses(account_id, licenses):
                 contact_name="Pat", contact_email="pat@example.com", proof=proof, review_status=review,
             ).execute()
         # As license_store does: the license keeps its current version's date, which the list's SQL reads.
-        License.update(current=version_id, expires_on=expires_on).where(License.id == license_id).execute()
+        License.update(current=version_id, expires_on=expires_on, seats=5).where(License.id == license_id).execute()
 
 
 def listed(staff, **params):
@@ -317,7 +317,8 @@ def bulk_accounts(count, today, start=0):
 
         # Each license carries its current version's date, as license_store writes it.
         for batch in _batches([{"id": i, "account": i, "product": product, "plan": "Office 365 E3",
-                                "plan_key": "office 365 e3", "expires_on": expires_on(i)} for i in with_license]):
+                                "plan_key": "office 365 e3", "expires_on": expires_on(i), "seats": 5}
+                               for i in with_license]):
             License.insert_many(batch).execute()
         for batch in _batches([{"id": i, "license": i, "seats": 5, "term": "Yearly",
                                 "expires_on": expires_on(i), "tenant": "t.onmicrosoft.com",

@@ -409,8 +409,10 @@ def check_columns(document, plan, terms):
 
 def _add_version(license, user, terms, proof, replaces=None):
     version = LicenseVersion.create(license=license.id, submitted_by=user, proof=proof.id, **terms)
-    License.update(current=version.id, expires_on=version.expires_on).where(License.id == license.id).execute()
-    license.current, license.expires_on = version, version.expires_on
+    License.update(current=version.id, expires_on=version.expires_on, seats=version.seats).where(
+        License.id == license.id
+    ).execute()
+    license.current, license.expires_on, license.seats = version, version.expires_on, version.seats
     ProofCheck.create(version=version.id, **check_columns(proof, license.plan, terms))
     if replaces is not None and replaces.id != proof.id:
         discard_unattached(license.account_id, replaces.id)

@@ -178,10 +178,12 @@ class License(db.Model):
     # cycle, gets no reminders, and stays, with its versions, for staff and for past cycles.
     retired_at = DateTimeField(null=True)
     retired_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
-    # The current version's expiration date, set with `current` (license_store._add_version is the one
-    # place that changes it): the dashboard's expiry timeline and the accounts list's date filters and
-    # sort find licenses by it through an index, instead of joining every license to its current version.
+    # The current version's expiration date and seats, set with `current` (license_store._add_version is
+    # the one place that changes it): the dashboard's expiry timeline and the accounts list's date filters
+    # and sort find licenses by them through an index, instead of joining every license to its current
+    # version.
     expires_on = DateField(null=True)
+    seats = IntegerField(null=True)
 
     @property
     def is_retired(self):
@@ -196,10 +198,11 @@ License.add_index(
         where=License.retired_at.is_null(), name="license_unique_plan_not_retired",
     )
 )
-# The expiry timeline's months, the accounts list's expired and expiring filters, and its sort by
-# each account's earliest expiration, among the licenses not removed.
+# The expiry timeline's months (the index holds all it sums), the accounts list's expired and expiring
+# filters, and its sort by each account's earliest expiration, among the licenses not removed.
 License.add_index(
-    License.index(License.expires_on, where=License.retired_at.is_null(), name="license_expires_on_not_retired")
+    License.index(License.expires_on, License.account, License.seats, where=License.retired_at.is_null(),
+                  name="license_expires_on_not_retired")
 )
 License.add_index(
     License.index(License.account, License.expires_on, where=License.retired_at.is_null(),
