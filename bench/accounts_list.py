@@ -3,6 +3,7 @@
     .venv/bin/python bench/accounts_list.py                # 10k accounts x 25 licenses on a fresh SQLite file
     .venv/bin/python bench/accounts_list.py --quick        # 200 accounts, 3 s runs: a smoke check
     .venv/bin/python bench/accounts_list.py --database-url postgresql://postgres@127.0.0.1:5432/bench_accounts
+    .venv/bin/python bench/accounts_list.py --app-root /tmp/base   # serve another checkout (a baseline)
 
 Seeds the database (bench/seed.py, 1,000 licenses expiring within 30 days), rejects every 97th
 license's proof, suspends every 17th account and switches every 13th to subscription, adds a staff
@@ -51,6 +52,8 @@ GOAL_PAGE = "first page"
 
 def parse_args(argv):
     parser = load_arguments(__doc__)
+    parser.add_argument("--app-root", type=Path, default=ROOT,
+                        help="serve wsgi:app from this checkout (default: this one), e.g. a baseline worktree")
     return parsed(parser, argv)
 
 
@@ -162,7 +165,7 @@ def main(argv=None):
 
 def run(args, database_url, stamp):
     today = business_today(Config.BUSINESS_TIMEZONE)
-    print(f"Database: {database_url.split('@')[-1]}")
+    print(f"Database: {database_url.split('@')[-1]}; serving {args.app_root}")
     seeded = seed(database_url, args.accounts, args.per_account, today, due=min(1000, args.accounts), users=False)
     print(f"Seeded {seeded.accounts} accounts x {seeded.licenses_per_account} licenses = {seeded.licenses} "
           f"in {seeded.seconds} s")
@@ -174,7 +177,7 @@ def run(args, database_url, stamp):
                       ADMIN_2FA_REQUIRED="true")
     results = {}
     with ExitStack() as servers:
-        portal = servers.enter_context(Gunicorn("wsgi:app", ROOT, portal_env, args,
+        portal = servers.enter_context(Gunicorn("wsgi:app", args.app_root, portal_env, args,
                                                 RESULTS / f"gunicorn-accounts-{stamp}.log"))
         hello = servers.enter_context(Gunicorn("hello_app:app", BENCH, dict(os.environ), args,
                                                RESULTS / f"gunicorn-hello-{stamp}.log"))

@@ -183,18 +183,18 @@ def _seed_rows(database, accounts, per_account, today, due, due_within_days, use
                      (proof_id + k, a, pdf, sha256, len(pdf), f"proof-{license_id + k}.pdf", "application/pdf", u)
                      for k, a, u in owners()
                  ))
-    _bulk_insert(database, License, ("id", "account", "product", "plan", "plan_key", "current"), (
-        (license_id + k, a, product_id, f"Bench Plan {k % per_account + 1:03d}",
-         f"bench plan {k % per_account + 1:03d}", version_id + k)
-        for k, a, _ in owners()
-    ))
-
     def expires_on(k):
         # `due` of the `total` licenses, evenly spaced, so they fall on as many accounts as possible.
         if due and (k + 1) * due // total != k * due // total:
             return soon[(k * due // total) % due_within_days]
         return far[k % len(far)]
 
+    _bulk_insert(database, License, ("id", "account", "product", "plan", "plan_key", "current", "expires_on",
+                                     "seats"), (
+        (license_id + k, a, product_id, f"Bench Plan {k % per_account + 1:03d}",
+         f"bench plan {k % per_account + 1:03d}", version_id + k, expires_on(k), 1 + k % 50)
+        for k, a, _ in owners()
+    ))
     _bulk_insert(database, LicenseVersion,
                  ("id", "license", "seats", "term", "expires_on", "tenant", "contact_name", "contact_email",
                   "proof", "submitted_by"), (

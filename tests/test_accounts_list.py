@@ -72,7 +72,8 @@ def _put_licenses(account_id, licenses):
                 license=license_id, seats=5, term="Yearly", expires_on=expires_on, tenant="t.onmicrosoft.com",
                 contact_name="Pat", contact_email="pat@example.com", proof=proof, review_status=review,
             ).execute()
-        License.update(current=version_id).where(License.id == license_id).execute()
+        # As license_store does: the license keeps its current version's date, which the list's SQL reads.
+        License.update(current=version_id, expires_on=expires_on, seats=5).where(License.id == license_id).execute()
 
 
 def listed(staff, **params):
@@ -310,11 +311,17 @@ def bulk_accounts(count, today, start=0):
         proof = ProofDocument.insert(account=first + 1, content=b"%PDF-1.4\n", sha256="0" * 64, size=9,
                                      original_name="proof.pdf", media_type="application/pdf").execute()
         with_license = [i for i in ids if i % 2]
+
+        def expires_on(i):
+            return today + timedelta(days=i * 7 % 90 - 10)
+
+        # Each license carries its current version's date, as license_store writes it.
         for batch in _batches([{"id": i, "account": i, "product": product, "plan": "Office 365 E3",
-                                "plan_key": "office 365 e3"} for i in with_license]):
+                                "plan_key": "office 365 e3", "expires_on": expires_on(i), "seats": 5}
+                               for i in with_license]):
             License.insert_many(batch).execute()
         for batch in _batches([{"id": i, "license": i, "seats": 5, "term": "Yearly",
-                                "expires_on": today + timedelta(days=i * 7 % 90 - 10), "tenant": "t.onmicrosoft.com",
+                                "expires_on": expires_on(i), "tenant": "t.onmicrosoft.com",
                                 "contact_name": "Pat", "contact_email": "pat@example.com", "proof": proof,
                                 "review_status": (ACCEPTED, PENDING, REJECTED)[i % 3]} for i in with_license]):
             LicenseVersion.insert_many(batch).execute()

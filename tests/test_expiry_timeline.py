@@ -79,3 +79,19 @@ def test_the_timeline_is_one_query_whatever_the_number_of_licenses(app, client, 
     with count_queries() as many:
         client.get("/admin/")
     assert len(few) == len(many)
+
+
+def test_a_renewal_moves_its_plan_and_its_seats(app, client, admin, login, make_account, today):
+    """The timeline reads the license's copy of its current date and seats: a renewal must move both."""
+    account = make_account("Alpine Ski House")
+    next_month = date(today.year + today.month // 12, today.month % 12 + 1, 1)
+    month_after = date(next_month.year + next_month.month // 12, next_month.month % 12 + 1, 1)
+    license = insert_license(account, expires_on=next_month, seats=10)
+    renew_license(license, month_after.replace(day=15), submitted_at=datetime.utcnow(), seats=12)
+    login(client, admin.email)
+
+    table = BeautifulSoup(client.get("/admin/").get_data(as_text=True), "html.parser").find(id="expiry-timeline")
+    rows = {tr.find("th").get_text(): [td.get_text() for td in tr.find_all("td")]
+            for tr in table.find("tbody").find_all("tr")}
+    assert rows[f"{next_month:%b %Y}"] == ["0", "0", "0", "0"]
+    assert rows[f"{month_after:%b %Y}"] == ["1", "12", "0", "0"]

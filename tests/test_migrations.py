@@ -450,3 +450,23 @@ def test_db_new_drafts_the_next_migration_from_the_models(blank_url, blank, tmp_
     assert "nickname" in [c.name for c in blank.get_columns("account")]
     db.database.close()
 
+
+
+def test_the_license_expiry_migration_copies_each_current_expiration_date(blank_url, blank):
+    """0013 gives every existing license its current version's expiration date and seats, which the timeline reads."""
+    _load_first_release_schema(blank)
+    today = date.today()
+    _fill_first_release(blank, today)
+    _insert(blank, "license", id=2, account_id=1, product_id=1, plan="Office 365 E1", plan_key="office 365 e1",
+            created_at=datetime(2026, 1, 1), current_id=None)
+    blank.execute_sql('UPDATE "licenseversion" SET "seats" = 30 WHERE "id" = 2')  # the renewal changed the seats
+
+    result = _app(blank_url).test_cli_runner().invoke(args=["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    assert "0013_license_expires_on" in result.output
+    rows = blank.execute_sql('SELECT "id", "expires_on", "seats" FROM "license" ORDER BY "id"').fetchall()
+    # License 1's current version is its renewal (version 2), not the first one; license 2 has none.
+    assert [(row[0], str(row[1]) if row[1] else None, row[2]) for row in rows] == [
+        (1, str(today + timedelta(days=200)), 30), (2, None, None)]
+    db.database.close()

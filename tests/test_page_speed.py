@@ -4,13 +4,14 @@ from datetime import date, timedelta
 
 import pytest
 from flask import url_for
+from peewee import SQL
 
 from conftest import PASSWORD, count_queries
 from helpers import HTMX, insert_license, page_of
 from webapp import account_store, license_store, reminders, sessions
-from webapp.compiled_sql import CompiledSelect, placeholder
+from webapp.compiled_sql import CompiledSelect, placeholder, rows_of
 from webapp.extensions import db
-from webapp.models import License, LicenseVersion, LoginSession, User
+from webapp.models import Account, License, LicenseVersion, LoginSession, User, on_postgresql
 from webapp.row_ids import MAX_ROW_ID
 from webapp.row_urls import row_url
 
@@ -111,6 +112,31 @@ def test_a_compiled_select_fills_each_placeholder_and_refuses_unknown_ones(app, 
             names.run(account_id=account.id)
         with pytest.raises(TypeError):
             names.run(account_id=account.id, email="x", extra=1)
+
+
+def test_rows_of_gives_the_values_peewee_gives(app, account, today):
+    """Dates, times, booleans, foreign keys and NULLs read straight from the cursor, as Peewee reads them;
+    on SQLite also a date that is not one (left as it is) and timestamps with and without fractions."""
+    insert_license(account, expires_on=today + timedelta(days=40), rejected="Blurry")
+    insert_license(account, plan="Office 365 E1", expires_on=today + timedelta(days=400))
+    with db.database.connection_context():
+        if not on_postgresql():
+            LicenseVersion.update(expires_on=SQL("'next spring'"), submitted_at=SQL("'2026-05-04 09:30:15'")).where(
+                LicenseVersion.seats == 25).execute()
+            LicenseVersion.update(reviewed_at=SQL("'2026-05-04 09:30:15.250000'")).where(
+                LicenseVersion.reviewed_at.is_null(False)).execute()
+        query = (
+            License.select(License.id, License.account, License.plan, License.expires_on, License.retired_at,
+                           Account.byol_enrolled, LicenseVersion.seats, LicenseVersion.expires_on,
+                           LicenseVersion.submitted_at, LicenseVersion.reviewed_at, LicenseVersion.review_status)
+            .join(LicenseVersion, on=(License.current == LicenseVersion.id))
+            .switch(License).join(Account)
+            .order_by(License.id)
+        )
+        expected = list(query.clone().tuples())
+        assert len(expected) == 2 and expected[0][5] is True and expected[0][9] is not None
+        assert list(rows_of(query)) == expected
+        assert [type(value) for value in next(rows_of(query))] == [type(value) for value in expected[0]]
 
 
 def test_the_loaded_user_is_clean_so_saving_it_keeps_the_sessions(app, logged_in, user):

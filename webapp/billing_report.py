@@ -14,6 +14,7 @@ from operator import itemgetter
 from peewee import JOIN, fn
 
 from .billing import MODES, AccountHistory, Change, Submission, cycle_billing, format_cycle, start_instant
+from .compiled_sql import rows_of
 from .models import Account, AccountChange, License, LicenseVersion, ReviewEvent
 
 CSV_COLUMNS = (
@@ -121,9 +122,8 @@ def _accounts_with_versions(ids, current_only):
         .join(LicenseVersion, JOIN.LEFT_OUTER, on=on_version)
         .where(Account.id.in_(ids))
         .order_by(Account.name, Account.id)
-        .tuples()
     )
-    for account, rows in groupby(query.iterator(), key=itemgetter(0, 1, 2, 3, 4)):
+    for account, rows in groupby(rows_of(query), key=itemgetter(0, 1, 2, 3, 4)):
         yield (*account, [row[5:] for row in rows if row[5] is not None])
 
 

@@ -5,8 +5,7 @@ from typing import NamedTuple
 from peewee import JOIN, IntegrityError
 
 from . import audit, proof_text, text
-from .compiled_sql import CompiledSelect, placeholder
-from .extensions import db
+from .compiled_sql import CompiledSelect, placeholder, rows_of
 from .licensing import LicenseTerms, business_date, byol_status, license_status
 from .models import (
     License,
@@ -209,8 +208,10 @@ def _terms(plan, seats, expires_on, review_status, reviewed_at, timezone_name):
 def terms_by_account(account_ids, timezone_name):
     """{account id: [LicenseTerms]} for a page of accounts, in one query of only what the roll-up reads.
 
-    Rows as the driver gives them, not models: a page of 50 accounts rolls up over a thousand
-    licenses, and building models (or Peewee's per-value conversion) cost more than the rest of the page.
+    Rows read straight from the cursor (compiled_sql.rows_of), not models: a page of 50 accounts rolls
+    up over a thousand licenses, and building models cost more than the rest of the page. A date that
+    is not one is left as it is, as Peewee leaves it, so only its own account's roll-up fails (the list
+    shows that one as unknown).
     """
     query = (
         License.select(License.account, License.plan, LicenseVersion.seats, LicenseVersion.expires_on,
@@ -220,24 +221,11 @@ def terms_by_account(account_ids, timezone_name):
         .order_by(License.plan_key)
     )
     by_account = {}
-    for account_id, plan, seats, expires_on, review_status, reviewed_at in db.database.execute(query).fetchall():
-        if review_status == LicenseVersion.REJECTED:
-            reviewed_at = LicenseVersion.reviewed_at.python_value(reviewed_at)  # rare: the slow, general path
+    for account_id, plan, seats, expires_on, review_status, reviewed_at in rows_of(query):
         by_account.setdefault(account_id, []).append(
-            _terms(plan, seats, _stored_date(expires_on), review_status, reviewed_at, timezone_name)
+            _terms(plan, seats, expires_on, review_status, reviewed_at, timezone_name)
         )
     return by_account
-
-
-def _stored_date(value):
-    """A date column's value: SQLite's ISO text parsed; one that is not a date is left as it is, as Peewee
-    leaves it, so that only its own account's roll-up fails (the list shows that one as unknown)."""
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return value
-    return value
 
 
 def account_standing(account, licenses, today, *, timezone_name):
@@ -424,8 +412,10 @@ def check_columns(document, plan, terms):
 
 def _add_version(license, user, terms, proof, replaces=None):
     version = LicenseVersion.create(license=license.id, submitted_by=user, proof=proof.id, **terms)
-    License.update(current=version.id).where(License.id == license.id).execute()
-    license.current = version
+    License.update(current=version.id, expires_on=version.expires_on, seats=version.seats).where(
+        License.id == license.id
+    ).execute()
+    license.current, license.expires_on, license.seats = version, version.expires_on, version.seats
     ProofCheck.create(version=version.id, **check_columns(proof, license.plan, terms))
     if replaces is not None and replaces.id != proof.id:
         discard_unattached(license.account_id, replaces.id)
