@@ -30,12 +30,22 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.portal_page import (  # noqa: E402
-    RESULTS, Gunicorn, cpu_seconds, http_get, load_arguments, log_in, parsed, peewee_statements, require_wrk,
-    run_bench, run_wrk, session_cookie,
+    RESULTS,
+    Gunicorn,
+    cpu_seconds,
+    http_get,
+    load_arguments,
+    log_in,
+    parsed,
+    peewee_statements,
+    require_wrk,
+    run_bench,
+    run_wrk,
+    session_cookie,
 )
 from bench.seed import seed  # noqa: E402
 from config import Config  # noqa: E402
-from webapp.licensing import business_today  # noqa: E402
+from webapp.core.clock import business_today  # noqa: E402
 
 RATIO_GOAL = 0.25
 ADMIN_EMAIL = "staff@bench.example"
@@ -59,9 +69,11 @@ def parse_args(argv):
 
 def prepare(database_url, today):
     """Vary the seeded accounts so every filter matches some, and add the admin; return the TOTP secret."""
-    from webapp import create_app, two_factor
+    from webapp import create_app
+    from webapp.accounts.models import Account, User
     from webapp.extensions import db
-    from webapp.models import Account, License, LicenseVersion, User
+    from webapp.identity import two_factor
+    from webapp.licenses.models import License, LicenseVersion
 
     app = create_app(Config, DATABASE_URL=database_url, SECRET_KEY=secrets.token_hex(16))
     secret = two_factor.new_secret()
@@ -103,8 +115,8 @@ def count_statements(app, secret):
         with peewee_statements() as statements:
             response = client.get(path, headers=headers)
         counts[label] = (len(statements), len(ROW_PATTERN.findall(response.data)))
+    from webapp.accounts.models import User
     from webapp.extensions import db
-    from webapp.models import User
 
     with app.app_context(), db.database.connection_context():
         # The served login below may fall in the same 30-s step, which would be refused as a replay.

@@ -43,7 +43,7 @@ from bench.portal_page import (  # noqa: E402
 )
 from bench.seed import BENCH_PASSWORD, seed  # noqa: E402
 from config import Config  # noqa: E402
-from webapp.licensing import business_today  # noqa: E402
+from webapp.core.clock import business_today  # noqa: E402
 
 RATIO_GOAL = 0.25
 ADMIN_EMAIL = "staff@bench.example"
@@ -59,7 +59,8 @@ def _app(database_url):
 
 def leave_in_queue(database_url, pending):
     """Accept every license version but the `pending` latest, which wait in the review queue."""
-    from webapp.models import LicenseVersion, utcnow
+    from webapp.core.clock import utcnow
+    from webapp.licenses.models import LicenseVersion
 
     app = _app(database_url)
     database = app.config["DATABASE"]
@@ -74,7 +75,7 @@ def leave_in_queue(database_url, pending):
 
 def new_staff_admin(database_url):
     """A staff admin with a new authenticator (each sign-in needs a code of its own); returns the TOTP secret."""
-    from webapp.models import User
+    from webapp.accounts.models import User
 
     app = _app(database_url)
     secret = pyotp.random_base32()

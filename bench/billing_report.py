@@ -31,11 +31,19 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.portal_page import (  # noqa: E402
-    RESULTS, Gunicorn, http_get, load_arguments, parsed, peewee_statements, require_wrk, run_bench, run_wrk,
+    RESULTS,
+    Gunicorn,
+    http_get,
+    load_arguments,
+    parsed,
+    peewee_statements,
+    require_wrk,
+    run_bench,
+    run_wrk,
 )
 from bench.seed import seed  # noqa: E402
 from config import Config  # noqa: E402
-from webapp.licensing import business_today  # noqa: E402
+from webapp.core.clock import business_today  # noqa: E402
 
 GNU_TIME = "/usr/bin/time"
 
@@ -47,9 +55,11 @@ def parse_args(argv):
 
 def add_history(app, today):
     """Rejections and enrollment switches after this month's cycles began: the started cycle must read history."""
-    from webapp import account_store
+    from webapp.accounts import store as account_store
+    from webapp.accounts.models import Account, AccountChange
     from webapp.extensions import db
-    from webapp.models import Account, AccountChange, LicenseVersion, ReviewEvent
+    from webapp.licenses.models import LicenseVersion
+    from webapp.review.models import ReviewEvent
 
     with app.app_context(), db.database.connection_context():
         versions = [v for (v,) in LicenseVersion.select(LicenseVersion.id).order_by(LicenseVersion.id).tuples()]
@@ -88,8 +98,8 @@ def run_cli(env, cycle=None):
 
 def count_statements(app, today, one_account):
     """SQL statements of the whole report and of a report for one account."""
-    from webapp import billing_report
-    from webapp.billing import next_cycle
+    from webapp.billing import report as billing_report
+    from webapp.billing.rules import next_cycle
     from webapp.extensions import db
 
     counts = {}
@@ -111,7 +121,8 @@ def main(argv=None):
 
 
 def run(args, database_url, stamp):
-    from webapp import api_tokens, create_app
+    from webapp import create_app
+    from webapp.billing import api_tokens
     from webapp.extensions import db
 
     today = business_today(Config.BUSINESS_TIMEZONE)

@@ -42,7 +42,7 @@ from bench.portal_page import (  # noqa: E402
 )
 from bench.seed import seed  # noqa: E402
 from config import Config  # noqa: E402
-from webapp.licensing import business_today  # noqa: E402
+from webapp.core.clock import business_today  # noqa: E402
 
 RATIO_GOAL = 2.0
 LOAD_BEFORE = f"{os.getloadavg()[0]:.2f}"

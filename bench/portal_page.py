@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
 
 from bench.seed import seed  # noqa: E402
 from config import Config  # noqa: E402
-from webapp.licensing import business_today  # noqa: E402
+from webapp.core.clock import business_today  # noqa: E402
 
 RESULTS = BENCH / "results"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"

@@ -132,8 +132,8 @@ def prerender(database_url, today, port):
     """(sender, [(recipient, bytes)]) for every reminder due: the exact messages the command sends."""
     from config import Config
     from webapp import create_app
+    from webapp.core.mail import portal_url
     from webapp.extensions import db
-    from webapp.mail import portal_url
     from webapp.reminders import preview
     from webapp.reminders.delivery import reminder_email
 
@@ -277,7 +277,7 @@ def main(argv=None):
         return child(args.today)
 
     from config import Config
-    from webapp.licensing import business_today
+    from webapp.core.clock import business_today
 
     today = business_today(Config.BUSINESS_TIMEZONE)
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]

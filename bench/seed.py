@@ -25,18 +25,13 @@ from peewee import PostgresqlDatabase, SqliteDatabase  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
 from config import Config  # noqa: E402
-from webapp import create_app, schema  # noqa: E402
-from webapp.demo import demo_pdf  # noqa: E402
+from webapp import create_app  # noqa: E402
+from webapp import migrations as schema
+from webapp.accounts.models import Account, User
+from webapp.cli.demo import demo_pdf  # noqa: E402
+from webapp.core.clock import business_today  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.licensing import business_today  # noqa: E402
-from webapp.models import (  # noqa: E402
-    Account,
-    License,
-    LicenseVersion,
-    Product,
-    ProofDocument,
-    User,
-)
+from webapp.licenses.models import License, LicenseVersion, Product, ProofDocument
 
 BENCH_PASSWORD = "bench-password"
 BENCH_DOMAIN = "bench.example"

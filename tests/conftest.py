@@ -12,17 +12,23 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask import Flask
+
+# PASSWORD is also importable from here, where test modules have long found it.
+from helpers import PASSWORD, create_user, insert_license, proof_document, reject
 from jinja2 import BytecodeCache
 from peewee import DatabaseError
 
 from config import TestConfig
-# PASSWORD is also importable from here, where test modules have long found it.
-from helpers import PASSWORD, create_user, insert_license, proof_document, reject
-from webapp import create_app, license_store, schema
-from webapp.demo import demo_pdf
+from webapp import create_app
+from webapp import migrations as schema
+from webapp.accounts.models import Account
+from webapp.cli.demo import demo_pdf
+from webapp.core.clock import business_today
+from webapp.core.database import on_postgresql
 from webapp.extensions import db
-from webapp.licensing import business_today
-from webapp.models import MODELS, Account, Product, add_products, on_postgresql
+from webapp.licenses import store as license_store
+from webapp.licenses.models import Product, add_products
+from webapp.migrations import MODELS
 
 
 class _TemplateCache(BytecodeCache):

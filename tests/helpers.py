@@ -11,11 +11,15 @@ from html import unescape
 
 from bs4 import BeautifulSoup, Tag
 
-from webapp import account_store, license_store
-from webapp.demo import demo_pdf
+from webapp.accounts.models import User
+from webapp.cli.demo import demo_pdf
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.models import License, LicenseVersion, Product, ProofDocument, ReviewEvent, User, utcnow
-from webapp.proofs import Upload, store_upload
+from webapp.licenses import store as license_store
+from webapp.licenses.models import License, LicenseVersion, Product, ProofDocument
+from webapp.licenses.proofs import Upload, store_upload
+from webapp.review import store as review_store
+from webapp.review.models import ReviewEvent
 
 PASSWORD = "correct horse battery staple"
 # An expiration date no test day reaches.
@@ -74,7 +78,7 @@ def reject(license, at, reason="Blurry"):
     """Staff reject the license's current proof, as of `at`."""
     with db.database.connection_context():
         current_id = License.get_by_id(license.id).current_id
-        account_store.review_version(current_id, LicenseVersion.REJECTED, reason)
+        review_store.review_version(current_id, LicenseVersion.REJECTED, reason)
         ReviewEvent.update(reviewed_at=at).where(ReviewEvent.version == current_id).execute()
 
 

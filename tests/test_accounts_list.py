@@ -6,14 +6,17 @@ from datetime import date, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
-from peewee import SQL, DataError
+from conftest import count_queries
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from peewee import SQL, DataError
 
-from conftest import count_queries
-from webapp import account_list
+from webapp.accounts import listing as account_list
+from webapp.accounts.models import Account
+from webapp.core.database import on_postgresql
 from webapp.extensions import db
-from webapp.licensing import (
+from webapp.licenses.models import License, LicenseVersion, Product, ProofDocument
+from webapp.licenses.rules import (
     LicenseTerms,
     Status,
     byol_status,
@@ -21,7 +24,6 @@ from webapp.licensing import (
     license_status,
     standing_rank,
 )
-from webapp.models import Account, License, LicenseVersion, Product, ProofDocument, on_postgresql
 
 ACCEPTED, PENDING, REJECTED = LicenseVersion.ACCEPTED, LicenseVersion.PENDING, LicenseVersion.REJECTED
 

@@ -6,13 +6,22 @@ from contextlib import contextmanager
 from datetime import date
 
 import pytest
-
 from conftest import count_queries
-from helpers import insert_license, log_in_with_csrf, messages_of, page_of, reload, renew_license, text_of
-from webapp.demo import demo_pdf
-from webapp.extensions import db
-from webapp.models import Account, AccountChange, LicenseVersion, ReviewEvent, User
+from helpers import (
+    insert_license,
+    log_in_with_csrf,
+    messages_of,
+    page_of,
+    reload,
+    renew_license,
+    text_of,
+)
 
+from webapp.accounts.models import Account, AccountChange, User
+from webapp.cli.demo import demo_pdf
+from webapp.extensions import db
+from webapp.licenses.models import LicenseVersion
+from webapp.review.models import ReviewEvent
 
 # --- Accounts list and account page ----------------------------------------------------------
 

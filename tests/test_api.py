@@ -10,14 +10,15 @@ from datetime import datetime, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
+from conftest import skip_or_fail
+from helpers import insert_license, reject
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from config import TestConfig
-from conftest import skip_or_fail
-from helpers import insert_license, reject
-from webapp import api_tokens, create_app
+from webapp import create_app
+from webapp.billing import api_tokens
+from webapp.billing.models import ApiToken
 from webapp.extensions import db
-from webapp.models import ApiToken
 
 
 def create_token(runner, name="invoicing"):

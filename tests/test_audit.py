@@ -9,15 +9,24 @@ from datetime import timedelta
 
 import pyotp
 import pytest
-
-from config import TestConfig
 from conftest import PASSWORD, count_queries
 from helpers import AUDIT_TAMPERING
-from webapp import account_store, audit, create_app, license_store, tokens
-from webapp.demo import demo_pdf
+
+from config import TestConfig
+from webapp import audit, create_app
+from webapp.accounts import invitations
+from webapp.accounts import store as account_store
+from webapp.accounts.models import Account, User
+from webapp.audit.models import AuditEntry
+from webapp.cli.demo import demo_pdf
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.models import AccessToken, Account, AuditEntry, License, LicenseVersion, Product, User, utcnow
-from webapp.proofs import Upload, store_upload
+from webapp.identity import links as tokens
+from webapp.identity.models import AccessToken
+from webapp.licenses import store as license_store
+from webapp.licenses.models import License, LicenseVersion, Product
+from webapp.licenses.proofs import Upload, store_upload
+from webapp.review import store as review_store
 
 NEW_PASSWORD = "a long new passphrase for the audit"
 
@@ -441,11 +450,11 @@ def test_a_change_that_rolls_back_leaves_no_entry(app, account, user, change):
                 if change == "suspend":
                     assert account_store.set_account_status(account.id, Account.SUSPENDED)
                 elif change == "review":
-                    assert account_store.review_version(license.current.id, LicenseVersion.REJECTED, "Blurry")
+                    assert review_store.review_version(license.current.id, LicenseVersion.REJECTED, "Blurry")
                 elif change == "add license":
                     _add_license(account, "Office 365 E5")
                 else:
-                    account_store.invite_user(account.id, "kim@northwind.example", "Kim", True,
+                    invitations.invite_user(account.id, "kim@northwind.example", "Kim", True,
                                               timedelta(days=7), utcnow())
                 assert AuditEntry.select().count() > kept  # the entry was written, inside the transaction
                 raise Interrupted()

@@ -5,11 +5,12 @@ from datetime import datetime, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
-
 from conftest import count_queries
-from webapp import audit, audit_log
+
+from webapp import audit
+from webapp.audit import log as audit_log
+from webapp.audit.models import AuditEntry
 from webapp.extensions import db
-from webapp.models import AuditEntry
 
 HTMX = {"HX-Request": "true"}
 

@@ -8,8 +8,10 @@ from conftest import PASSWORD
 
 from config import Config, TestConfig
 from webapp import create_app
+from webapp.accounts.models import Account, User
 from webapp.extensions import db
-from webapp.models import Account, License, LoginSession, User
+from webapp.identity.models import LoginSession
+from webapp.licenses.models import License
 
 SUPPORT = TestConfig.SUPPORT_EMAIL
 REFUSAL = "You cannot open the Onboarding Portal"

@@ -3,11 +3,12 @@ what the form would refuse (31 Dec 9999, a billing day outside 1..31), written s
 from datetime import date, timedelta
 
 import pytest
-
 from helpers import insert_license, messages_of, page_of, reload, text_of
+
+from webapp.accounts.models import Account
 from webapp.extensions import db
-from webapp.licensing import years_ahead
-from webapp.models import Account, License, LicenseVersion
+from webapp.licenses.models import License, LicenseVersion
+from webapp.licenses.rules import years_ahead
 
 
 @pytest.fixture

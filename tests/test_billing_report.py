@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
-
 from conftest import count_queries
 from helpers import FAR, insert_license, reject, renew_license
-from webapp.billing import format_cycle, next_cycle
+
+from webapp.billing.rules import format_cycle, next_cycle
 from webapp.extensions import db
 
 
@@ -166,7 +166,7 @@ def test_cli_refuses_a_cycle_that_is_not_a_month(runner, cycle):
 
 
 def test_the_report_runs_three_statements_for_one_account_or_forty(app, make_account, today):
-    from webapp.billing_report import billing_report
+    from webapp.billing.report import billing_report
 
     def statements(**filters):
         with db.database.connection_context(), count_queries() as queries:

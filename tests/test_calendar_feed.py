@@ -6,11 +6,13 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
+from helpers import insert_license, renew_license
 from icalendar import Calendar
 
-from helpers import insert_license, renew_license
+from webapp.accounts.models import Account
+from webapp.audit.models import AuditEntry
+from webapp.calendar.models import CalendarFeed
 from webapp.extensions import db
-from webapp.models import Account, AuditEntry, CalendarFeed
 
 
 def make_feed(client):

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from webapp import license_store
-from webapp.demo import DEMO_ACCOUNT, DEMO_ADMIN, DEMO_UNAUTHORIZED_USER, DEMO_USER
+from webapp.accounts.models import Account, User
+from webapp.cli.demo import DEMO_ACCOUNT, DEMO_ADMIN, DEMO_UNAUTHORIZED_USER, DEMO_USER
 from webapp.extensions import db
-from webapp.licensing import Status
-from webapp.models import Account, License, LicenseVersion, Product, User
+from webapp.licenses import store as license_store
+from webapp.licenses.models import License, LicenseVersion, Product
+from webapp.licenses.rules import Status
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

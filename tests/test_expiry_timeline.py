@@ -2,11 +2,11 @@
 from datetime import date, datetime
 
 from bs4 import BeautifulSoup
-
 from conftest import count_queries
 from helpers import insert_license, renew_license
-from webapp.expiry_timeline import chart, monthly_expiries
-from webapp.models import Account
+
+from webapp.accounts.models import Account
+from webapp.licenses.timeline import chart, monthly_expiries
 
 TODAY = date(2026, 12, 6)
 

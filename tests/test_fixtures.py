@@ -2,8 +2,8 @@
 every test starts on empty tables with ids from 1. The two tests of a pair run in file order: the
 first leaves its mess, the second checks that none of it reached it."""
 from config import TestConfig
+from webapp.accounts.models import Account
 from webapp.extensions import db
-from webapp.models import Account
 
 LEFT_BEHIND = {}
 

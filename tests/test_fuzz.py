@@ -14,15 +14,15 @@ import os
 from datetime import date, timedelta
 
 import pytest
+from conftest import PASSWORD
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import PASSWORD
-from webapp import license_store
-from webapp.demo import demo_pdf
+from webapp.cli.demo import demo_pdf
 from webapp.extensions import db
-from webapp.models import License, LicenseVersion, Product
-from webapp.proofs import Upload
+from webapp.licenses import store as license_store
+from webapp.licenses.models import License, LicenseVersion, Product
+from webapp.licenses.proofs import Upload
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 20))
 FUZZ = settings(

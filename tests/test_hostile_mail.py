@@ -8,12 +8,14 @@ from datetime import date, timedelta
 import pytest
 from bs4 import BeautifulSoup
 
-from webapp import license_store
+from webapp.accounts.models import Account
+from webapp.cli.demo import demo_pdf
+from webapp.core.text import printable
 from webapp.extensions import db
-from webapp.models import Account, License, Reminder
-from webapp.proofs import Upload
-from webapp.demo import demo_pdf
-from webapp.text import printable
+from webapp.licenses import store as license_store
+from webapp.licenses.models import License
+from webapp.licenses.proofs import Upload
+from webapp.reminders.models import Reminder
 
 TODAY = date(2026, 3, 10)
 # Stored before this release refused them at the form (or written by another tool): the cleaning on
@@ -48,7 +50,7 @@ def mail_app(app, smtp_server):
 def add_license(account, plan, expires_on, contact_email, contact_name="Pat Doe"):
     """A license written through the store, as data from before this release could be."""
     with db.database.connection_context():
-        from webapp.models import Product
+        from webapp.licenses.models import Product
 
         product = Product.get(Product.name == "MS Office 365")
         return license_store.add_license(

@@ -5,14 +5,15 @@ import io
 from datetime import timedelta
 
 import pytest
-
 from conftest import PASSWORD
 from helpers import page_of
-from webapp.demo import demo_pdf
+
+from webapp.accounts.models import Account, User
+from webapp.cli.demo import demo_pdf
+from webapp.core.text import hidden_character
 from webapp.extensions import db
-from webapp.models import Account, License, LicenseVersion, ProofDocument, User
-from webapp.proofs import unused
-from webapp.text import hidden_character
+from webapp.licenses.models import License, LicenseVersion, ProofDocument
+from webapp.licenses.proofs import unused
 
 HTMX = {"HX-Request": "true"}
 REFUSED = "invisible or control character"

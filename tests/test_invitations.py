@@ -6,8 +6,10 @@ from datetime import timedelta
 import pytest
 from conftest import PASSWORD
 
+from webapp.accounts.models import User
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.models import AccessToken, LoginSession, User, utcnow
+from webapp.identity.models import AccessToken, LoginSession
 
 LINK = re.compile(r"http://portal\.test(/password/set/[A-Za-z0-9_-]+)")
 NEW_PASSWORD = "my first portal passphrase"

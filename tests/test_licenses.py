@@ -4,14 +4,15 @@ import io
 from datetime import date, timedelta
 
 import pytest
-
 from conftest import count_queries
 from helpers import field_error, insert_license, log_in_with_csrf, page_of, text_of
-from webapp.demo import demo_pdf
-from webapp.extensions import db
+
 from webapp import audit
-from webapp.models import AuditEntry, License, LicenseVersion, Product, ProofDocument
-from webapp.proofs import Upload, store_upload
+from webapp.audit.models import AuditEntry
+from webapp.cli.demo import demo_pdf
+from webapp.extensions import db
+from webapp.licenses.models import License, LicenseVersion, Product, ProofDocument
+from webapp.licenses.proofs import Upload, store_upload
 
 # Within the expiration horizon (LICENSE_MAX_YEARS_AHEAD) from any day the suite runs on.
 IN_TWO_YEARS = (date.today() + timedelta(days=730)).isoformat()

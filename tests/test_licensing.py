@@ -7,11 +7,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from webapp.licensing import (
+from webapp.core.clock import business_date, business_today
+from webapp.licenses.rules import (
     LicenseTerms,
     Status,
-    business_date,
-    business_today,
     byol_status,
     current_cycle_start,
     days_left,

@@ -11,9 +11,10 @@ from conftest import PASSWORD
 
 from config import TestConfig
 from webapp import create_app
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.login_throttle import address_key, email_key
-from webapp.models import LoginThrottle, utcnow
+from webapp.identity.models import LoginThrottle
+from webapp.identity.throttle import address_key, email_key
 
 WRONG = "not the password"
 PAUSED = "Too many failed logins."

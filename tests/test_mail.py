@@ -4,8 +4,14 @@ import time
 
 import pytest
 
+from webapp.core.mail import (
+    MailSettingsError,
+    build_email,
+    portal_url,
+    send_email,
+    send_many,
+)
 from webapp.extensions import mail
-from webapp.mail import MailSettingsError, build_email, portal_url, send_email, send_many
 
 
 @pytest.fixture

@@ -12,15 +12,17 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import PASSWORD, TEST_DATABASE_URL, schema_changed
 from werkzeug.security import generate_password_hash
 
 from config import TestConfig
-from conftest import PASSWORD, TEST_DATABASE_URL, schema_changed
-from webapp import create_app, schema
-from webapp.demo import demo_pdf
+from webapp import create_app
+from webapp import migrations as schema
+from webapp.accounts.models import Account
+from webapp.cli.demo import demo_pdf
+from webapp.core.database import open_database
 from webapp.extensions import db
-from webapp.models import MODELS, Account
-from webapp.models import open_database
+from webapp.migrations import MODELS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ON_POSTGRES = bool(TEST_DATABASE_URL)

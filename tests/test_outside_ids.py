@@ -4,12 +4,12 @@ import io
 import re
 
 import pytest
-
 from helpers import insert_license, page_of
+
+from webapp.core.row_ids import MAX_ROW_ID, parse_row_id
 from webapp.extensions import db
-from webapp.models import License, ProofDocument
-from webapp.proofs import served_name
-from webapp.row_ids import MAX_ROW_ID, parse_row_id
+from webapp.licenses.models import License, ProofDocument
+from webapp.licenses.proofs import served_name
 
 IMPOSSIBLE_IDS = [
     "9223372036854775808",  # one past SQLite's and PostgreSQL's 64-bit integers

@@ -3,17 +3,23 @@ the signed-in user it loads behaves as one read by Peewee, and row_url writes wh
 from datetime import date, timedelta
 
 import pytest
+from conftest import PASSWORD, count_queries
 from flask import url_for
+from helpers import HTMX, insert_license, page_of
 from peewee import SQL
 
-from conftest import PASSWORD, count_queries
-from helpers import HTMX, insert_license, page_of
-from webapp import account_store, license_store, reminders, sessions
-from webapp.compiled_sql import CompiledSelect, placeholder, rows_of
+from webapp import reminders
+from webapp.accounts import directory
+from webapp.accounts.models import Account, User
+from webapp.core.compiled_sql import CompiledSelect, placeholder, rows_of
+from webapp.core.database import on_postgresql
+from webapp.core.row_ids import MAX_ROW_ID
+from webapp.core.row_urls import row_url
 from webapp.extensions import db
-from webapp.models import Account, License, LicenseVersion, LoginSession, User, on_postgresql
-from webapp.row_ids import MAX_ROW_ID
-from webapp.row_urls import row_url
+from webapp.identity import sessions
+from webapp.identity.models import LoginSession
+from webapp.licenses import store as license_store
+from webapp.licenses.models import License, LicenseVersion
 
 
 def plans_on(response):
@@ -153,8 +159,7 @@ def test_the_loaded_user_is_clean_so_saving_it_keeps_the_sessions(app, logged_in
         assert LoginSession.select().where(LoginSession.user == user.id).count() == 2
         assert User.get_by_id(user.id).name == "Pat Doe"
         assert User.get_by_id(user.id).check_password(PASSWORD)
-        loaded.set_password("a different long passphrase")
-        loaded.save()
+        sessions.change_password(loaded, "a different long passphrase")
         assert LoginSession.select().where(LoginSession.user == user.id).count() == 0
 
 
@@ -171,9 +176,9 @@ def test_last_reminders_and_authorized_users_are_scoped(app, account, make_accou
     make_user("amy@northwind.example", account=account, name="Amy")
     make_user("eve@fabrikam.example", account=other, name="Eve")
     with db.database.connection_context():
-        assert [u.name for u in account_store.authorized_users_of(account.id)] == ["Amy", "Zed"]
-        assert [u.email for u in account_store.authorized_users_of(account.id, limit=0)] == ["amy@northwind.example"]
-        assert [u.name for u in account_store.authorized_users_of(other.id)] == ["Eve"]
+        assert [u.name for u in directory.authorized_users_of(account.id)] == ["Amy", "Zed"]
+        assert [u.email for u in directory.authorized_users_of(account.id, limit=0)] == ["amy@northwind.example"]
+        assert [u.name for u in directory.authorized_users_of(other.id)] == ["Eve"]
         assert reminders.last_sent_reminders(account.id) == {}
 
 

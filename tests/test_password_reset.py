@@ -9,8 +9,10 @@ from datetime import timedelta
 import pytest
 from conftest import PASSWORD
 
+from webapp.accounts.models import User
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.models import AccessToken, LoginSession, User, utcnow
+from webapp.identity.models import AccessToken, LoginSession
 
 NEW_PASSWORD = "a brand new passphrase"
 LINK = re.compile(r"http://portal\.test/password/set/([A-Za-z0-9_-]+)")
@@ -320,7 +322,7 @@ def test_only_the_tokens_hash_is_stored(mail_app, client, user, smtp_server):
 
 
 def test_purge_sessions_deletes_links_spent_over_a_day_ago(app, user, runner):
-    from webapp import tokens
+    from webapp.identity import links as tokens
 
     now = utcnow()
     with db.database.connection_context():

@@ -4,9 +4,16 @@ from conftest import PASSWORD
 
 from config import Config, ConfigError
 from webapp import create_app
+from webapp.accounts.models import User
 from webapp.extensions import db
-from webapp.models import User
-from webapp.passwords import MAX_LENGTH, MIN_LENGTH, common_passwords, hash_password, password_matches, password_problem
+from webapp.identity.passwords import (
+    MAX_LENGTH,
+    MIN_LENGTH,
+    common_passwords,
+    hash_password,
+    password_matches,
+    password_problem,
+)
 
 
 def test_length_bounds():

@@ -5,16 +5,17 @@ import shutil
 from datetime import date
 
 import pytest
+from conftest import TEST_DATABASE_URL, schema_changed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import TEST_DATABASE_URL, schema_changed
-from webapp import license_store, schema
-from webapp.demo import demo_pdf
+from webapp import migrations as schema
+from webapp.cli.demo import demo_pdf
 from webapp.extensions import db
-from webapp.models import License
-from webapp.proofs import Upload
-from webapp.text import plan_key
+from webapp.licenses import store as license_store
+from webapp.licenses.models import License
+from webapp.licenses.plans import plan_key
+from webapp.licenses.proofs import Upload
 
 SAME_AS_OFFICE_365_E3 = [
     "Office 365 E3",

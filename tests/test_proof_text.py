@@ -10,16 +10,13 @@ import zlib
 from datetime import date, timedelta
 
 import pytest
+from helpers import insert_license, page_of, text_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import insert_license, page_of, text_of
-from webapp.demo import pdf_of
+from webapp.cli.demo import pdf_of
 from webapp.extensions import db
-from webapp.models import License, LicenseVersion, ProofCheck, ProofDocument
-from webapp.pdf_text import NO_TEXT, READ, TIMED_OUT, UNREADABLE, DocumentText, Limits, read_text
-from webapp.proofs import Upload, with_text
-from webapp.proof_text import (
+from webapp.licenses.document_check import (
     DIFFERENT,
     FOUND,
     NOT_FOUND,
@@ -29,6 +26,17 @@ from webapp.proof_text import (
     find_seat_counts,
     normalise,
 )
+from webapp.licenses.document_text import (
+    NO_TEXT,
+    READ,
+    TIMED_OUT,
+    UNREADABLE,
+    DocumentText,
+    Limits,
+    read_text,
+)
+from webapp.licenses.models import License, LicenseVersion, ProofCheck, ProofDocument
+from webapp.licenses.proofs import Upload, with_text
 
 TENANT = "northwind.onmicrosoft.com"
 LIMITS = Limits(pages=10, chars=100_000, seconds=30, memory_bytes=512 * 1024 * 1024)

@@ -6,8 +6,9 @@ import pytest
 from helpers import page_of, send
 
 from webapp import reminders
+from webapp.core.clock import utcnow
 from webapp.extensions import db, mail
-from webapp.models import ReminderAttempt, ReminderRunLog, utcnow
+from webapp.reminders.models import ReminderAttempt, ReminderRunLog
 
 HTMX = {"HX-Request": "true"}
 TODAY = date(2026, 3, 10)

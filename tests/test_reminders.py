@@ -15,18 +15,13 @@ import pytest
 from conftest import count_queries
 from helpers import proof_document, renew_license, send, summary_of
 
+from webapp.accounts.models import Account
+from webapp.core.clock import utcnow
 from webapp.extensions import db, mail
-from webapp.licensing import next_cycle_start
-from webapp.models import (
-    Account,
-    License,
-    LicenseVersion,
-    Product,
-    Reminder,
-    ReminderAttempt,
-    utcnow,
-)
+from webapp.licenses.models import License, LicenseVersion, Product
+from webapp.licenses.rules import next_cycle_start
 from webapp.reminders import reminder_state
+from webapp.reminders.models import Reminder, ReminderAttempt
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(Path(sys.executable).with_name("flask"))

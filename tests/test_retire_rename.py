@@ -8,11 +8,13 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
+from conftest import PASSWORD
 
 from config import TestConfig
-from conftest import PASSWORD
-from webapp import audit, create_app, license_store
-from webapp.billing import (
+from webapp import audit, create_app
+from webapp.accounts.models import Account, User
+from webapp.audit.models import AuditEntry
+from webapp.billing.rules import (
     BYOL,
     SUBSCRIPTION,
     AccountHistory,
@@ -21,19 +23,13 @@ from webapp.billing import (
     format_cycle,
     next_cycle,
 )
-from webapp.demo import demo_pdf
+from webapp.cli.demo import demo_pdf
 from webapp.extensions import db
-from webapp.licensing import current_cycle_start, next_cycle_start
-from webapp.models import (
-    Account,
-    AuditEntry,
-    License,
-    LicenseVersion,
-    Product,
-    Reminder,
-    User,
-)
-from webapp.proofs import Upload, store_upload
+from webapp.licenses import store as license_store
+from webapp.licenses.models import License, LicenseVersion, Product
+from webapp.licenses.proofs import Upload, store_upload
+from webapp.licenses.rules import current_cycle_start, next_cycle_start
+from webapp.reminders.models import Reminder
 
 FAR = date(2099, 12, 31)
 LONG_AGO = datetime(2020, 1, 1)

@@ -2,12 +2,13 @@
 from datetime import date, timedelta
 
 import pytest
-
 from conftest import count_queries
 from helpers import insert_license, messages_of, page_of, reload, renew_license, text_of
-from webapp.demo import demo_pdf
+
+from webapp.cli.demo import demo_pdf
 from webapp.extensions import db
-from webapp.models import LicenseVersion, ReviewEvent
+from webapp.licenses.models import LicenseVersion
+from webapp.review.models import ReviewEvent
 
 REASON = "The document shows another tenant, not northwind.onmicrosoft.com."
 

@@ -11,23 +11,20 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from flask import url_for
-
 from conftest import PASSWORD, count_queries
+from flask import url_for
 from helpers import AUDIT_TAMPERING
-from webapp import calendar_feed, license_store, two_factor
+
+from webapp.accounts.models import Account, User
+from webapp.audit.models import AuditEntry
+from webapp.calendar import feed as calendar_feed
+from webapp.calendar.models import CalendarFeed
 from webapp.extensions import db
-from webapp.models import (
-    Account,
-    AuditEntry,
-    CalendarFeed,
-    License,
-    LicenseVersion,
-    ProofDocument,
-    RecoveryCode,
-    User,
-)
-from webapp.proofs import Upload, store_upload
+from webapp.identity import two_factor
+from webapp.identity.models import RecoveryCode
+from webapp.licenses import store as license_store
+from webapp.licenses.models import License, LicenseVersion, ProofDocument
+from webapp.licenses.proofs import Upload, store_upload
 
 ANONYMOUS, UNAUTHORIZED, SUSPENDED, OTHER, AUTHORIZED, ADMIN, ADMIN_WITHOUT_CODE = ROLES = (
     "anonymous",

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from flask import request, url_for
+from helpers import PASSWORD
 
 from config import Config, ConfigError, TestConfig
-from helpers import PASSWORD
 from webapp import create_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

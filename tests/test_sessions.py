@@ -13,8 +13,12 @@ from helpers import insert_license
 
 from config import TestConfig
 from webapp import create_app
+from webapp.accounts.models import User
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.models import LicenseVersion, LoginSession, User, utcnow
+from webapp.identity import sessions
+from webapp.identity.models import LoginSession
+from webapp.licenses.models import LicenseVersion
 
 
 def cookie_of(client):
@@ -90,9 +94,7 @@ def test_a_password_change_ends_every_session_of_that_user_only(app, user, make_
     login(theirs, colleague.email)
 
     with db.database.connection_context():
-        changed = User.get_by_id(user.id)
-        changed.set_password("a whole new passphrase")
-        changed.save()
+        sessions.change_password(User.get_by_id(user.id), "a whole new passphrase")
 
     assert sent_to_login(mine.get("/licenses"))
     assert sent_to_login(mine_elsewhere.get("/licenses"))
@@ -119,7 +121,7 @@ def test_flask_set_password_ends_the_users_sessions(app, logged_in, user, runner
 
 
 def test_seed_demo_giving_new_passwords_ends_the_demo_users_sessions(app, runner, login):
-    from webapp.demo import DEMO_USER
+    from webapp.cli.demo import DEMO_USER
 
     first = runner.invoke(args=["seed-demo"])
     password = re.search(rf"{re.escape(DEMO_USER)}\s+password: (\S+)", first.output).group(1)
@@ -291,7 +293,7 @@ def test_a_request_costs_one_lookup_for_session_user_and_account(logged_in):
 
 def test_the_session_lookup_uses_the_primary_key_index(app, logged_in, user):
     """The lookup is by the hashed id, the table's primary key: one index probe, whatever the table's size."""
-    from webapp.models import LoginSession as model
+    from webapp.identity.models import LoginSession as model
 
     assert model._meta.primary_key.name == "id"
     with db.database.connection_context():

@@ -5,13 +5,13 @@ import io
 from datetime import datetime, timedelta
 
 import pytest
+from helpers import insert_license, page_of, text_of
 
 from config import TestConfig
-from helpers import insert_license, page_of, text_of
 from webapp import create_app
+from webapp.core.filters import day
 from webapp.extensions import db
-from webapp.filters import day
-from webapp.models import License, LicenseVersion
+from webapp.licenses.models import License, LicenseVersion
 
 HTMX = {"HX-Request": "true"}
 

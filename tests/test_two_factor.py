@@ -14,9 +14,12 @@ import pyotp
 import pytest
 
 from config import Config, TestConfig
-from webapp import create_app, two_factor
+from webapp import create_app
+from webapp.accounts.models import User
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.models import LoginSession, LoginThrottle, RecoveryCode, User, utcnow
+from webapp.identity import two_factor
+from webapp.identity.models import LoginSession, LoginThrottle, RecoveryCode
 
 # A fixed moment (2027-01-15 08:00:00 UTC), in the middle of a 30 s step.
 T = 1_800_000_015

@@ -7,15 +7,16 @@ import time
 from datetime import timedelta
 
 import pytest
-
 from conftest import count_queries
 from helpers import page_of
-from webapp import license_store
-from webapp.demo import demo_pdf
+
+from webapp.cli.demo import demo_pdf
+from webapp.core.clock import utcnow
+from webapp.core.filters import filesize
 from webapp.extensions import db
-from webapp.filters import filesize
-from webapp.models import License, LicenseVersion, ProofDocument, utcnow
-from webapp.proofs import Upload, purge_unattached, store_upload
+from webapp.licenses import store as license_store
+from webapp.licenses.models import License, LicenseVersion, ProofDocument
+from webapp.licenses.proofs import Upload, purge_unattached, store_upload
 
 DAY = timedelta(hours=24)
 

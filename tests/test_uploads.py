@@ -7,15 +7,15 @@ import zlib
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from conftest import PASSWORD
+from helpers import page_of
 from werkzeug.http import parse_options_header
 
 from config import TestConfig
-from conftest import PASSWORD
-from helpers import page_of
 from webapp import create_app
-from webapp.demo import demo_pdf
+from webapp.cli.demo import demo_pdf
 from webapp.extensions import db
-from webapp.models import License, LicenseVersion, ProofDocument
+from webapp.licenses.models import License, LicenseVersion, ProofDocument
 
 HTMX = {"HX-Request": "true"}
 SMALL_LIMIT = 2048

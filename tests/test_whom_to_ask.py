@@ -3,9 +3,12 @@ name the account's authorized users (active, not staff), and never anyone of ano
 
 from conftest import count_queries
 from helpers import page_of, text_of
-from webapp import account_store
+
+from webapp.accounts import directory
+from webapp.accounts import store as account_store
+from webapp.accounts.models import Account, User
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.models import Account, User, utcnow
 
 HTMX = {"HX-Request": "true"}
 HOSTILE_NAME = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
@@ -164,13 +167,13 @@ def test_the_users_panel_sits_outside_what_htmx_swaps(logged_in):
 
 
 def test_a_long_list_stops_at_the_limit_and_says_there_are_others(logged_in, make_user, account):
-    for n in range(account_store.AUTHORIZED_USERS_SHOWN + 4):
+    for n in range(directory.AUTHORIZED_USERS_SHOWN + 4):
         make_user(f"user{n:02}@northwind.example", account=account, name=f"User {n:02}")
 
     panel = page_of(logged_in.get("/licenses")).find(id="users-panel")
 
     listed = people_in(panel)
-    assert len(listed) == account_store.AUTHORIZED_USERS_SHOWN
+    assert len(listed) == directory.AUTHORIZED_USERS_SHOWN
     assert listed[:2] == [("", "pat@northwind.example"), ("User 00", "user00@northwind.example")]
     assert listed[-1] == ("User 18", "user18@northwind.example")
     assert "and others" in text_of(panel)
@@ -196,6 +199,6 @@ def test_authorized_users_of_is_scoped_to_the_account(app, make_account, make_us
     other = make_account("Fabrikam")
     theirs = make_user("eve@fabrikam.example", account=other)
     with db.database.connection_context():
-        assert [u.id for u in account_store.authorized_users_of(account.id)] == [ours.id]
-        assert [u.id for u in account_store.authorized_users_of(other.id)] == [theirs.id]
+        assert [u.id for u in directory.authorized_users_of(account.id)] == [ours.id]
+        assert [u.id for u in directory.authorized_users_of(other.id)] == [theirs.id]
         assert User.select().count() == 2

@@ -3,17 +3,19 @@ from flask import Flask
 
 from config import Config
 
-from . import cli, errors, filters, row_urls, security
+from . import cli
 from .admin import bp as admin_bp
-from .api import bp as api_bp
 from .auth import bp as auth_bp
+from .billing.api import bp as api_bp
+from .calendar.views import bp as feeds_bp
+from .core import errors, filters, row_urls, security
+from .core.database import open_database
+from .core.row_ids import RowIdConverter
+
 # Aliased: the name `mail` in this package is the webapp.mail module.
 from .extensions import csrf, db, htmx, login_manager
 from .extensions import mail as mail_extension
-from .feeds import bp as feeds_bp
-from .models import open_database
 from .portal import bp as portal_bp
-from .row_ids import RowIdConverter
 
 
 def create_app(config_class=Config, **overrides):

@@ -12,17 +12,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from conftest import PASSWORD, _empty_database, skip_or_fail
+from helpers import create_user
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from config import TestConfig
-from conftest import PASSWORD, _empty_database, skip_or_fail
-from helpers import create_user
 from webapp import create_app
+from webapp.accounts.models import Account
+from webapp.core.clock import business_today
 from webapp.extensions import db
-from webapp.licensing import business_today
-from webapp import license_store
-from webapp.models import Account, Product
-from webapp.proofs import Upload, store_upload
+from webapp.licenses import store as license_store
+from webapp.licenses.models import Product
+from webapp.licenses.proofs import Upload, store_upload
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

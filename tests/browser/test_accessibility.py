@@ -15,14 +15,19 @@ from typing import Callable
 
 import pyotp
 import pytest
-from playwright.sync_api import expect
-
 from conftest import PASSWORD, _empty_database
 from helpers import create_user
-from webapp import license_store, tokens, two_factor
+from playwright.sync_api import expect
+
+from webapp.accounts.models import Account, User
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.models import AccessToken, Account, Product, User, utcnow
-from webapp.proofs import Upload, store_upload
+from webapp.identity import links as tokens
+from webapp.identity import two_factor
+from webapp.identity.models import AccessToken
+from webapp.licenses import store as license_store
+from webapp.licenses.models import Product
+from webapp.licenses.proofs import Upload, store_upload
 
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 

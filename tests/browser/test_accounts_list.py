@@ -1,12 +1,12 @@
 """In the browser, with CSRF on and the real CSP: the staff accounts list's form and pager swap the
 list alone (no page load), push the URL, and Back brings the earlier list again."""
 import pytest
-from playwright.sync_api import expect
-
 from conftest import PASSWORD, _empty_database
 from helpers import create_user
+from playwright.sync_api import expect
+
+from webapp.accounts.models import Account
 from webapp.extensions import db
-from webapp.models import Account
 
 pytestmark = pytest.mark.browser
 

@@ -5,13 +5,13 @@ import io
 from datetime import timedelta
 
 import pytest
+from conftest import PASSWORD
+from helpers import create_user, insert_license
 from icalendar import Calendar
 from playwright.sync_api import expect
 
-from conftest import PASSWORD
-from helpers import create_user, insert_license
+from webapp.accounts.models import Account
 from webapp.extensions import db
-from webapp.models import Account
 
 pytestmark = pytest.mark.browser
 

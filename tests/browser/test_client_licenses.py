@@ -4,11 +4,12 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
+from webapp.accounts.models import Account
+from webapp.core.filters import day
 from webapp.extensions import db
-from webapp.filters import day
-from webapp.license_store import add_license, history_of, licenses_of
-from webapp.models import Account, License, Product
-from webapp.proofs import Upload, store_upload
+from webapp.licenses.models import License, Product
+from webapp.licenses.proofs import Upload, store_upload
+from webapp.licenses.store import add_license, history_of, licenses_of
 
 pytestmark = pytest.mark.browser
 

@@ -7,9 +7,8 @@ Cancel closes the form and gives the focus back to the button that opened it.
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import PASSWORD
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,15 @@ checked here too. Wide tables scroll inside their own box; the license table sta
 import pytest
 from playwright.sync_api import expect
 
-from browser.test_accessibility import CUSTOMER, PLAN, SCANS, Scan, add_license_open, visit, world  # noqa: F401
+from browser.test_accessibility import (  # noqa: F401
+    CUSTOMER,
+    PLAN,
+    SCANS,
+    Scan,
+    add_license_open,
+    visit,
+    world,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -1,9 +1,8 @@
 """The login pause in a real browser: with htmx the form is swapped in place with the message, and
 without JavaScript the page comes back with it; either way the user can read what to do."""
 import pytest
-from playwright.sync_api import expect
-
 from conftest import PASSWORD
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 PORTAL_SETTINGS = {"LOGIN_MAX_FAILURES_PER_EMAIL": 2}

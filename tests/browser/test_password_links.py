@@ -4,12 +4,12 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import PASSWORD
 from helpers import create_user
+from playwright.sync_api import expect
+
+from webapp.accounts.models import Account, User
 from webapp.extensions import db
-from webapp.models import Account, User
 
 pytestmark = pytest.mark.browser
 LINK = re.compile(r"http://portal\.test(/password/set/[A-Za-z0-9_-]+)")

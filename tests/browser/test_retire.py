@@ -3,13 +3,14 @@ dismissed then accepted; and the same removal without JavaScript, through the co
 from datetime import timedelta
 
 import pytest
+from helpers import log_in_staff, watch_console
 from playwright.sync_api import expect
 
-from helpers import log_in_staff, watch_console
+from webapp.accounts.models import Account
 from webapp.extensions import db
-from webapp.license_store import add_license
-from webapp.models import Account, License, Product
-from webapp.proofs import Upload, store_upload
+from webapp.licenses.models import License, Product
+from webapp.licenses.proofs import Upload, store_upload
+from webapp.licenses.store import add_license
 
 pytestmark = pytest.mark.browser
 

@@ -2,9 +2,8 @@
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import expect
-
 from helpers import log_in_staff, watch_console
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

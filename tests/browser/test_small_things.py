@@ -4,10 +4,10 @@ through every kind of swap."""
 from datetime import timedelta
 
 import pytest
+from helpers import log_in_staff, watch_console
 from playwright.sync_api import expect
 
-from helpers import log_in_staff, watch_console
-from webapp.licensing import years_ahead
+from webapp.licenses.rules import years_ahead
 
 pytestmark = pytest.mark.browser
 

@@ -5,10 +5,9 @@ import time
 
 import pyotp
 import pytest
-from playwright.sync_api import expect
-
 from conftest import PASSWORD, _empty_database
 from helpers import create_user
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 PORTAL_SETTINGS = {"ADMIN_2FA_REQUIRED": True}

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from webapp.extensions import db
-from webapp.license_store import licenses_of
+from webapp.licenses.store import licenses_of
 
 pytestmark = pytest.mark.browser
 

@@ -4,9 +4,9 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
+from webapp.core.filters import day
 from webapp.extensions import db
-from webapp.filters import day
-from webapp.license_store import licenses_of
+from webapp.licenses.store import licenses_of
 
 pytestmark = pytest.mark.browser
 

@@ -2,15 +2,26 @@ import re
 from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
-from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectChoice, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
-from .. import account_list, audit, audit_log
-from ..billing import BYOL, SUBSCRIPTION, parse_cycle
-from ..forms import PlainTextForm, plan_field
-from ..models import Account
+from .. import audit
+from ..accounts import listing as account_list
+from ..accounts.models import Account
+from ..audit import log as audit_log
+from ..billing.rules import BYOL, SUBSCRIPTION, parse_cycle
+from ..core.forms import PlainTextForm
+from ..core.row_ids import parse_row_id
+from ..licenses.plans import plan_field
 from ..portal.forms import ListedChoiceField
-from ..row_ids import parse_row_id
 
 _DATE_HELP = "Give the date as YYYY-MM-DD, for example 2026-12-01."
 _DAMAGED_PAGE = "This page link is damaged. Start again from the newest entries."

@@ -1,4 +1,3 @@
-import smtplib
 
 from flask import (
     Blueprint,
@@ -13,29 +12,29 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_mail import BadHeaderError
-from peewee import JOIN, IntegrityError, fn
+from peewee import JOIN, IntegrityError
 
-from .. import (
-    account_list,
-    account_store,
-    audit_log,
-    billing_report,
-    expiry_timeline,
-    license_store,
-    mail,
-    reminders,
-    review_notice,
-)
+from .. import reminders
+from ..accounts import invitations
+from ..accounts import listing as account_list
+from ..accounts import store as account_store
+from ..accounts.models import Account, User
+from ..audit import log as audit_log
 from ..auth.views import second_factor_url
-from ..billing import format_cycle, next_cycle, parse_cycle
-from ..errors import render_error
+from ..billing import report as billing_report
+from ..billing.rules import format_cycle, next_cycle, parse_cycle
+from ..core.clock import business_today, utcnow
+from ..core.errors import render_error
+from ..core.filters import duration
+from ..core.hypermedia import render, wants_fragment
 from ..extensions import login_manager
-from ..filters import duration
-from ..hypermedia import render, wants_fragment
-from ..licensing import business_today, byol_status
-from ..models import Account, License, LicenseVersion, ProofCheck, ProofDocument, User, utcnow
-from ..proofs import send_proof
+from ..licenses import store as license_store
+from ..licenses import timeline as expiry_timeline
+from ..licenses.models import License, LicenseVersion, ProofCheck, ProofDocument
+from ..licenses.proofs import send_proof
+from ..licenses.rules import byol_status
+from ..review import notice as review_notice
+from ..review import store as review_store
 from . import confirmations
 from .forms import (
     AccessForm,
@@ -202,26 +201,22 @@ def invite_user(account_id):
     email = form.email.data.strip().lower()
     valid_for = current_app.config["INVITATION_VALID_FOR"]
     try:
-        outcome, user, token = account_store.invite_user(
+        outcome, user, token = invitations.invite_user(
             account.id, email, (form.name.data or "").strip(), form.authorized.data, valid_for, _clock()
         )
     except IntegrityError:
-        outcome = account_store.ELSEWHERE  # the same email was just created by another request
-    if outcome == account_store.ELSEWHERE:
+        outcome = invitations.ELSEWHERE  # the same email was just created by another request
+    if outcome == invitations.ELSEWHERE:
         form.email.errors.append(f"{email} already has a login for another account or for staff; nothing was sent.")
         return _account_page(account, form, 409)
     try:
-        mail.send_email(
-            "invitation", user.email, f"Your invitation to the {current_app.config['PROVIDER_NAME']} Onboarding Portal",
-            name=user.name, email=user.email, account_name=account.name, inviter=current_user.name or current_user.email,
-            link=mail.portal_url("auth.set_password", token=token), valid_for=duration(valid_for),
-        )
-    except (mail.MailSettingsError, smtplib.SMTPException, OSError, BadHeaderError, UnicodeError) as error:
+        invitations.send_invitation(user, token, account.name, current_user.name or current_user.email, valid_for)
+    except invitations.NOT_SENT as error:
         current_app.logger.warning("The invitation to %s could not be sent: %s", user.email, error)
         flash(f"{user.email} was added, but the invitation email could not be sent ({error}). "
               "Use Invite user again with the same email to send a new link.", "error")
         return redirect(url_for(".account", account_id=account.id))
-    again = " again; the earlier link no longer works" if outcome == account_store.INVITED_AGAIN else ""
+    again = " again; the earlier link no longer works" if outcome == invitations.INVITED_AGAIN else ""
     return _back_to(account.id, f"Invitation sent to {user.email}{again}. The link works for {duration(valid_for)}.")
 
 
@@ -369,7 +364,7 @@ def _record_review(version, form, only_pending=False):
     """Record the review first, then email a rejection; a failed email is told to staff, the review stands."""
     decision = form.decision.data
     reason = (form.reason.data or "").strip()
-    if not account_store.review_version(version.id, decision, reason, actor=current_user.id, only_pending=only_pending):
+    if not review_store.review_version(version.id, decision, reason, actor=current_user.id, only_pending=only_pending):
         flash(f"Proof for {version.license.plan} was already reviewed; nothing changed.", "info")
         return False
     flash(f"Proof for {version.license.plan} {decision}.", "success")
@@ -391,7 +386,7 @@ def reviews():
 
 def _reviews_page(failed=None, status=200):
     """The queue; `failed` is the (version id, form) whose submission came back with an error."""
-    queue = account_store.review_queue()
+    queue = review_store.review_queue()
     forms = {}
     if failed is not None:
         forms[failed[0]] = failed[1]

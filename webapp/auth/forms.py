@@ -1,8 +1,8 @@
 from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from ..forms import PlainTextForm, ReturnPathField
-from ..passwords import MAX_LENGTH, password_problem
+from ..core.forms import PlainTextForm, ReturnPathField
+from ..identity.passwords import MAX_LENGTH, password_problem
 
 
 class LoginForm(PlainTextForm):

@@ -15,12 +15,25 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .. import audit, login_throttle, mail, passwords, sessions, tokens, two_factor
+from .. import audit
+from ..accounts.models import User
+from ..core import mail
+from ..core.clock import utcnow
+from ..core.filters import duration
+from ..core.hypermedia import render, wants_fragment
 from ..extensions import db, login_manager
-from ..filters import duration
-from ..hypermedia import render, wants_fragment
-from ..models import AccessToken, User, utcnow
-from .forms import ChangePasswordForm, EnrolmentForm, ForgotPasswordForm, LoginForm, SecondFactorForm, SetPasswordForm
+from ..identity import links as tokens
+from ..identity import passwords, sessions, two_factor
+from ..identity import throttle as login_throttle
+from ..identity.models import AccessToken
+from .forms import (
+    ChangePasswordForm,
+    EnrolmentForm,
+    ForgotPasswordForm,
+    LoginForm,
+    SecondFactorForm,
+    SetPasswordForm,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -397,8 +410,7 @@ def set_password(token):
         if not tokens.use(token, clock()):
             # Used by another click, or expired, between the page and this post.
             return _link_refused(tokens.find(token, clock()).refusal or tokens.USED)
-        user.set_password(form.new_password.data)
-        user.save()  # ends every session of the user
+        sessions.change_password(user, form.new_password.data)  # ends every session of the user
         # Reset tokens of the user are spent too: any other link sent before is now stale.
         AccessToken.update(used_at=clock()).where(
             (AccessToken.user == user.id) & AccessToken.used_at.is_null()
@@ -447,10 +459,10 @@ def change_password():
         form.current_password.errors.append("This is not your current password.")
         return render("auth/change_password.html", "auth/_change_password_form.html", status=422, form=form)
     login_throttle.give_back(reservation)
-    user.set_password(form.new_password.data)
     passed_second_factor = getattr(user, "second_factor_at", None) is not None
     with db.database.atomic():
-        user.save()  # ends every session of the user, this one included: a new one follows
+        # Every session of the user ends, this one included: a new one follows.
+        sessions.change_password(user, form.new_password.data)
         audit.record("user.password_changed", account=user.account_id, subject=user.email,
                      after={"password": "changed on Change password"})
     sessions.start_session(user, request.remote_addr, request.user_agent.string)

@@ -7,7 +7,7 @@ product, plan_key) becomes a partial one, WHERE retired_at IS NULL, so the same 
 again after it was removed, as a new license with a history of its own. No row changes: every
 existing license is not removed, and the old index guaranteed they were unique already.
 """
-from peewee import DateTimeField, ForeignKeyField, Model, SQL
+from peewee import SQL, DateTimeField, ForeignKeyField, Model
 
 OLD_INDEX = "license_account_id_product_id_plan_key"
 NEW_INDEX = "license_unique_plan_not_retired"

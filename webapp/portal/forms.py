@@ -2,7 +2,15 @@ import re
 
 from email_validator import EmailNotValidError, validate_email
 from flask_wtf.file import FileField
-from wtforms import DateField, EmailField, IntegerField, SelectField, SelectChoice, StringField, SubmitField
+from wtforms import (
+    DateField,
+    EmailField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -12,9 +20,10 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ..forms import PlainTextForm, plan_field
-from ..licensing import is_expired, years_ahead
-from ..row_ids import RowIdField
+from ..core.forms import PlainTextForm
+from ..core.row_ids import RowIdField
+from ..licenses.plans import plan_field
+from ..licenses.rules import is_expired, years_ahead
 
 TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.onmicrosoft\.com$")
 YEARLY, MONTHLY = "Yearly", "Monthly"

@@ -1,17 +1,40 @@
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from .. import account_store, audit_log, calendar_feed, license_store, reminders
-from ..errors import render_error
+from .. import reminders
+from ..accounts import directory
+from ..audit import log as audit_log
+from ..calendar import feed as calendar_feed
+from ..core.clock import business_date, business_today
+from ..core.errors import render_error
+from ..core.filters import day
+from ..core.hypermedia import render, wants_fragment
+from ..core.row_ids import parse_row_id
 from ..extensions import login_manager
-from ..filters import day
-from ..hypermedia import render, wants_fragment
-from ..licensing import business_date, business_today, next_cycle_start
-from ..models import LicenseVersion
-from ..pdf_text import Limits
-from ..proofs import ACCEPT, Allowance, UploadRefused, keep_upload, read_upload, send_proof, with_text
-from ..row_ids import parse_row_id
+from ..licenses import store as license_store
+from ..licenses.document_text import Limits
+from ..licenses.models import LicenseVersion
+from ..licenses.proofs import (
+    ACCEPT,
+    Allowance,
+    UploadRefused,
+    keep_upload,
+    read_upload,
+    send_proof,
+    with_text,
+)
+from ..licenses.rules import next_cycle_start
 from .forms import LicenseForm, LicenseTermsForm
 
 bp = Blueprint("portal", __name__)
@@ -39,10 +62,10 @@ def _refusal():
     # A suspended account is the provider's decision: its authorized users cannot lift it either, so
     # the page points at the provider only. A user who is not authorized is pointed at the colleagues
     # who are (an authorized user of the account can ask the provider to authorize them).
-    ask = account_store.authorized_users_of(account.id) if account is not None and account.is_active else []
+    ask = directory.authorized_users_of(account.id) if account is not None and account.is_active else []
     return render_template(
         "portal/refused.html", user=current_user, authorized_users=ask,
-        users_shown=account_store.AUTHORIZED_USERS_SHOWN,
+        users_shown=directory.AUTHORIZED_USERS_SHOWN,
     )
 
 
@@ -164,8 +187,8 @@ def licenses():
     if not wants_fragment():
         # The Users panel sits beside the licenses panel, outside what an htmx swap replaces:
         # only the full page pays for its one query.
-        context["authorized_users"] = account_store.authorized_users_of(context["account"].id)
-        context["users_shown"] = account_store.AUTHORIZED_USERS_SHOWN
+        context["authorized_users"] = directory.authorized_users_of(context["account"].id)
+        context["users_shown"] = directory.AUTHORIZED_USERS_SHOWN
     return render("portal/licenses.html", "portal/_panel.html", **context)
 
 

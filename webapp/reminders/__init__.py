@@ -17,9 +17,16 @@ leaves its claims behind; once they are older than the lease the next run sends 
 The parts: `due` (which reminders are due, and the queries a run claims with), `delivery` (the email
 and its SMTP outcome), `run` (arming, claiming, sending and recording).
 """
-from ..mail import MailSettingsError
+from ..core.mail import MailSettingsError
 from .due import DueReminder, outstanding_reminders, preview, reminder_state
-from .history import attempts_of, last_finished_at, last_run, last_sent_reminders, record_run_end, runs_are_stale
+from .history import (
+    attempts_of,
+    last_finished_at,
+    last_run,
+    last_sent_reminders,
+    record_run_end,
+    runs_are_stale,
+)
 from .run import ReminderRun, RunSummary
 
 __all__ = ["DueReminder", "MailSettingsError", "ReminderRun", "RunSummary", "attempts_of", "last_finished_at",

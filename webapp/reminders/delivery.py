@@ -4,10 +4,10 @@ import smtplib
 
 from flask_mail import BadHeaderError
 
-from ..filters import day
-from ..licensing import next_cycle_start
-from ..mail import TimedConnection, build_email
-from ..models import ReminderAttempt
+from ..core.filters import day
+from ..core.mail import TimedConnection, build_email
+from ..licenses.rules import next_cycle_start
+from .models import ReminderAttempt
 
 
 def reminder_subject(due):

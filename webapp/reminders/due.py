@@ -8,8 +8,11 @@ from datetime import date, timedelta
 from flask import current_app
 from peewee import JOIN, Tuple, fn
 
-from ..licensing import reminder_window
-from ..models import Account, License, LicenseVersion, Product, Reminder, utcnow
+from ..accounts.models import Account
+from ..core.clock import utcnow
+from ..licenses.models import License, LicenseVersion, Product
+from ..licenses.rules import reminder_window
+from .models import Reminder
 
 KIND = Reminder.EXPIRY_30_DAYS
 

@@ -4,8 +4,10 @@ from typing import NamedTuple
 
 from peewee import fn
 
-from ..compiled_sql import CompiledSelect, placeholder
-from ..models import License, ReminderAttempt, ReminderRunLog, utcnow
+from ..core.clock import utcnow
+from ..core.compiled_sql import CompiledSelect, placeholder
+from ..licenses.models import License
+from .models import ReminderAttempt, ReminderRunLog
 
 
 class SentReminder(NamedTuple):

@@ -7,15 +7,27 @@ from time import monotonic
 from flask_mail import BadHeaderError
 from peewee import Case, Tuple, Value, fn
 
+from ..core.clock import utcnow
+from ..core.database import on_postgresql
+from ..core.mail import MailSettingsError, check_settings, portal_url
 from ..extensions import db
-from ..licensing import reminder_due, reminder_window
-from ..mail import MailSettingsError, check_settings, portal_url
-from ..models import License, LicenseVersion, Product, Reminder, ReminderAttempt, on_postgresql, utcnow
+from ..licenses.models import License, LicenseVersion, Product
+from ..licenses.rules import reminder_due, reminder_window
 from .delivery import Courier, describe_smtp_error, reminder_email
 from .due import (
-    DETAIL_COLUMNS, KIND, account_seats, as_due, batch_size, claim_lease, claimable, due_license_join,
-    due_reminders, is_claimable, reminder_for_version,
+    DETAIL_COLUMNS,
+    KIND,
+    account_seats,
+    as_due,
+    batch_size,
+    claim_lease,
+    claimable,
+    due_license_join,
+    due_reminders,
+    is_claimable,
+    reminder_for_version,
 )
+from .models import Reminder, ReminderAttempt
 
 
 @dataclass

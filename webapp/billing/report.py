@@ -1,0 +1,216 @@
+"""The billing report: one row per account for a cycle, from one function, for the page, CSV, CLI and API.
+
+It runs three queries whatever the number of accounts: the reviews and the account changes made
+since the month began (earlier ones cannot matter to a cycle starting in it), then the accounts
+with their license versions, read one account at a time. The rule itself is webapp.billing.
+"""
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+from itertools import groupby
+from operator import itemgetter
+
+from peewee import JOIN, fn
+
+from ..accounts.models import Account, AccountChange
+from ..core.compiled_sql import rows_of
+from ..licenses.models import License, LicenseVersion
+from ..review.models import ReviewEvent
+from .rules import (
+    MODES,
+    AccountHistory,
+    Change,
+    Submission,
+    cycle_billing,
+    format_cycle,
+    start_instant,
+)
+
+CSV_COLUMNS = (
+    "account_id", "account", "cycle", "cycle_start", "mode", "reason", "byol_seats",
+    "earliest_expiration", "account_status", "can_still_change",
+)
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class BillingRow:
+    """One account's line of the report."""
+
+    account_id: int
+    account: str
+    cycle: str
+    cycle_start: date
+    mode: str
+    reason: str
+    byol_seats: int
+    earliest_expiration: date | None
+    account_status: str
+    can_still_change: bool
+
+    def as_dict(self):
+        """The row as JSON-ready values (dates as ISO strings)."""
+        return {
+            "account_id": self.account_id,
+            "account": self.account,
+            "cycle": self.cycle,
+            "cycle_start": self.cycle_start.isoformat(),
+            "mode": self.mode,
+            "reason": self.reason,
+            "byol_seats": self.byol_seats,
+            "earliest_expiration": self.earliest_expiration.isoformat() if self.earliest_expiration else None,
+            "account_status": self.account_status,
+            "can_still_change": self.can_still_change,
+        }
+
+
+@dataclass(frozen=True)
+class BillingPage:
+    rows: list
+    page: int
+    per_page: int | None
+    has_next: bool
+
+
+def _accounts(search):
+    query = Account.select(Account.id)
+    search = (search or "").strip().lower()
+    if search:
+        query = query.where(fn.LOWER(Account.name).contains(search))
+    return query
+
+
+def _reviews(ids, since):
+    """{version id: [Change]} for reviews made since `since` of the accounts' versions."""
+    reviews = {}
+    for version_id, at, before, after in (
+        ReviewEvent.select(ReviewEvent.version, ReviewEvent.reviewed_at, ReviewEvent.previous_status,
+                           ReviewEvent.review_status)
+        .join(LicenseVersion).join(License)
+        .where(License.account.in_(ids) & (ReviewEvent.reviewed_at >= since))
+        .tuples()
+    ):
+        reviews.setdefault(version_id, []).append(Change(at, before, after))
+    return reviews
+
+
+def _account_changes(ids, since):
+    """{(account id, field): [Change]} for status and enrollment changes made since `since`."""
+    changes = {}
+    for account_id, field, before, after, at in (
+        AccountChange.select(AccountChange.account, AccountChange.field, AccountChange.previous,
+                             AccountChange.value, AccountChange.changed_at)
+        .where(AccountChange.account.in_(ids) & (AccountChange.changed_at >= since))
+        .tuples()
+    ):
+        if field == AccountChange.ENROLLMENT:
+            before, after = before == "byol", after == "byol"
+        changes.setdefault((account_id, field), []).append(Change(at, before, after))
+    return changes
+
+
+def _accounts_with_versions(ids, current_only):
+    """(account id, name, status, enrolled, billing day, [version rows]) per account, in name order.
+
+    One query, read row by row: an account's versions are adjacent, so only one account's rows are
+    held at a time, whatever the number of accounts. `current_only` reads each license's current
+    version alone (enough for a cycle not yet started); otherwise every version, for history.
+    """
+    on_version = LicenseVersion.license == License.id
+    if current_only:
+        on_version = on_version & (LicenseVersion.id == License.current)
+    query = (
+        Account.select(
+            Account.id, Account.name, Account.status, Account.byol_enrolled, Account.billing_day,
+            LicenseVersion.id, LicenseVersion.license, License.plan, LicenseVersion.seats,
+            LicenseVersion.expires_on, LicenseVersion.submitted_at, LicenseVersion.review_status,
+            License.retired_at,
+        )
+        .join(License, JOIN.LEFT_OUTER, on=(License.account == Account.id))
+        .join(LicenseVersion, JOIN.LEFT_OUTER, on=on_version)
+        .where(Account.id.in_(ids))
+        .order_by(Account.name, Account.id)
+    )
+    for account, rows in groupby(rows_of(query), key=itemgetter(0, 1, 2, 3, 4)):
+        yield (*account, [row[5:] for row in rows if row[5] is not None])
+
+
+def billing_report(year, month, today, timezone_name, search=None, mode=None, page=1, per_page=None):
+    """The report's rows for the cycle starting in (year, month): filtered by mode and account name.
+
+    With `per_page`, one page of it (`page` from 1). Without a mode filter the page is cut in the
+    database; with one, every matching account is decided first, as the mode is not a column.
+    Three queries whatever the number of accounts.
+    """
+    ids = _accounts(search)
+    if per_page and mode is None:
+        ids = ids.order_by(Account.name, Account.id).limit(per_page + 1).offset((page - 1) * per_page)
+    # A change before the month began cannot matter to a cycle that starts in it.
+    since = start_instant(date(year, month, 1), timezone_name)
+    reviews = _reviews(ids, since)
+    changes = _account_changes(ids, since)
+    cycle = format_cycle(year, month)
+    rows = []
+    # No cycle starting in the month has begun if its first day is still to come: what is on file now decides.
+    not_started = date(year, month, 1) > today
+    for account_id, name, status, enrolled, billing_day, versions in _accounts_with_versions(ids, not_started):
+        submissions = [
+            Submission(license_id, plan, seats, expires_on, submitted_at, review_status,
+                       tuple(reviews.get(version_id, ())), version_id, retired_at)
+            for version_id, license_id, plan, seats, expires_on, submitted_at, review_status, retired_at in versions
+        ]
+        history = AccountHistory(
+            billing_day=billing_day,
+            status=status,
+            enrolled=bool(enrolled),
+            status_changes=tuple(changes.get((account_id, AccountChange.STATUS), ())),
+            enrollment_changes=tuple(changes.get((account_id, AccountChange.ENROLLMENT), ())),
+        )
+        decided = cycle_billing(year, month, history, submissions, today, timezone_name)
+        if mode is not None and decided.mode != mode:
+            continue
+        rows.append(BillingRow(
+            account_id=account_id,
+            account=name,
+            cycle=cycle,
+            cycle_start=decided.cycle_start,
+            mode=decided.mode,
+            reason=decided.reason,
+            byol_seats=decided.byol_seats,
+            earliest_expiration=decided.earliest_expiration,
+            account_status=decided.status,
+            can_still_change=decided.can_still_change,
+        ))
+    if not per_page:
+        return BillingPage(rows, 1, None, False)
+    if mode is not None:
+        rows = rows[(page - 1) * per_page:]
+    return BillingPage(rows[:per_page], page, per_page, len(rows) > per_page)
+
+
+def is_mode(text):
+    return text in MODES
+
+
+def neutralise(cell):
+    """A cell a spreadsheet will show as text: one starting like a formula gets a leading apostrophe."""
+    text = "" if cell is None else str(cell)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def write_csv(rows, out):
+    """The rows as CSV (a header line, then one line per account) to a text stream."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        values = row.as_dict()
+        values["can_still_change"] = "yes" if row.can_still_change else "no"
+        writer.writerow([neutralise(values[column]) for column in CSV_COLUMNS])
+
+
+def as_csv(rows):
+    out = io.StringIO()
+    write_csv(rows, out)
+    return out.getvalue()

@@ -1,0 +1,156 @@
+"""Licenses with their versions (history), the products they can be for, proof documents and their check."""
+from peewee import (
+    BlobField,
+    CharField,
+    DateField,
+    DateTimeField,
+    DeferredForeignKey,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+
+from ..accounts.models import Account, User
+from ..core.clock import utcnow
+from ..extensions import db
+
+
+class Product(db.Model):
+    """A product a license can be for; the drop-down is this table, not code."""
+
+    name = CharField(max_length=100, unique=True)
+    position = IntegerField(default=0)
+
+class ProofDocument(db.Model):
+    """An uploaded proof of licensing, stored in the database so every web server and backup has it."""
+
+    account = ForeignKeyField(Account, backref="documents", on_delete="CASCADE")
+    content = BlobField()
+    sha256 = CharField(max_length=64)
+    size = IntegerField()
+    original_name = CharField(max_length=255)
+    media_type = CharField(max_length=50)
+    uploaded_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    uploaded_at = DateTimeField(default=utcnow)
+    # The text layer as read at upload (webapp.pdf_text), kept so a version that later uses this
+    # upload is checked without reading it again; text_status says how the reading went.
+    text_status = CharField(max_length=16, default="unchecked")
+    extracted_text = TextField(default="")
+
+    @classmethod
+    def metadata_fields(cls):
+        """Every column but the content and its text, for queries that list documents."""
+        # Compared by identity: == on a field builds an SQL expression, always true.
+        return [f for f in cls._meta.sorted_fields if f is not cls.content and f is not cls.extracted_text]
+
+class License(db.Model):
+    """One Office 365 plan an account brings; its terms live in its versions."""
+
+    account = ForeignKeyField(Account, backref="licenses", on_delete="CASCADE")
+    product = ForeignKeyField(Product)
+    plan = CharField(max_length=200)
+    # The plan name as compared (webapp.text.plan_key): "Office 365  e3", "Ｏｆｆｉｃｅ 365 E3" and
+    # "Office 365 E3" are one plan.
+    plan_key = CharField(max_length=200)
+    # No database constraint (the two tables point at each other); always set in the same transaction.
+    current = DeferredForeignKey("LicenseVersion", null=True, on_delete=None)
+    created_at = DateTimeField(default=utcnow)
+    # Removed by the customer (a plan they no longer have): it stops counting from the next billing
+    # cycle, gets no reminders, and stays, with its versions, for staff and for past cycles.
+    retired_at = DateTimeField(null=True)
+    retired_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    # The current version's expiration date and seats, set with `current` (license_store._add_version is
+    # the one place that changes it): the dashboard's expiry timeline and the accounts list's date filters
+    # and sort find licenses by them through an index, instead of joining every license to its current
+    # version.
+    expires_on = DateField(null=True)
+    seats = IntegerField(null=True)
+
+    @property
+    def is_retired(self):
+        return self.retired_at is not None
+
+
+# One license per plan among those not removed: a plan removed and entered again is a new license,
+# and the removed one keeps its own history.
+License.add_index(
+    License.index(
+        License.account, License.product, License.plan_key, unique=True,
+        where=License.retired_at.is_null(), name="license_unique_plan_not_retired",
+    )
+)
+
+# The expiry timeline's months (the index holds all it sums), the accounts list's expired and expiring
+# filters, and its sort by each account's earliest expiration, among the licenses not removed.
+License.add_index(
+    License.index(License.expires_on, License.account, License.seats, where=License.retired_at.is_null(),
+                  name="license_expires_on_not_retired")
+)
+
+License.add_index(
+    License.index(License.account, License.expires_on, where=License.retired_at.is_null(),
+                  name="license_account_expires_on_not_retired")
+)
+
+
+
+class LicenseVersion(db.Model):
+    """One submission of a license's terms and proof; earlier ones are its history."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+    license = ForeignKeyField(License, backref="versions", on_delete="CASCADE")
+    seats = IntegerField()
+    term = CharField(max_length=16)
+    expires_on = DateField(index=True)
+    tenant = CharField(max_length=253)
+    contact_name = CharField(max_length=200)
+    contact_email = CharField(max_length=254)
+    proof = ForeignKeyField(ProofDocument)
+    review_status = CharField(max_length=16, default=PENDING)
+    review_reason = TextField(default="")
+    reviewed_at = DateTimeField(null=True)
+    submitted_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    submitted_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        # The review queue and the "awaiting review" filter look for the few pending versions among all.
+        indexes = ((("review_status", "submitted_at"), False),)
+
+    @property
+    def is_rejected(self):
+        return self.review_status == self.REJECTED
+
+class ProofCheck(db.Model):
+    """A license version's proof read against the terms entered with it (issue 10).
+
+    It belongs to the version, not the document: the same upload kept from a failed form may be
+    saved with other terms than it was uploaded with, and the comparison is with what was entered
+    for that version. Written with the version, in its transaction. `status` is how reading the
+    document went (webapp.pdf_text); each field's result is set only when the text was read: found,
+    not_found or different, with `*_seen` what the document says instead. A version without a row
+    was submitted before this check existed.
+    """
+
+    version = ForeignKeyField(LicenseVersion, backref="proof_checks", unique=True, on_delete="CASCADE")
+    status = CharField(max_length=16)
+    plan = CharField(max_length=16, default="")
+    plan_seen = CharField(max_length=100, default="")
+    seats = CharField(max_length=16, default="")
+    seats_seen = CharField(max_length=100, default="")
+    expires_on = CharField(max_length=16, default="")
+    expires_on_seen = CharField(max_length=100, default="")
+    tenant = CharField(max_length=16, default="")
+    tenant_seen = CharField(max_length=100, default="")
+    checked_at = DateTimeField(default=utcnow)
+
+
+PRODUCTS = ["MS Office 365"]
+
+
+def add_products():
+    """Put the product list in place; safe to run again."""
+    for position, name in enumerate(PRODUCTS):
+        Product.get_or_create(name=name, defaults={"position": position})

@@ -1,0 +1,416 @@
+"""Reading and writing licenses. Every lookup takes the account and filters by it inside the query."""
+from datetime import date, datetime
+from typing import NamedTuple
+
+from peewee import JOIN, IntegrityError
+
+from .. import audit
+from ..accounts.models import User
+from ..core.clock import business_date, utcnow
+from ..core.compiled_sql import CompiledSelect, placeholder, rows_of
+from ..core.database import on_postgresql, write_transaction
+from . import document_check as proof_text
+from . import plans
+from .document_text import READ, UNREADABLE
+from .models import License, LicenseVersion, Product, ProofCheck, ProofDocument
+from .proofs import Upload, discard_unattached, store_upload, unused
+from .rules import LicenseTerms, byol_status, license_status
+
+PLAN_KEY_LENGTH = License.plan_key.max_length
+
+
+class DuplicatePlan(Exception):
+    """The account already has a license for this plan."""
+
+    def __init__(self, existing):
+        super().__init__(existing.plan)
+        self.existing = existing
+
+
+class ProofGone(Exception):
+    """The kept upload a submission names was purged before the Save could use it."""
+
+
+def plan_key(plan):
+    """The plan name as compared for uniqueness (plans.plan_key), refused when too long to store."""
+    key = plans.plan_key(plan)
+    if not key or len(key) > PLAN_KEY_LENGTH:
+        raise ValueError(f"a plan name must give a key of 1 to {PLAN_KEY_LENGTH} characters")
+    return key
+
+
+def products():
+    """The products a license can be for, in drop-down order."""
+    return list(Product.select().order_by(Product.position, Product.name))
+
+
+def _licenses_query():
+    return (
+        License.select(License, LicenseVersion, Product, *ProofDocument.metadata_fields())
+        .join(LicenseVersion, on=(License.current == LicenseVersion.id))
+        .join(ProofDocument, on=(LicenseVersion.proof == ProofDocument.id))
+        .switch(License)
+        .join(Product)
+    )
+
+
+class ProductName(NamedTuple):
+    id: int
+    name: str
+
+
+class ProofSummary(NamedTuple):
+    """What a list of licenses shows of a proof document (never its content)."""
+
+    id: int
+    original_name: str
+    size: int
+
+
+class CurrentVersion(NamedTuple):
+    """A license's current terms and review state, as a list of licenses shows them."""
+
+    id: int
+    seats: int
+    term: str
+    expires_on: date
+    tenant: str
+    contact_name: str
+    contact_email: str
+    review_status: str
+    review_reason: str
+    reviewed_at: datetime | None
+    submitted_at: datetime
+    proof: ProofSummary
+
+    @property
+    def is_rejected(self):
+        return self.review_status == LicenseVersion.REJECTED
+
+
+class LicenseRow(NamedTuple):
+    """One license of a list: read-only, shaped like the model (license.current.proof.original_name)."""
+
+    id: int
+    account_id: int
+    plan: str
+    product: ProductName
+    current: CurrentVersion
+
+
+# Only the columns the lists show, in one statement built once (see compiled_sql).
+_LICENSE_ROWS = CompiledSelect(lambda: (
+    License.select(
+        License.id, License.account, License.plan, Product.id, Product.name,
+        LicenseVersion.id, LicenseVersion.seats, LicenseVersion.term, LicenseVersion.expires_on,
+        LicenseVersion.tenant, LicenseVersion.contact_name, LicenseVersion.contact_email,
+        LicenseVersion.review_status, LicenseVersion.review_reason, LicenseVersion.reviewed_at,
+        LicenseVersion.submitted_at, ProofDocument.id, ProofDocument.original_name, ProofDocument.size,
+    )
+    .join(LicenseVersion, on=(License.current == LicenseVersion.id))
+    .join(ProofDocument, on=(LicenseVersion.proof == ProofDocument.id))
+    .switch(License)
+    .join(Product)
+    .where((License.account == placeholder("account_id")) & License.retired_at.is_null())
+    .order_by(LicenseVersion.expires_on, License.plan_key, License.id)
+))
+
+
+def licenses_of(account_id):
+    """The account's licenses not removed (LicenseRow) with their current terms, product and proof metadata, in one query."""
+    return [
+        LicenseRow(row[0], row[1], row[2], ProductName(*row[3:5]), CurrentVersion(*row[5:16], ProofSummary(*row[16:])))
+        for row in _LICENSE_ROWS.run(account_id=account_id)
+    ]
+
+
+def license_of(account_id, license_id, include_retired=False):
+    """One license of the account, or None (also when it belongs to another account).
+
+    A removed license is None too, unless `include_retired`: then it comes with who removed it.
+    """
+    query = _licenses_query().where((License.account == account_id) & (License.id == license_id))
+    if not include_retired:
+        return query.where(License.retired_at.is_null()).first()
+    return (
+        query.select_extend(User.id, User.email, User.name)
+        .switch(License)
+        .join(User, JOIN.LEFT_OUTER, on=(License.retired_by == User.id))
+        .first()
+    )
+
+
+def retired_licenses_of(account_id):
+    """The account's removed licenses, latest removal first, with their last terms and who removed them."""
+    return list(
+        _licenses_query()
+        .select_extend(User.id, User.email, User.name)
+        .switch(License)
+        .join(User, JOIN.LEFT_OUTER, on=(License.retired_by == User.id))
+        .where((License.account == account_id) & License.retired_at.is_null(False))
+        .order_by(License.retired_at.desc(), License.id.desc())
+    )
+
+
+def history_of(license):
+    """Every version of a license, newest first, with its proof's metadata and check (`version.check`)."""
+    return list(
+        LicenseVersion.select(LicenseVersion, *ProofDocument.metadata_fields(), ProofCheck)
+        .join(ProofDocument)
+        .switch(LicenseVersion)
+        .join(ProofCheck, JOIN.LEFT_OUTER, on=(ProofCheck.version == LicenseVersion.id), attr="check")
+        .where(LicenseVersion.license == license.id)
+        .order_by(LicenseVersion.submitted_at.desc(), LicenseVersion.id.desc())
+    )
+
+
+def proof_of(account_id, document_id):
+    """A proof document of the account, content included, or None."""
+    return ProofDocument.get_or_none(
+        (ProofDocument.id == document_id) & (ProofDocument.account == account_id)
+    )
+
+
+def kept_proof(account_id, document_id):
+    """An upload of the account from an earlier try that no license uses yet, or None (also for no id)."""
+    if document_id is None:
+        return None
+    return (
+        ProofDocument.select(*ProofDocument.metadata_fields())
+        .where((ProofDocument.id == document_id) & (ProofDocument.account == account_id) & unused())
+        .first()
+    )
+
+
+def terms_of(license, timezone_name):
+    """The domain's view of a license loaded by licenses_of() (or a License model with its current version).
+
+    A rejection is dated by the business calendar: at 22:00 in New York it is still that day there,
+    though UTC, which reviewed_at is stored in, has moved on (and so would the billing cycle).
+    """
+    version = license.current
+    return _terms(license.plan, version.seats, version.expires_on, version.review_status, version.reviewed_at,
+                  timezone_name)
+
+
+def _terms(plan, seats, expires_on, review_status, reviewed_at, timezone_name):
+    rejected = review_status == LicenseVersion.REJECTED
+    rejected_on = business_date(reviewed_at, timezone_name) if rejected and reviewed_at else None
+    return LicenseTerms(plan=plan, seats=seats, expires_on=expires_on, rejected=rejected, rejected_on=rejected_on)
+
+
+def terms_by_account(account_ids, timezone_name):
+    """{account id: [LicenseTerms]} for a page of accounts, in one query of only what the roll-up reads.
+
+    Rows read straight from the cursor (compiled_sql.rows_of), not models: a page of 50 accounts rolls
+    up over a thousand licenses, and building models cost more than the rest of the page. A date that
+    is not one is left as it is, as Peewee leaves it, so only its own account's roll-up fails (the list
+    shows that one as unknown).
+    """
+    query = (
+        License.select(License.account, License.plan, LicenseVersion.seats, LicenseVersion.expires_on,
+                       LicenseVersion.review_status, LicenseVersion.reviewed_at)
+        .join(LicenseVersion, on=(License.current == LicenseVersion.id))
+        .where(License.account.in_(account_ids) & License.retired_at.is_null())
+        .order_by(License.plan_key)
+    )
+    by_account = {}
+    for account_id, plan, seats, expires_on, review_status, reviewed_at in rows_of(query):
+        by_account.setdefault(account_id, []).append(
+            _terms(plan, seats, expires_on, review_status, reviewed_at, timezone_name)
+        )
+    return by_account
+
+
+def account_standing(account, licenses, today, *, timezone_name):
+    """(rows, BYOL status) for a page: each license with its status, and the roll-up.
+
+    `timezone_name` is the business time zone (BUSINESS_TIMEZONE), in which rejections are dated.
+    """
+    rows = [
+        (lic, license_status(lic.current.expires_on, today, lic.current.is_rejected))
+        for lic in licenses
+    ]
+    status = byol_status(
+        [terms_of(lic, timezone_name) for lic in licenses],
+        today=today,
+        billing_day=account.billing_day,
+        enrolled=account.byol_enrolled,
+    )
+    return rows, status
+
+
+def add_license(account, user, product, plan, terms, proof, replaces=None):
+    """Create a license with its first version; raise DuplicatePlan if the plan is already there.
+
+    `proof` is a new Upload, stored in the same transaction (so a refused Save leaves no upload
+    behind), or a kept ProofDocument (ProofGone if it was purged meanwhile). `replaces` is the kept
+    upload a new one takes the place of; it is deleted.
+    """
+    key = plan_key(plan)
+    existing = _license_for_plan(account.id, product.id, key)
+    if existing:
+        raise DuplicatePlan(existing)
+    try:
+        with write_transaction():
+            document = _attach(account.id, user, proof)
+            license = License.create(account=account.id, product=product.id, plan=" ".join(plan.split()), plan_key=key)
+            version = _add_version(license, user, terms, document, replaces)
+            audit.record("license.added", account=account.id, subject=license.plan,
+                         after={"product": product.name, "plan": license.plan, **terms})
+            _record_upload(license, version, document)
+    except IntegrityError:
+        # Another request added the same plan between the check and the insert.
+        existing = _license_for_plan(account.id, product.id, key)
+        if existing is None:
+            raise
+        raise DuplicatePlan(existing) from None
+    return license
+
+
+def _license_for_plan(account_id, product_id, key, other_than=None):
+    """The account's license (not removed) for the plan key, or None; the partial unique index's scope."""
+    query = License.select().where(
+        (License.account == account_id)
+        & (License.product == product_id)
+        & (License.plan_key == key)
+        & License.retired_at.is_null()
+    )
+    if other_than is not None:
+        query = query.where(License.id != other_than)
+    return query.first()
+
+
+def retire_license(license, user, now=None):
+    """Remove a plan the customer no longer has; False when it was already removed.
+
+    One conditional UPDATE decides (a second click or a second tab changes nothing), and the audit
+    entry is written in its transaction. The row and its versions stay: staff keep the history, and
+    a billing cycle that started before `now` is still decided with the license in it.
+    """
+    now = now or utcnow()
+    version = license.current
+    with write_transaction():
+        changed = License.update(retired_at=now, retired_by=user).where(
+            (License.id == license.id)
+            & (License.account == license.account_id)
+            & License.retired_at.is_null()
+        ).execute() == 1
+        if changed:
+            audit.record(
+                "license.retired",
+                account=license.account_id,
+                subject=license.plan,
+                before={"plan": license.plan, "seats": version.seats, "expires_on": version.expires_on,
+                        "retired_at": None},
+                after={"retired_at": now},
+            )
+    if changed:
+        license.retired_at, license.retired_by = now, user
+    return changed
+
+
+def rename_license(license, plan):
+    """Staff fix a typo in a plan's name; False when the name is already that.
+
+    DuplicatePlan when another license of the account that is not removed has that plan (a removed
+    license takes no plan from anyone). The audit entry is written in the same transaction.
+    """
+    key, name = plan_key(plan), " ".join(plan.split())
+    try:
+        with write_transaction():
+            row = License.select(License.id, License.plan, License.retired_at).where(License.id == license.id)
+            row = (row.for_update() if on_postgresql() else row).first()
+            if row is None or row.plan == name:
+                return False
+            if row.retired_at is None:
+                clash = _license_for_plan(license.account_id, license.product_id, key, other_than=license.id)
+                if clash is not None:
+                    raise DuplicatePlan(clash)
+            License.update(plan=name, plan_key=key).where(License.id == license.id).execute()
+            audit.record(
+                "license.renamed", account=license.account_id, subject=name,
+                before={"plan": row.plan}, after={"plan": name},
+            )
+    except IntegrityError:
+        # Another request took the plan between the check and the update.
+        clash = _license_for_plan(license.account_id, license.product_id, key, other_than=license.id)
+        if clash is None:
+            raise
+        raise DuplicatePlan(clash) from None
+    license.plan, license.plan_key = name, key
+    return True
+
+
+def renew_license(license, user, terms, proof, replaces=None):
+    """Add a new version (new date, new proof) to a license; earlier versions stay as its history.
+
+    `proof` and `replaces` as for add_license().
+    """
+    earlier = license.current
+    with write_transaction():
+        document = _attach(license.account_id, user, proof)
+        version = _add_version(license, user, terms, document, replaces)
+        before, after = audit.changed({field: getattr(earlier, field) for field in terms}, terms)
+        audit.record("license.updated", account=license.account_id, subject=license.plan, before=before, after=after)
+        _record_upload(license, version, document)
+    return license
+
+
+def _record_upload(license, version, document):
+    audit.record(
+        "proof.uploaded", account=license.account_id, subject=license.plan,
+        after={"file": document.original_name, "bytes": document.size, "expires_on": version.expires_on},
+    )
+
+
+def _attach(account_id, user, proof):
+    """The document a new version uses: a new Upload is stored now; a kept one is held against a purge."""
+    if isinstance(proof, Upload):
+        return store_upload(proof, account_id, user)
+    held = ProofDocument.select(
+        ProofDocument.id, ProofDocument.original_name, ProofDocument.size, ProofDocument.text_status,
+        ProofDocument.extracted_text,
+    ).where(
+        (ProofDocument.id == proof.id) & (ProofDocument.account == account_id)
+    )
+    if on_postgresql():
+        # A purge skips a row locked so; one that locked it first deletes it, and this finds it gone.
+        held = held.for_update("FOR KEY SHARE")
+    document = held.first()
+    if document is None:
+        raise ProofGone()
+    return document
+
+
+def check_columns(document, plan, terms):
+    """The ProofCheck columns for a document read against a version's plan and terms.
+
+    Only the document's stored text is used (read at upload, outside any transaction), so this is
+    quick enough for the version's own transaction.
+    """
+    if document.text_status != READ:
+        return {"status": document.text_status}
+    try:
+        comparison = proof_text.compare_terms(
+            document.extracted_text, plan=plan, seats=terms["seats"], expires_on=terms["expires_on"],
+            tenant=terms["tenant"],
+        )
+    except Exception:  # noqa: BLE001 - a surprise in the comparison must not refuse the Save
+        return {"status": UNREADABLE}
+    columns = {"status": READ}
+    for name, field in comparison.fields():
+        columns[name], columns[f"{name}_seen"] = field.state, field.seen
+    return columns
+
+
+def _add_version(license, user, terms, proof, replaces=None):
+    version = LicenseVersion.create(license=license.id, submitted_by=user, proof=proof.id, **terms)
+    License.update(current=version.id, expires_on=version.expires_on, seats=version.seats).where(
+        License.id == license.id
+    ).execute()
+    license.current, license.expires_on, license.seats = version, version.expires_on, version.seats
+    ProofCheck.create(version=version.id, **check_columns(proof, license.plan, terms))
+    if replaces is not None and replaces.id != proof.id:
+        discard_unattached(license.account_id, replaces.id)
+    return version

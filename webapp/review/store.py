@@ -1,0 +1,127 @@
+"""Staff review of proof: accepting or rejecting a version, and the queue of versions awaiting review.
+
+A review is recorded with the state it replaced (ReviewEvent) in the same transaction, so billing can
+tell what a version's review state was at any cycle's start.
+"""
+from datetime import date, datetime
+from typing import NamedTuple
+
+from peewee import JOIN
+
+from .. import audit
+from ..accounts.models import Account
+from ..core.clock import utcnow
+from ..core.compiled_sql import CompiledSelect
+from ..core.database import on_postgresql, write_transaction
+from ..licenses.models import License, LicenseVersion, ProofCheck
+from .models import ReviewEvent
+
+
+def review_version(version_id, decision, reason="", actor=None, only_pending=False):
+    """Accept or reject a version's proof, recording the review with the state it replaced.
+
+    With `only_pending`, a version already reviewed (by another admin, or a second click) is left
+    alone and False comes back, so the queue never records or emails one review twice.
+    """
+    reason = reason if decision == LicenseVersion.REJECTED else ""
+    with write_transaction():
+        before = LicenseVersion.select(LicenseVersion.review_status).where(LicenseVersion.id == version_id)
+        before = before.for_update() if on_postgresql() else before
+        before = before.first()
+        if before is None or (only_pending and before.review_status != LicenseVersion.PENDING):
+            return False
+        now = utcnow()
+        LicenseVersion.update(review_status=decision, review_reason=reason, reviewed_at=now).where(
+            LicenseVersion.id == version_id
+        ).execute()
+        ReviewEvent.create(
+            version=version_id,
+            previous_status=before.review_status,
+            review_status=decision,
+            review_reason=reason,
+            reviewed_by=actor,
+            reviewed_at=now,
+        )
+        license = (
+            License.select(License.account, License.plan)
+            .join(LicenseVersion, on=(LicenseVersion.license == License.id))
+            .where(LicenseVersion.id == version_id)
+            .first()
+        )
+        after = {"review_status": decision, "review_reason": reason} if reason else {"review_status": decision}
+        audit.record("proof.reviewed", account=license.account_id, subject=license.plan,
+                     before={"review_status": before.review_status}, after=after)
+    return True
+
+
+class QueuedAccount(NamedTuple):
+    id: int
+    name: str
+
+
+class QueuedLicense(NamedTuple):
+    id: int
+    plan: str
+    account: QueuedAccount
+
+
+class QueuedVersion(NamedTuple):
+    """A version awaiting review, as the queue shows it; shaped like the model (version.license.account.name)."""
+
+    id: int
+    submitted_at: datetime
+    seats: int
+    expires_on: date
+    tenant: str
+    proof_id: int
+    license: QueuedLicense
+    check: "QueuedCheck | None"
+
+
+class QueuedCheck(NamedTuple):
+    """A version's document check (ProofCheck) as the queue shows it."""
+
+    id: int
+    status: str
+    plan: str
+    plan_seen: str
+    seats: str
+    seats_seen: str
+    expires_on: str
+    expires_on_seen: str
+    tenant: str
+    tenant_seen: str
+
+
+# Only the columns the queue shows, in one statement built once (see compiled_sql).
+_REVIEW_QUEUE = CompiledSelect(lambda: (
+    LicenseVersion.select(
+        LicenseVersion.id, LicenseVersion.submitted_at, LicenseVersion.seats, LicenseVersion.expires_on,
+        LicenseVersion.tenant, LicenseVersion.proof, License.id, License.plan, Account.id, Account.name,
+        ProofCheck.id, ProofCheck.status, ProofCheck.plan, ProofCheck.plan_seen, ProofCheck.seats,
+        ProofCheck.seats_seen, ProofCheck.expires_on, ProofCheck.expires_on_seen, ProofCheck.tenant,
+        ProofCheck.tenant_seen,
+    )
+    .join(License, on=(License.current == LicenseVersion.id))
+    .join(Account)
+    .switch(LicenseVersion)
+    .join(ProofCheck, JOIN.LEFT_OUTER, on=(ProofCheck.version == LicenseVersion.id))
+    .where((LicenseVersion.review_status == LicenseVersion.PENDING) & License.retired_at.is_null())
+    .order_by(LicenseVersion.submitted_at, LicenseVersion.id)
+))
+
+
+def review_queue():
+    """Every license's current version whose proof awaits review, across accounts, oldest first, with its
+    document check (`version.check`, None before the check existed), in one query.
+
+    A plan the customer removed is left out: no cycle still to be decided counts it.
+    """
+    return [
+        QueuedVersion(
+            *row[:6],
+            QueuedLicense(row[6], row[7], QueuedAccount(*row[8:10])),
+            QueuedCheck(*row[10:]) if row[10] is not None else None,
+        )
+        for row in _REVIEW_QUEUE.run()
+    ]
