@@ -1,4 +1,4 @@
-"""Benchmark of two staff pages, the billing report page and the review queue, against hello world (issue 12).
+"""Benchmark of two staff pages, the billing report page and the review queue, against hello world at scale.
 
     .venv/bin/python bench/admin_pages.py --quick          # 200 accounts, 3 s runs: a smoke check
     .venv/bin/python bench/admin_pages.py --rounds 3       # 10k accounts x 25 licenses on a fresh SQLite file

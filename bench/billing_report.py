@@ -1,4 +1,4 @@
-"""Benchmark of the billing report (issue 9, Benchmark): CLI, SQL statements and the JSON API.
+"""Benchmark of the billing report at 10k accounts: the CLI's run time and memory, SQL statements, the JSON API.
 
     .venv/bin/python bench/billing_report.py                  # 10k accounts x 25 licenses on a fresh SQLite file
     .venv/bin/python bench/billing_report.py --quick          # 200 accounts, 3 s runs: a smoke check

@@ -1,4 +1,4 @@
-"""Benchmark of a login attack (issue 7 §2): does it slow a signed-in user's Client Licenses tab?
+"""Benchmark of a login attack: does a flood of wrong passwords slow a signed-in user's Client Licenses tab?
 
     .venv/bin/python bench/login_attack.py --quick        # smoke run: 3 s per load run
     .venv/bin/python bench/login_attack.py                # 10 s runs, 5 rounds, on a fresh SQLite file

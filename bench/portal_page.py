@@ -1,4 +1,4 @@
-"""Benchmark of the Client Licenses tab (issue 2, Performance) against a hello-world Flask app.
+"""Benchmark of the Client Licenses tab, the page customers open most, against a hello-world Flask app.
 
     .venv/bin/python bench/portal_page.py                 # 10k accounts x 25 licenses on a fresh SQLite file
     .venv/bin/python bench/portal_page.py --quick         # 200 accounts, 3 s runs: a smoke check
@@ -39,7 +39,7 @@ from webapp.core.clock import business_today  # noqa: E402
 
 RESULTS = BENCH / "results"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
-# Issue 12: requests/s against hello world's, for the tab (full page and htmx partial) and the one-license page.
+# Goals: requests/s against hello world's, for the tab (full page and htmx partial) and the one-license page.
 RATIO_GOAL = 0.3
 ONE_LICENSE_RATIO_GOAL = 0.4
 QUERY_GOAL = 6

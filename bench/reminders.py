@@ -1,4 +1,4 @@
-"""Benchmark of `flask send-reminders` (issue 8): 10k due reminders among 250k licenses.
+"""Benchmark of `flask send-reminders`: 10k due reminders among 250k licenses, sent within a minute.
 
     .venv/bin/python bench/reminders.py                         # SQLite and PostgreSQL, 250k then 500k licenses
     .venv/bin/python bench/reminders.py --database sqlite --no-double
