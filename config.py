@@ -1,8 +1,11 @@
 """Configuration, read from the environment. See the README for every setting."""
+import math
 import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
 # A shorter key can be guessed offline from one signed cookie.
@@ -17,11 +20,53 @@ class ConfigError(RuntimeError):
     """A setting the portal cannot run with; `wsgi.py` prints it as one line and exits."""
 
 
-def _env_bool(name, default=False):
-    value = os.environ.get(name)
-    if value is None:
+class BadSetting:
+    """A setting from the environment that could not be read; create_app refuses to start with it.
+
+    Kept as a value rather than raised while this module is imported: wsgi.py imports it before it
+    can print the one-line `Configuration error: ...`.
+    """
+
+    def __init__(self, name, text, expected):
+        self.name, self.text, self.expected = name, text, expected
+
+    def error(self):
+        return ConfigError(f"{self.name}={self.text!r} is not {self.expected}.")
+
+
+TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _bool(name, default=False):
+    """true/false, yes/no, on/off or 1/0; anything else is refused: a typo must not turn a protection off."""
+    text = os.environ.get(name)
+    if text is None:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = text.strip().lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    return BadSetting(name, text, "true or false")
+
+
+def _int(name, default):
+    text = os.environ.get(name)
+    if text is None or (default is None and not text.strip()):
+        return default
+    try:
+        return int(text.strip())
+    except ValueError:
+        return BadSetting(name, text, "a whole number")
+
+
+def _float(name, default):
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return BadSetting(name, text, "a number")
+    return value if math.isfinite(value) else BadSetting(name, text, "a finite number")
 
 
 def _development_secret_key():
@@ -34,6 +79,27 @@ def _development_secret_key():
     return key_file.read_text().strip()
 
 
+# (settings, type, lowest, highest): what finalize() accepts. Durations stop at ten years, so that
+# "now" minus any of them is still a date the databases can hold.
+TEN_YEARS_HOURS = 10 * 366 * 24
+POSITIVE = "more than 0"
+LIMITS = (
+    (("LICENSE_MAX_YEARS_AHEAD",), int, 1, 100),
+    (("API_RATE_LIMIT", "UPLOAD_MAX_BYTES", "PROOF_TEXT_MAX_PAGES", "PROOF_TEXT_MAX_CHARS", "PROOF_TEXT_MAX_MEMORY_MB",
+      "REMINDER_BATCH_SIZE", "REMINDER_MAX_ATTEMPTS", "LOGIN_MAX_FAILURES_PER_EMAIL", "LOGIN_MAX_FAILURES_PER_ADDRESS",
+      "RESET_MAX_PER_EMAIL", "RESET_MAX_PER_ADDRESS"), int, POSITIVE, None),
+    (("UPLOAD_ORPHAN_MAX_PER_ACCOUNT", "PROXY_COUNT", "HSTS_MAX_AGE"), int, 0, None),
+    (("MAIL_PORT",), int, 1, 65535),
+    (("REMINDER_CLAIM_LEASE",), int, POSITIVE, TEN_YEARS_HOURS * 3600),
+    (("PROOF_TEXT_SECONDS", "MAIL_TIMEOUT"), float, POSITIVE, 3600),
+    (("UPLOAD_ORPHAN_MAX_AGE_HOURS",), float, 0, TEN_YEARS_HOURS),
+    (("SESSION_IDLE_TIMEOUT_HOURS", "REMINDER_RUN_STALE_HOURS", "PASSWORD_RESET_VALID_HOURS"), float, POSITIVE,
+     TEN_YEARS_HOURS),
+    (("SESSION_LIFETIME_DAYS", "INVITATION_VALID_DAYS"), float, POSITIVE, TEN_YEARS_HOURS / 24),
+    (("LOGIN_THROTTLE_WINDOW_MINUTES", "RESET_THROTTLE_WINDOW_MINUTES"), float, POSITIVE, TEN_YEARS_HOURS * 60),
+)
+
+
 class Config:
     """Production settings; everything a deployment changes comes from the environment."""
 
@@ -42,73 +108,73 @@ class Config:
 
     DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'portal.sqlite3'}")
     # Keep database connections open between requests (peewee's pool); tests open their own.
-    DATABASE_POOL = _env_bool("DATABASE_POOL", True)
+    DATABASE_POOL = _bool("DATABASE_POOL", True)
     BUSINESS_TIMEZONE = os.environ.get("BUSINESS_TIMEZONE", "UTC")
     # An expiration date further ahead than this is refused as a typo (Office 365 plans renew yearly).
-    LICENSE_MAX_YEARS_AHEAD = int(os.environ.get("LICENSE_MAX_YEARS_AHEAD", 5))
+    LICENSE_MAX_YEARS_AHEAD = _int("LICENSE_MAX_YEARS_AHEAD", 5)
     # Requests per minute each billing API token may make; more get 429 with Retry-After.
-    API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", 600))
-    UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024))
+    API_RATE_LIMIT = _int("API_RATE_LIMIT", 600)
+    UPLOAD_MAX_BYTES = _int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
     # A valid upload of a form that failed is kept for the user's next try; these bound how many, how
     # large together (default: finalize() makes it 5 × UPLOAD_MAX_BYTES) and how long (purge-uploads).
-    UPLOAD_ORPHAN_MAX_PER_ACCOUNT = int(os.environ.get("UPLOAD_ORPHAN_MAX_PER_ACCOUNT", 10))
-    UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT = os.environ.get("UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT")
-    UPLOAD_ORPHAN_MAX_AGE_HOURS = float(os.environ.get("UPLOAD_ORPHAN_MAX_AGE_HOURS", 24))
+    UPLOAD_ORPHAN_MAX_PER_ACCOUNT = _int("UPLOAD_ORPHAN_MAX_PER_ACCOUNT", 10)
+    UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT = _int("UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT", None)
+    UPLOAD_ORPHAN_MAX_AGE_HOURS = _float("UPLOAD_ORPHAN_MAX_AGE_HOURS", 24)
     # Reading a PDF proof's text at upload (webapp.pdf_text): the first pages only, at most this many
     # characters, in a child process killed after PROOF_TEXT_SECONDS or past its memory cap.
-    PROOF_TEXT_MAX_PAGES = int(os.environ.get("PROOF_TEXT_MAX_PAGES", 10))
-    PROOF_TEXT_MAX_CHARS = int(os.environ.get("PROOF_TEXT_MAX_CHARS", 100_000))
-    PROOF_TEXT_SECONDS = float(os.environ.get("PROOF_TEXT_SECONDS", 2))
-    PROOF_TEXT_MAX_MEMORY_MB = int(os.environ.get("PROOF_TEXT_MAX_MEMORY_MB", 512))
+    PROOF_TEXT_MAX_PAGES = _int("PROOF_TEXT_MAX_PAGES", 10)
+    PROOF_TEXT_MAX_CHARS = _int("PROOF_TEXT_MAX_CHARS", 100_000)
+    PROOF_TEXT_SECONDS = _float("PROOF_TEXT_SECONDS", 2)
+    PROOF_TEXT_MAX_MEMORY_MB = _int("PROOF_TEXT_MAX_MEMORY_MB", 512)
     PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
 
     PROVIDER_NAME = os.environ.get("PROVIDER_NAME", "Your hosting provider")
     SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "support@example.com")
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
-    MAIL_PORT = int(os.environ.get("MAIL_PORT", 25))
+    MAIL_PORT = _int("MAIL_PORT", 25)
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
-    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS")
-    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL")
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS")
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL")
     # No default: a made-up From address would be refused or land in spam, and the reminders with it.
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER")
-    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", 30))
-    REMINDER_BATCH_SIZE = int(os.environ.get("REMINDER_BATCH_SIZE", 200))
-    REMINDER_MAX_ATTEMPTS = int(os.environ.get("REMINDER_MAX_ATTEMPTS", 5))
+    MAIL_TIMEOUT = _float("MAIL_TIMEOUT", 30)
+    REMINDER_BATCH_SIZE = _int("REMINDER_BATCH_SIZE", 200)
+    REMINDER_MAX_ATTEMPTS = _int("REMINDER_MAX_ATTEMPTS", 5)
     # A run owns the reminders it claimed this long; older claims belong to a run that died.
-    REMINDER_CLAIM_LEASE = int(os.environ.get("REMINDER_CLAIM_LEASE", 3600))
+    REMINDER_CLAIM_LEASE = _int("REMINDER_CLAIM_LEASE", 3600)
     # The admin dashboard warns when no send-reminders run has finished within this many hours.
-    REMINDER_RUN_STALE_HOURS = float(os.environ.get("REMINDER_RUN_STALE_HOURS", 48))
+    REMINDER_RUN_STALE_HOURS = _float("REMINDER_RUN_STALE_HOURS", 48)
 
     # Behind a TLS-terminating proxy: how many proxies in front of the app set X-Forwarded-For,
     # -Proto, -Host and -Port (werkzeug's ProxyFix). 0 trusts no such header.
-    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", 0))
+    PROXY_COUNT = _int("PROXY_COUNT", 0)
     # Strict-Transport-Security max-age, sent when cookies are secure (HTTPS only).
-    HSTS_MAX_AGE = int(os.environ.get("HSTS_MAX_AGE", 365 * 24 * 3600))
+    HSTS_MAX_AGE = _int("HSTS_MAX_AGE", 365 * 24 * 3600)
 
     # A sign-in ends after this long without a request, and this long after it began, whatever happens.
-    SESSION_IDLE_TIMEOUT_HOURS = float(os.environ.get("SESSION_IDLE_TIMEOUT_HOURS", 8))
-    SESSION_LIFETIME_DAYS = float(os.environ.get("SESSION_LIFETIME_DAYS", 7))
+    SESSION_IDLE_TIMEOUT_HOURS = _float("SESSION_IDLE_TIMEOUT_HOURS", 8)
+    SESSION_LIFETIME_DAYS = _float("SESSION_LIFETIME_DAYS", 7)
 
     # Failed logins allowed per email and per client address in a window starting at the first one;
     # past either, tries get 429 until the window ends. Behind a proxy, set PROXY_COUNT, or every
     # client shares the proxy's address.
-    LOGIN_MAX_FAILURES_PER_EMAIL = int(os.environ.get("LOGIN_MAX_FAILURES_PER_EMAIL", 5))
-    LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 30))
-    LOGIN_THROTTLE_WINDOW_MINUTES = float(os.environ.get("LOGIN_THROTTLE_WINDOW_MINUTES", 15))
+    LOGIN_MAX_FAILURES_PER_EMAIL = _int("LOGIN_MAX_FAILURES_PER_EMAIL", 5)
+    LOGIN_MAX_FAILURES_PER_ADDRESS = _int("LOGIN_MAX_FAILURES_PER_ADDRESS", 30)
+    LOGIN_THROTTLE_WINDOW_MINUTES = _float("LOGIN_THROTTLE_WINDOW_MINUTES", 15)
     # Staff admins must enrol an authenticator app at their next sign-in before any admin page
     # (off by default only in development, i.e. `make run`'s demo). Wrong codes are throttled with
     # the two limits above, counted per admin and per address apart from logins.
-    ADMIN_2FA_REQUIRED = _env_bool("ADMIN_2FA_REQUIRED", True)
+    ADMIN_2FA_REQUIRED = _bool("ADMIN_2FA_REQUIRED", True)
 
     # Links to Set password: a reset link works once, for this long; so does an invitation's.
-    PASSWORD_RESET_VALID_HOURS = float(os.environ.get("PASSWORD_RESET_VALID_HOURS", 1))
-    INVITATION_VALID_DAYS = float(os.environ.get("INVITATION_VALID_DAYS", 7))
+    PASSWORD_RESET_VALID_HOURS = _float("PASSWORD_RESET_VALID_HOURS", 1)
+    INVITATION_VALID_DAYS = _float("INVITATION_VALID_DAYS", 7)
     # Reset requests (Send reset link) allowed per email and per client address in a window.
-    RESET_MAX_PER_EMAIL = int(os.environ.get("RESET_MAX_PER_EMAIL", 3))
-    RESET_MAX_PER_ADDRESS = int(os.environ.get("RESET_MAX_PER_ADDRESS", 20))
-    RESET_THROTTLE_WINDOW_MINUTES = float(os.environ.get("RESET_THROTTLE_WINDOW_MINUTES", 60))
+    RESET_MAX_PER_EMAIL = _int("RESET_MAX_PER_EMAIL", 3)
+    RESET_MAX_PER_ADDRESS = _int("RESET_MAX_PER_ADDRESS", 20)
+    RESET_THROTTLE_WINDOW_MINUTES = _float("RESET_THROTTLE_WINDOW_MINUTES", 60)
 
     # werkzeug's method string. Not read from the environment: production always hashes with scrypt,
     # and finalize() refuses anything else outside the test suite.
@@ -116,7 +182,7 @@ class Config:
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     # No "remember me": the portal never sets Flask-Login's remember cookie, and one sent anyway
     # goes through the same session lookup as the session cookie.
     REMEMBER_COOKIE_HTTPONLY = True
@@ -125,36 +191,36 @@ class Config:
 
     @classmethod
     def finalize(cls, config):
-        """Fill in derived settings; refuse to run production without a strong key."""
+        """Check every setting and fill in the derived ones; a setting it cannot run with raises ConfigError."""
+        for name, value in config.items():
+            if isinstance(value, BadSetting):
+                raise value.error()
+        for names, kind, low, high in LIMITS:
+            for name in names:
+                _check_range(config, name, kind, low, high)
+        if config.get("UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT") is None:
+            config["UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT"] = 5 * config["UPLOAD_MAX_BYTES"]
+        _check_range(config, "UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT", int, 0, None)
         # Room for the other form fields around the file; a body past this is refused before parsing.
         config["MAX_CONTENT_LENGTH"] = config["UPLOAD_MAX_BYTES"] + 256 * 1024
-        orphan_bytes = config.get("UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT")
-        config["UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT"] = (
-            int(orphan_bytes) if orphan_bytes else 5 * config["UPLOAD_MAX_BYTES"]
-        )
         config["SESSION_IDLE_TIMEOUT"] = timedelta(hours=config["SESSION_IDLE_TIMEOUT_HOURS"])
         config["SESSION_LIFETIME"] = timedelta(days=config["SESSION_LIFETIME_DAYS"])
-        if config["SESSION_IDLE_TIMEOUT"] <= timedelta(0) or config["SESSION_LIFETIME"] <= timedelta(0):
-            raise RuntimeError("SESSION_IDLE_TIMEOUT_HOURS and SESSION_LIFETIME_DAYS must be more than 0.")
-        if min(config["LOGIN_MAX_FAILURES_PER_EMAIL"], config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-               config["LOGIN_THROTTLE_WINDOW_MINUTES"]) <= 0:
-            raise RuntimeError("LOGIN_MAX_FAILURES_PER_EMAIL, LOGIN_MAX_FAILURES_PER_ADDRESS and "
-                               "LOGIN_THROTTLE_WINDOW_MINUTES must be more than 0.")
-        if min(config["PROOF_TEXT_MAX_PAGES"], config["PROOF_TEXT_MAX_CHARS"], config["PROOF_TEXT_SECONDS"],
-               config["PROOF_TEXT_MAX_MEMORY_MB"]) <= 0:
-            raise RuntimeError("PROOF_TEXT_MAX_PAGES, PROOF_TEXT_MAX_CHARS, PROOF_TEXT_SECONDS and "
-                               "PROOF_TEXT_MAX_MEMORY_MB must be more than 0.")
         config["PASSWORD_RESET_VALID_FOR"] = timedelta(hours=config["PASSWORD_RESET_VALID_HOURS"])
         config["INVITATION_VALID_FOR"] = timedelta(days=config["INVITATION_VALID_DAYS"])
-        if min(config["PASSWORD_RESET_VALID_HOURS"], config["INVITATION_VALID_DAYS"], config["RESET_MAX_PER_EMAIL"],
-               config["RESET_MAX_PER_ADDRESS"], config["RESET_THROTTLE_WINDOW_MINUTES"]) <= 0:
-            raise RuntimeError("PASSWORD_RESET_VALID_HOURS, INVITATION_VALID_DAYS, RESET_MAX_PER_EMAIL, "
-                               "RESET_MAX_PER_ADDRESS and RESET_THROTTLE_WINDOW_MINUTES must be more than 0.")
+        try:
+            ZoneInfo(config["BUSINESS_TIMEZONE"])
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ConfigError(f"BUSINESS_TIMEZONE={config['BUSINESS_TIMEZONE']!r} is not a time zone "
+                              "name such as UTC or Europe/Berlin.") from None
+        portal = urlsplit(config["PORTAL_URL"] or "")
+        if portal.scheme not in ("http", "https") or not portal.netloc:
+            raise ConfigError(f"PORTAL_URL={config['PORTAL_URL']!r} is not an http:// or https:// address, "
+                              "such as https://licenses.example-hosting.com.")
         if not config.get("TESTING") and config["PASSWORD_HASH_METHOD"] != STRONG_HASH_METHOD:
             raise ConfigError(f"PASSWORD_HASH_METHOD must be {STRONG_HASH_METHOD!r}: a cheaper hash is for the test suite only.")
         if config["PORTAL_ENV"] == "development":
-            config["SESSION_COOKIE_SECURE"] = _env_bool("SESSION_COOKIE_SECURE", False)
-            config["ADMIN_2FA_REQUIRED"] = _env_bool("ADMIN_2FA_REQUIRED", False)
+            config["SESSION_COOKIE_SECURE"] = _bool("SESSION_COOKIE_SECURE", False)
+            config["ADMIN_2FA_REQUIRED"] = _bool("ADMIN_2FA_REQUIRED", False)
             if not config.get("SECRET_KEY"):
                 config["SECRET_KEY"] = _development_secret_key()
             if not config.get("MAIL_DEFAULT_SENDER"):
@@ -169,6 +235,17 @@ class Config:
                 f"SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes. Generate one with: "
                 "python3 -c 'import secrets; print(secrets.token_hex(32))'"
             )
+
+
+def _check_range(config, name, kind, low, high):
+    value = config.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+        raise ConfigError(f"{name}={value!r} is not {'a number' if kind is float else 'a whole number'}.")
+    too_low = value <= 0 if low == POSITIVE else value < low
+    if too_low or (high is not None and value > high) or not math.isfinite(value):
+        bounds = "more than 0" if low == POSITIVE else f"at least {low:g}"
+        bounds += f" and at most {high:g}" if high is not None else ""
+        raise ConfigError(f"{name}={value!r} is out of range: it must be {bounds}.")
 
 
 def _as_bytes(key):

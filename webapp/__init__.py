@@ -1,7 +1,7 @@
 """The Client Licenses portal."""
 from flask import Flask
 
-from config import Config
+from config import Config, ConfigError
 
 from . import cli
 from .admin import bp as admin_bp
@@ -23,8 +23,11 @@ def create_app(config_class=Config, **overrides):
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.from_object(config_class)
     app.config.update(overrides)
-    Config.finalize(app.config)
-    app.config["DATABASE"] = open_database(app.config["DATABASE_URL"], pool=app.config["DATABASE_POOL"])
+    config_class.finalize(app.config)
+    try:
+        app.config["DATABASE"] = open_database(app.config["DATABASE_URL"], pool=app.config["DATABASE_POOL"])
+    except (RuntimeError, ValueError, ImportError) as error:  # an unknown scheme, a malformed URL
+        raise ConfigError(f"DATABASE_URL cannot be used: {error}") from None
 
     db.init_app(app)
     login_manager.init_app(app)
