@@ -28,6 +28,7 @@ run: $(STAMP)
 PYTEST_WORKERS ?= auto
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean:

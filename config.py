@@ -120,7 +120,7 @@ class Config:
     UPLOAD_ORPHAN_MAX_PER_ACCOUNT = _int("UPLOAD_ORPHAN_MAX_PER_ACCOUNT", 10)
     UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT = _int("UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT", None)
     UPLOAD_ORPHAN_MAX_AGE_HOURS = _float("UPLOAD_ORPHAN_MAX_AGE_HOURS", 24)
-    # Reading a PDF proof's text at upload (webapp.pdf_text): the first pages only, at most this many
+    # Reading a PDF proof's text at upload (webapp.licenses.document_text): the first pages only, at most this many
     # characters, in a child process killed after PROOF_TEXT_SECONDS or past its memory cap.
     PROOF_TEXT_MAX_PAGES = _int("PROOF_TEXT_MAX_PAGES", 10)
     PROOF_TEXT_MAX_CHARS = _int("PROOF_TEXT_MAX_CHARS", 100_000)

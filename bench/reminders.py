@@ -134,8 +134,7 @@ def prerender(database_url, today, port):
     from webapp import create_app
     from webapp.core.mail import portal_url
     from webapp.extensions import db
-    from webapp.reminders import preview
-    from webapp.reminders.delivery import reminder_email
+    from webapp.reminders import preview, reminder_email
 
     app = create_app(Config, DATABASE_URL=database_url, DATABASE_POOL=False, SECRET_KEY=secrets.token_hex(16),
                      MAIL_SERVER=HOST, MAIL_PORT=port, MAIL_DEFAULT_SENDER=SENDER)

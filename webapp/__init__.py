@@ -12,7 +12,7 @@ from .core import errors, filters, row_urls, security
 from .core.database import open_database
 from .core.row_ids import RowIdConverter
 
-# Aliased: the name `mail` in this package is the webapp.mail module.
+# Aliased: `mail` reads as the email module (webapp.core.mail) everywhere else.
 from .extensions import csrf, db, htmx, login_manager
 from .extensions import mail as mail_extension
 from .portal import bp as portal_bp

@@ -30,7 +30,7 @@ class ForgotPasswordForm(PlainTextForm):
 
 
 class MeetsPasswordRules:
-    """The password rules (webapp.passwords), with the form's `email` for the not-your-email rule."""
+    """The password rules (webapp.identity.passwords), with the form's `email` for the not-your-email rule."""
 
     def __call__(self, form, field):
         problem = password_problem(field.data or "", getattr(form, "email_of_user", ""))

@@ -2,7 +2,7 @@
 
 Every place that sets a password (the Set password and Change password forms, `flask create-user`,
 `create-admin`, `set-password`) asks `password_problem`. The common-password list is bundled with
-the app (`webapp/data/common_passwords.txt`, Django's list of 19,640 leaked passwords, lower case),
+the app (`webapp/identity/data/common_passwords.txt`, Django's list of 19,640 leaked passwords, lower case),
 so no check needs the network.
 """
 from functools import cache

@@ -1,4 +1,4 @@
-"""What a proof document says, against what the customer entered (issue 10): the plan name, the
+"""What a proof document says, against what the customer entered: the plan name, the
 number of licenses (seats), the expiration date and the tenant, each found, not found, or
 different (with what the document says instead).
 

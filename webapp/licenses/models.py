@@ -32,7 +32,7 @@ class ProofDocument(db.Model):
     media_type = CharField(max_length=50)
     uploaded_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     uploaded_at = DateTimeField(default=utcnow)
-    # The text layer as read at upload (webapp.pdf_text), kept so a version that later uses this
+    # The text layer as read at upload (webapp.licenses.document_text), kept so a version that later uses this
     # upload is checked without reading it again; text_status says how the reading went.
     text_status = CharField(max_length=16, default="unchecked")
     extracted_text = TextField(default="")
@@ -49,7 +49,7 @@ class License(db.Model):
     account = ForeignKeyField(Account, backref="licenses", on_delete="CASCADE")
     product = ForeignKeyField(Product)
     plan = CharField(max_length=200)
-    # The plan name as compared (webapp.text.plan_key): "Office 365  e3", "Ｏｆｆｉｃｅ 365 E3" and
+    # The plan name as compared (webapp.licenses.plans.plan_key): "Office 365  e3", "Ｏｆｆｉｃｅ 365 E3" and
     # "Office 365 E3" are one plan.
     plan_key = CharField(max_length=200)
     # No database constraint (the two tables point at each other); always set in the same transaction.
@@ -59,7 +59,7 @@ class License(db.Model):
     # cycle, gets no reminders, and stays, with its versions, for staff and for past cycles.
     retired_at = DateTimeField(null=True)
     retired_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
-    # The current version's expiration date and seats, set with `current` (license_store._add_version is
+    # The current version's expiration date and seats, set with `current` (licenses.store._add_version is
     # the one place that changes it): the dashboard's expiry timeline and the accounts list's date filters
     # and sort find licenses by them through an index, instead of joining every license to its current
     # version.
@@ -124,12 +124,12 @@ class LicenseVersion(db.Model):
         return self.review_status == self.REJECTED
 
 class ProofCheck(db.Model):
-    """A license version's proof read against the terms entered with it (issue 10).
+    """A license version's proof read against the terms entered with it.
 
     It belongs to the version, not the document: the same upload kept from a failed form may be
     saved with other terms than it was uploaded with, and the comparison is with what was entered
     for that version. Written with the version, in its transaction. `status` is how reading the
-    document went (webapp.pdf_text); each field's result is set only when the text was read: found,
+    document went (webapp.licenses.document_text); each field's result is set only when the text was read: found,
     not_found or different, with `*_seen` what the document says instead. A version without a row
     was submitted before this check existed.
     """

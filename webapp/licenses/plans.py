@@ -31,7 +31,7 @@ def plan_key(plan):
 
 
 class PlanName:
-    """A plan name gives a plan key (webapp.text.plan_key) the database can hold: not empty, not too long."""
+    """A plan name gives a plan key (webapp.licenses.plans.plan_key) the database can hold: not empty, not too long."""
 
     def __call__(self, form, field):
         key = plan_key(field.data or "")

@@ -98,7 +98,7 @@ def read_upload(file_storage, max_bytes):
 
 
 def with_text(upload, limits):
-    """The upload with its text read within `limits` (webapp.pdf_text); call it outside any transaction.
+    """The upload with its text read within `limits` (webapp.licenses.document_text); call it outside any transaction.
 
     Never raises: whatever goes wrong is recorded as "could not be read" and the upload goes on.
     """

@@ -1,4 +1,4 @@
-"""The domain rules of DOMAIN.md as plain functions over dates. No Flask, no database.
+"""The domain rules (docs/domain.md) as plain functions over dates. No Flask, no database.
 
 Every function that depends on the day takes `today` as an argument. None of them raises for a
 date a database can hold (date.min to date.max) and a billing day from 1 to 31: where the answer

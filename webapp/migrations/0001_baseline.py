@@ -1,7 +1,7 @@
 """The schema of the first release: accounts, users, products, proofs, licenses and their versions, reminders.
 
 The models below are a frozen copy of that release's `webapp/models.py`; they never follow later
-model changes (those are later migrations). `webapp.schema` also uses `models()` to recognise a
+model changes (those are later migrations). `webapp.migrations` also uses `models()` to recognise a
 database that the first release created with `create_tables()`, before migrations existed.
 """
 import datetime

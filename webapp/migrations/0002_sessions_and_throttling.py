@@ -1,5 +1,5 @@
-"""Server-side sessions (issue 7 §3): one row per sign-in, keyed by the SHA-256 of the cookie's id;
-and login throttling (issue 7 §2): failed-login counters per email and per client address.
+"""Server-side sessions: one row per sign-in, keyed by the SHA-256 of the cookie's id;
+and login throttling: failed-login counters per email and per client address.
 
 Sessions signed in before this migration carried the user id in the cookie; they are no longer
 accepted, so everyone signs in once more after the upgrade.

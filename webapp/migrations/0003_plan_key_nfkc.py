@@ -1,4 +1,4 @@
-"""Recompute every license's plan key under the NFKC rule (issue 7): NFKC-normalised, case-folded,
+"""Recompute every license's plan key under the NFKC rule: NFKC-normalised, case-folded,
 control and format characters removed, whitespace collapsed. Data only; the schema is unchanged.
 
 Two licenses of one account and product whose plans were different under the old key (lower-cased,
@@ -18,7 +18,7 @@ DUPLICATE_MARK = "\u2063"
 
 
 def plan_key(plan):
-    """A frozen copy of webapp.text.plan_key as of this migration (never import webapp code here)."""
+    """A frozen copy of the plan key rule (webapp.licenses.plans.plan_key today) as of this migration (never import webapp code here)."""
     text = "".join(
         " " if ch.isspace() else ch
         for ch in plan

@@ -1,4 +1,4 @@
-"""Single-use links to Set password (issue 8: password reset and invitations), and deactivated users.
+"""Single-use links to Set password, and deactivated users.
 
 `accesstoken` keeps the SHA-256 of each link's token, its purpose (reset or invite), its user, when
 it expires and when it was used. `user.deactivated_at` is set when staff deactivate a user: they

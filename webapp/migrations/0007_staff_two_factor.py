@@ -1,4 +1,4 @@
-"""Staff sign in with a second factor (issue 8): an admin's TOTP secret and the last time step it
+"""Staff sign in with a second factor: an admin's TOTP secret and the last time step it
 accepted, ten single-use recovery codes kept as SHA-256, and on each sign-in when the second factor
 was passed and the secret the enrolment page shows until a first code confirms it.
 

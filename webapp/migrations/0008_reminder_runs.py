@@ -1,4 +1,4 @@
-"""Reminder history (issue 10): one row per `flask send-reminders` run, written when it starts and
+"""Reminder history: one row per `flask send-reminders` run, written when it starts and
 again when it ends, so a run that died shows as started and never finished (finished_at NULL)."""
 import datetime
 

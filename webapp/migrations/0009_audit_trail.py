@@ -1,4 +1,4 @@
-"""The audit trail (issue 10): one row per change, with who, when, the account, what, and the
+"""The audit trail: one row per change, with who, when, the account, what, and the
 values before and after. Written in the change's own transaction by `webapp.audit.record()`.
 
 Backfill: what the database already knows becomes entries, each marked `"backfilled": true` in its

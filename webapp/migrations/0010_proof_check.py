@@ -1,4 +1,4 @@
-"""The document is read (issue 10): each proof document keeps its text layer as read at upload and
+"""The document is read: each proof document keeps its text layer as read at upload and
 how the reading went, and each license version gets the comparison of that text with its terms.
 
 Documents stored before this release are `unchecked` with no text; their versions have no check row.

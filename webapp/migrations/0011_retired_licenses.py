@@ -1,4 +1,4 @@
-"""Retiring a plan (issue 10): a customer can remove a license they no longer have. The row stays,
+"""Retiring a plan: a customer can remove a license they no longer have. The row stays,
 with when and by whom it was removed, so staff keep its history and past billing cycles are still
 decided as they were.
 

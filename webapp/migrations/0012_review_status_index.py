@@ -1,4 +1,4 @@
-"""An index on license versions' review state and submission time (issue 12).
+"""An index on license versions' review state and submission time.
 
 The review queue and the accounts list's "proof awaiting review" filter look for the few pending
 versions among every version ever submitted; without it each request read the whole table.

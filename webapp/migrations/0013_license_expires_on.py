@@ -1,4 +1,4 @@
-"""The current version's expiration date and seats on the license itself (issue 12), with two partial indexes.
+"""The current version's expiration date and seats on the license itself, with two partial indexes.
 
 The dashboard's 12-month expiry timeline read every license joined to its current version; on
 PostgreSQL at 250k licenses that was a scan of the whole license table per request, and the accounts

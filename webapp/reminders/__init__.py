@@ -8,18 +8,20 @@ A run (`ReminderRun`) goes through four steps:
    each batch with a conditional UPDATE: in a BEGIN IMMEDIATE transaction on SQLite, after
    SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL. A reminder another run holds is skipped.
 3. send the batch over one SMTP connection: each reminder is the templates/email/reminder.txt/.html
-   pair built by webapp.mail, every SMTP step bounded by MAIL_TIMEOUT.
+   pair built by webapp.core.mail, every SMTP step bounded by MAIL_TIMEOUT.
 4. record the batch: an attempt row per try, each reminder sent or failed, every claim released.
 
 Delivery is at-least-once: a run that dies after the mail server accepted a batch but before step 4
 leaves its claims behind; once they are older than the lease the next run sends them again.
 
-The parts: `due` (which reminders are due, and the queries a run claims with), `delivery` (the email
-and its SMTP outcome), `run` (arming, claiming, sending and recording).
+The parts, private to this package (other features use what this module exports): `_due` (which
+reminders are due, and the queries a run claims with), `_delivery` (the email and its SMTP outcome),
+`_run` (arming, claiming, sending and recording), `_history` (what was sent, every attempt, the runs).
 """
 from ..core.mail import MailSettingsError
-from .due import DueReminder, outstanding_reminders, preview, reminder_state
-from .history import (
+from ._delivery import reminder_email
+from ._due import DueReminder, outstanding_reminders, preview, reminder_state
+from ._history import (
     attempts_of,
     last_finished_at,
     last_run,
@@ -27,8 +29,8 @@ from .history import (
     record_run_end,
     runs_are_stale,
 )
-from .run import ReminderRun, RunSummary
+from ._run import ReminderRun, RunSummary
 
 __all__ = ["DueReminder", "MailSettingsError", "ReminderRun", "RunSummary", "attempts_of", "last_finished_at",
-           "last_run", "last_sent_reminders", "outstanding_reminders", "preview", "record_run_end", "reminder_state",
-           "runs_are_stale"]
+           "last_run", "last_sent_reminders", "outstanding_reminders", "preview", "record_run_end", "reminder_email",
+           "reminder_state", "runs_are_stale"]

@@ -13,8 +13,8 @@ from ..core.mail import MailSettingsError, check_settings, portal_url
 from ..extensions import db
 from ..licenses.models import License, LicenseVersion, Product
 from ..licenses.rules import reminder_due, reminder_window
-from .delivery import Courier, describe_smtp_error, reminder_email
-from .due import (
+from ._delivery import Courier, describe_smtp_error, reminder_email
+from ._due import (
     DETAIL_COLUMNS,
     KIND,
     account_seats,

@@ -1,4 +1,4 @@
-"""The reminder email and its delivery: built by webapp.mail from templates/email/reminder.txt/.html,
+"""The reminder email and its delivery: built by webapp.core.mail from templates/email/reminder.txt/.html,
 sent over one SMTP session per batch, each try sorted into an attempt outcome."""
 import smtplib
 
