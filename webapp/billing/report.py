@@ -146,6 +146,19 @@ _ACCOUNT_VERSION = RowShape(
 )
 
 
+def _accounts_with_versions_query(ids, current_only):
+    on_version = LicenseVersion.license == License.id
+    if current_only:
+        on_version = on_version & (LicenseVersion.id == License.current)
+    return (
+        Account.select(*_ACCOUNT_VERSION.columns)
+        .join(License, JOIN.LEFT_OUTER, on=(License.account == Account.id))
+        .join(LicenseVersion, JOIN.LEFT_OUTER, on=on_version)
+        .where(Account.id.in_(ids))
+        .order_by(Account.name, Account.id)
+    )
+
+
 def _accounts_with_versions(ids, current_only):
     """(account row, [its _Version rows]) per account, in name order.
 
@@ -153,16 +166,7 @@ def _accounts_with_versions(ids, current_only):
     held at a time, whatever the number of accounts. `current_only` reads each license's current
     version alone (enough for a cycle not yet started); otherwise every version, for history.
     """
-    on_version = LicenseVersion.license == License.id
-    if current_only:
-        on_version = on_version & (LicenseVersion.id == License.current)
-    query = (
-        Account.select(*_ACCOUNT_VERSION.columns)
-        .join(License, JOIN.LEFT_OUTER, on=(License.account == Account.id))
-        .join(LicenseVersion, JOIN.LEFT_OUTER, on=on_version)
-        .where(Account.id.in_(ids))
-        .order_by(Account.name, Account.id)
-    )
+    query = _accounts_with_versions_query(ids, current_only)
     for _, rows in groupby(rows_of(query, _ACCOUNT_VERSION), key=attrgetter("id")):
         rows = list(rows)
         yield rows[0], [row.version for row in rows if row.version is not None]

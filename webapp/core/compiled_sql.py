@@ -157,7 +157,7 @@ class RowShape:
         positions.update((name, index[id(column)]) for name, column in self.own.items())
         if issubclass(self.type, Model):
             names = (*self.own, *self.nested)
-            make = _model_maker(self.type, names, related=frozenset(self.nested))
+            make = _model_maker(self.type, names)
         else:
             names = self.type._fields
             make = partial(tuple.__new__, self.type)
@@ -182,10 +182,10 @@ def _taker(positions):
     return itemgetter(*positions)
 
 
-def _model_maker(model, names, related):
+def _model_maker(model, names):
     """A model instance from its values for `names`, as Peewee makes one it reads: no defaults, nothing dirty.
 
-    The `related` names are foreign keys set to the instance read for them (user.account), or None.
+    Its own columns come first, then the foreign keys set to the instance read for them (user.account, or None).
     """
     def make(values):
         instance = model(__no_default__=True)
@@ -229,13 +229,13 @@ class CompiledSelect:
     """
 
     def __init__(self, shape, build):
-        self._shape = shape
-        self._build = build
+        self.shape = shape
+        self.build = build
         self._compiled = {}
 
     def _compile(self, database):
-        query = self._build()
-        read = self._shape.reader(query.selected_columns)
+        query = self.build()
+        read = self.shape.reader(query.selected_columns)
         sql, params = database.get_sql_context().sql(query).query()
         slots = [(index, param.name) for index, param in enumerate(params) if isinstance(param, _Placeholder)]
         compiled = self._compiled[type(database)] = (sql, params, slots, read)

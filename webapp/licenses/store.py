@@ -217,6 +217,15 @@ _TERMS_ROW = RowShape(_TermsRow, License.account, License.plan, LicenseVersion.s
                       LicenseVersion.review_status, LicenseVersion.reviewed_at)
 
 
+def _terms_query(account_ids):
+    return (
+        License.select(*_TERMS_ROW.columns)
+        .join(LicenseVersion, on=(License.current == LicenseVersion.id))
+        .where(License.account.in_(account_ids) & License.retired_at.is_null())
+        .order_by(License.plan_key)
+    )
+
+
 def terms_by_account(account_ids, timezone_name):
     """{account id: [LicenseTerms]} for a page of accounts, in one query of only what the roll-up reads.
 
@@ -225,14 +234,8 @@ def terms_by_account(account_ids, timezone_name):
     is not one is left as it is, as Peewee leaves it, so only its own account's roll-up fails (the list
     shows that one as unknown).
     """
-    query = (
-        License.select(*_TERMS_ROW.columns)
-        .join(LicenseVersion, on=(License.current == LicenseVersion.id))
-        .where(License.account.in_(account_ids) & License.retired_at.is_null())
-        .order_by(License.plan_key)
-    )
     by_account = {}
-    for row in rows_of(query, _TERMS_ROW):
+    for row in rows_of(_terms_query(account_ids), _TERMS_ROW):
         by_account.setdefault(row.account_id, []).append(
             _terms(row.plan, row.seats, row.expires_on, row.review_status, row.reviewed_at, timezone_name)
         )
