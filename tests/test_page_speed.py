@@ -1,6 +1,7 @@
 """What the speed work of issue 12 must not change: SQL built once serves every account its own rows,
 the signed-in user it loads behaves as one read by Peewee, and row_url writes what url_for writes."""
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 import pytest
 from conftest import PASSWORD, count_queries
@@ -11,7 +12,7 @@ from peewee import SQL
 from webapp import reminders
 from webapp.accounts import directory
 from webapp.accounts.models import Account, User
-from webapp.core.compiled_sql import CompiledSelect, placeholder, rows_of
+from webapp.core.compiled_sql import CompiledSelect, RowShape, placeholder, rows_of
 from webapp.core.database import on_postgresql
 from webapp.core.row_ids import MAX_ROW_ID
 from webapp.core.row_urls import row_url
@@ -101,9 +102,14 @@ def test_licenses_of_is_scoped_to_the_account_and_keeps_the_models_shape(app, ac
     assert current.proof.id == version.proof_id and current.proof.original_name == "proof.pdf"
 
 
+class _Named(NamedTuple):
+    email: str
+    is_authorized: bool
+
+
 def test_a_compiled_select_fills_each_placeholder_and_refuses_unknown_ones(app, account, make_account):
     other = make_account("Fabrikam")
-    names = CompiledSelect(lambda: (
+    names = CompiledSelect(RowShape(_Named, User.email, User.is_authorized), lambda: (
         User.select(User.email, User.is_authorized).where(
             (User.account == placeholder("account_id")) | (User.email == placeholder("email"))
         ).order_by(User.email)
@@ -118,6 +124,41 @@ def test_a_compiled_select_fills_each_placeholder_and_refuses_unknown_ones(app, 
             names.run(account_id=account.id)
         with pytest.raises(TypeError):
             names.run(account_id=account.id, email="x", extra=1)
+
+
+class _Enrolled(NamedTuple):
+    byol_enrolled: bool
+
+
+class _Terms(NamedTuple):
+    seats: int
+    expires_on: date
+    submitted_at: datetime
+    reviewed_at: datetime
+    review_status: str
+
+
+class _LicenseTerms(NamedTuple):
+    id: int
+    account_id: int
+    plan: str
+    expires_on: date
+    retired_at: datetime
+    account: _Enrolled
+    current: _Terms
+
+
+_LICENSE_TERMS = RowShape(
+    _LicenseTerms, License.id, License.account, License.plan, License.expires_on, License.retired_at,
+    account=RowShape(_Enrolled, Account.byol_enrolled),
+    current=RowShape(_Terms, LicenseVersion.seats, LicenseVersion.expires_on, LicenseVersion.submitted_at,
+                     LicenseVersion.reviewed_at, LicenseVersion.review_status),
+)
+
+
+def _flat(row):
+    """A row with its nested rows spread in place, as a flat tuple."""
+    return tuple(value for field in row for value in (_flat(field) if isinstance(field, tuple) else (field,)))
 
 
 def test_rows_of_gives_the_values_peewee_gives(app, account, today):
@@ -141,12 +182,12 @@ def test_rows_of_gives_the_values_peewee_gives(app, account, today):
         )
         expected = list(query.clone().tuples())
         assert len(expected) == 2 and expected[0][5] is True and expected[0][9] is not None
-        assert list(rows_of(query)) == expected
-        assert [type(value) for value in next(rows_of(query))] == [type(value) for value in expected[0]]
+        assert [_flat(row) for row in rows_of(query, _LICENSE_TERMS)] == expected
+        assert [type(value) for value in _flat(next(rows_of(query, _LICENSE_TERMS)))] == [type(v) for v in expected[0]]
 
 
 def test_the_loaded_user_is_clean_so_saving_it_keeps_the_sessions(app, logged_in, user):
-    """as_model marks no field changed: saving another field must not look like a password change."""
+    """The loaded user has no field marked changed: saving another field must not look like a password change."""
     with app.test_request_context(), db.database.connection_context():
         config = app.config
         token = sessions.start_session(user)  # a second sign-in, beside the client's

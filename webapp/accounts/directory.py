@@ -3,7 +3,7 @@ from typing import NamedTuple
 
 from peewee import fn
 
-from ..core.compiled_sql import CompiledSelect, placeholder
+from ..core.compiled_sql import CompiledSelect, RowShape, placeholder
 from .models import User
 
 # The Users panel and the refusal page name people, not a directory: past this many, "and others".
@@ -16,9 +16,11 @@ class AuthorizedUser(NamedTuple):
     email: str
 
 
+_AUTHORIZED_USER = RowShape(AuthorizedUser, User.id, User.name, User.email)
+
 # Built once (see compiled_sql): the Client Licenses tab asks on every full page.
-_AUTHORIZED_USERS = CompiledSelect(lambda: (
-    User.select(User.id, User.name, User.email)
+_AUTHORIZED_USERS = CompiledSelect(_AUTHORIZED_USER, lambda: (
+    User.select(*_AUTHORIZED_USER.columns)
     .where(
         (User.account == placeholder("account_id"))
         & (User.is_authorized == True)  # noqa: E712
@@ -33,4 +35,4 @@ _AUTHORIZED_USERS = CompiledSelect(lambda: (
 
 def authorized_users_of(account_id, limit=AUTHORIZED_USERS_SHOWN):
     """Up to limit + 1 active, authorized customer users of the account, alphabetical; scoped in the query."""
-    return [AuthorizedUser(*row) for row in _AUTHORIZED_USERS.run(account_id=account_id, limit=limit + 1)]
+    return _AUTHORIZED_USERS.run(account_id=account_id, limit=limit + 1)

@@ -7,14 +7,15 @@ with their license versions, read one account at a time. The rule itself is weba
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from itertools import groupby
-from operator import itemgetter
+from operator import attrgetter
+from typing import NamedTuple
 
 from peewee import JOIN, fn
 
 from ..accounts.models import Account, AccountChange
-from ..core.compiled_sql import rows_of
+from ..core.compiled_sql import RowShape, rows_of
 from ..licenses.models import License, LicenseVersion
 from ..review.models import ReviewEvent
 from .rules import (
@@ -111,30 +112,64 @@ def _account_changes(ids, since):
     return changes
 
 
-def _accounts_with_versions(ids, current_only):
-    """(account id, name, status, enrolled, billing day, [version rows]) per account, in name order.
+class _Version(NamedTuple):
+    """A license version, as the billing rule reads it (a Submission, less its reviews)."""
 
-    One query, read row by row: an account's versions are adjacent, so only one account's rows are
-    held at a time, whatever the number of accounts. `current_only` reads each license's current
-    version alone (enough for a cycle not yet started); otherwise every version, for history.
-    """
+    id: int
+    license_id: int
+    plan: str
+    seats: int
+    expires_on: date
+    submitted_at: datetime
+    review_status: str
+    retired_at: datetime | None
+
+
+class _AccountVersion(NamedTuple):
+    """An account with one of its license versions (None for an account with none)."""
+
+    id: int
+    name: str
+    status: str
+    byol_enrolled: bool
+    billing_day: int
+    version: _Version | None
+
+
+_ACCOUNT_VERSION = RowShape(
+    _AccountVersion, Account.id, Account.name, Account.status, Account.byol_enrolled, Account.billing_day,
+    version=RowShape(
+        _Version, LicenseVersion.id, LicenseVersion.license, License.plan, LicenseVersion.seats,
+        LicenseVersion.expires_on, LicenseVersion.submitted_at, LicenseVersion.review_status, License.retired_at,
+        optional=True,
+    ),
+)
+
+
+def _accounts_with_versions_query(ids, current_only):
     on_version = LicenseVersion.license == License.id
     if current_only:
         on_version = on_version & (LicenseVersion.id == License.current)
-    query = (
-        Account.select(
-            Account.id, Account.name, Account.status, Account.byol_enrolled, Account.billing_day,
-            LicenseVersion.id, LicenseVersion.license, License.plan, LicenseVersion.seats,
-            LicenseVersion.expires_on, LicenseVersion.submitted_at, LicenseVersion.review_status,
-            License.retired_at,
-        )
+    return (
+        Account.select(*_ACCOUNT_VERSION.columns)
         .join(License, JOIN.LEFT_OUTER, on=(License.account == Account.id))
         .join(LicenseVersion, JOIN.LEFT_OUTER, on=on_version)
         .where(Account.id.in_(ids))
         .order_by(Account.name, Account.id)
     )
-    for account, rows in groupby(rows_of(query), key=itemgetter(0, 1, 2, 3, 4)):
-        yield (*account, [row[5:] for row in rows if row[5] is not None])
+
+
+def _accounts_with_versions(ids, current_only):
+    """(account row, [its _Version rows]) per account, in name order.
+
+    One query, read row by row: an account's versions are adjacent, so only one account's rows are
+    held at a time, whatever the number of accounts. `current_only` reads each license's current
+    version alone (enough for a cycle not yet started); otherwise every version, for history.
+    """
+    query = _accounts_with_versions_query(ids, current_only)
+    for _, rows in groupby(rows_of(query, _ACCOUNT_VERSION), key=attrgetter("id")):
+        rows = list(rows)
+        yield rows[0], [row.version for row in rows if row.version is not None]
 
 
 def billing_report(year, month, today, timezone_name, search=None, mode=None, page=1, per_page=None):
@@ -155,25 +190,28 @@ def billing_report(year, month, today, timezone_name, search=None, mode=None, pa
     rows = []
     # No cycle starting in the month has begun if its first day is still to come: what is on file now decides.
     not_started = date(year, month, 1) > today
-    for account_id, name, status, enrolled, billing_day, versions in _accounts_with_versions(ids, not_started):
+    for account, versions in _accounts_with_versions(ids, not_started):
         submissions = [
-            Submission(license_id, plan, seats, expires_on, submitted_at, review_status,
-                       tuple(reviews.get(version_id, ())), version_id, retired_at)
-            for version_id, license_id, plan, seats, expires_on, submitted_at, review_status, retired_at in versions
+            Submission(
+                license_id=version.license_id, plan=version.plan, seats=version.seats, expires_on=version.expires_on,
+                submitted_at=version.submitted_at, review_status=version.review_status,
+                reviews=tuple(reviews.get(version.id, ())), version_id=version.id, retired_at=version.retired_at,
+            )
+            for version in versions
         ]
         history = AccountHistory(
-            billing_day=billing_day,
-            status=status,
-            enrolled=bool(enrolled),
-            status_changes=tuple(changes.get((account_id, AccountChange.STATUS), ())),
-            enrollment_changes=tuple(changes.get((account_id, AccountChange.ENROLLMENT), ())),
+            billing_day=account.billing_day,
+            status=account.status,
+            enrolled=bool(account.byol_enrolled),
+            status_changes=tuple(changes.get((account.id, AccountChange.STATUS), ())),
+            enrollment_changes=tuple(changes.get((account.id, AccountChange.ENROLLMENT), ())),
         )
         decided = cycle_billing(year, month, history, submissions, today, timezone_name)
         if mode is not None and decided.mode != mode:
             continue
         rows.append(BillingRow(
-            account_id=account_id,
-            account=name,
+            account_id=account.id,
+            account=account.name,
             cycle=cycle,
             cycle_start=decided.cycle_start,
             mode=decided.mode,

@@ -6,13 +6,14 @@ checked in the WHERE clause. Deleting rows ends sessions at once, on every serve
 """
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from peewee import JOIN
 
 from ..accounts.models import Account, User
 from ..core.clock import utcnow
-from ..core.compiled_sql import CompiledSelect, as_model, placeholder
+from ..core.compiled_sql import CompiledSelect, RowShape, placeholder
 from ..extensions import db
 from .models import LoginSession
 
@@ -43,13 +44,26 @@ def start_session(user, ip_address="", user_agent=""):
     return token
 
 
+class _SignIn(NamedTuple):
+    """A live session's row, with its user (and the user's account) as models."""
+
+    id: str
+    last_seen_at: datetime
+    second_factor_at: datetime | None
+    pending_totp_secret: str | None
+    user: User
+
+
+_SIGN_IN = RowShape(
+    _SignIn, LoginSession.id, LoginSession.last_seen_at, LoginSession.second_factor_at,
+    LoginSession.pending_totp_secret,
+    user=RowShape(User, *User._meta.sorted_fields,
+                  account=RowShape(Account, *Account._meta.sorted_fields, optional=True)),
+)
+
 # The sign-in, its user and the user's account in one statement, built once (see compiled_sql).
-_SESSION_FIELDS = (LoginSession.id, LoginSession.last_seen_at, LoginSession.second_factor_at,
-                   LoginSession.pending_totp_secret)
-_USER_FIELDS = tuple(User._meta.sorted_fields)
-_ACCOUNT_FIELDS = tuple(Account._meta.sorted_fields)
-_SESSION_USER = CompiledSelect(lambda: (
-    LoginSession.select(*_SESSION_FIELDS, *_USER_FIELDS, *_ACCOUNT_FIELDS)
+_SESSION_USER = CompiledSelect(_SIGN_IN, lambda: (
+    LoginSession.select(*_SIGN_IN.columns)
     .join(User)
     .join(Account, JOIN.LEFT_OUTER)
     .where(
@@ -70,17 +84,13 @@ def load_session_user(token, idle_timeout, lifetime, now=None):
     rows = _SESSION_USER.run(digest=_digest(token), seen_after=now - idle_timeout, created_after=now - lifetime)
     if not rows:
         return None
-    row = rows[0]
-    session_id, last_seen_at, second_factor_at, pending_totp_secret = row[:len(_SESSION_FIELDS)]
-    user_values = row[len(_SESSION_FIELDS):len(_SESSION_FIELDS) + len(_USER_FIELDS)]
-    account_values = row[len(_SESSION_FIELDS) + len(_USER_FIELDS):]
-    if last_seen_at < now - min(TOUCH_INTERVAL, idle_timeout / 10):
-        LoginSession.update(last_seen_at=now).where(LoginSession.id == session_id).execute()
-    account = as_model(Account, _ACCOUNT_FIELDS, account_values) if account_values[0] is not None else None
-    user = as_model(User, _USER_FIELDS, user_values, account=account)
+    sign_in = rows[0]
+    if sign_in.last_seen_at < now - min(TOUCH_INTERVAL, idle_timeout / 10):
+        LoginSession.update(last_seen_at=now).where(LoginSession.id == sign_in.id).execute()
+    user = sign_in.user
     user.session_token = token
-    user.second_factor_at = second_factor_at
-    user.pending_totp_secret = pending_totp_secret
+    user.second_factor_at = sign_in.second_factor_at
+    user.pending_totp_secret = sign_in.pending_totp_secret
     return user
 
 

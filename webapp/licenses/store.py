@@ -7,7 +7,7 @@ from peewee import JOIN, IntegrityError
 from .. import audit
 from ..accounts.models import User
 from ..core.clock import business_date, utcnow
-from ..core.compiled_sql import CompiledSelect, placeholder, rows_of
+from ..core.compiled_sql import CompiledSelect, RowShape, placeholder, rows_of
 from ..core.database import on_postgresql, write_transaction
 from . import document_check as proof_text
 from . import plans
@@ -98,15 +98,21 @@ class LicenseRow(NamedTuple):
     current: CurrentVersion
 
 
-# Only the columns the lists show, in one statement built once (see compiled_sql).
-_LICENSE_ROWS = CompiledSelect(lambda: (
-    License.select(
-        License.id, License.account, License.plan, Product.id, Product.name,
-        LicenseVersion.id, LicenseVersion.seats, LicenseVersion.term, LicenseVersion.expires_on,
+_LICENSE_ROW = RowShape(
+    LicenseRow, License.id, License.account, License.plan,
+    product=RowShape(ProductName, Product.id, Product.name),
+    current=RowShape(
+        CurrentVersion, LicenseVersion.id, LicenseVersion.seats, LicenseVersion.term, LicenseVersion.expires_on,
         LicenseVersion.tenant, LicenseVersion.contact_name, LicenseVersion.contact_email,
         LicenseVersion.review_status, LicenseVersion.review_reason, LicenseVersion.reviewed_at,
-        LicenseVersion.submitted_at, ProofDocument.id, ProofDocument.original_name, ProofDocument.size,
-    )
+        LicenseVersion.submitted_at,
+        proof=RowShape(ProofSummary, ProofDocument.id, ProofDocument.original_name, ProofDocument.size),
+    ),
+)
+
+# Only the columns the lists show, in one statement built once (see compiled_sql).
+_LICENSE_ROWS = CompiledSelect(_LICENSE_ROW, lambda: (
+    License.select(*_LICENSE_ROW.columns)
     .join(LicenseVersion, on=(License.current == LicenseVersion.id))
     .join(ProofDocument, on=(LicenseVersion.proof == ProofDocument.id))
     .switch(License)
@@ -118,10 +124,7 @@ _LICENSE_ROWS = CompiledSelect(lambda: (
 
 def licenses_of(account_id):
     """The account's licenses not removed (LicenseRow) with their current terms, product and proof metadata, in one query."""
-    return [
-        LicenseRow(row[0], row[1], row[2], ProductName(*row[3:5]), CurrentVersion(*row[5:16], ProofSummary(*row[16:])))
-        for row in _LICENSE_ROWS.run(account_id=account_id)
-    ]
+    return _LICENSE_ROWS.run(account_id=account_id)
 
 
 def license_of(account_id, license_id, include_retired=False):
@@ -199,6 +202,30 @@ def _terms(plan, seats, expires_on, review_status, reviewed_at, timezone_name):
     return LicenseTerms(plan=plan, seats=seats, expires_on=expires_on, rejected=rejected, rejected_on=rejected_on)
 
 
+class _TermsRow(NamedTuple):
+    """What the BYOL roll-up reads of a license."""
+
+    account_id: int
+    plan: str
+    seats: int
+    expires_on: date
+    review_status: str
+    reviewed_at: datetime | None
+
+
+_TERMS_ROW = RowShape(_TermsRow, License.account, License.plan, LicenseVersion.seats, LicenseVersion.expires_on,
+                      LicenseVersion.review_status, LicenseVersion.reviewed_at)
+
+
+def _terms_query(account_ids):
+    return (
+        License.select(*_TERMS_ROW.columns)
+        .join(LicenseVersion, on=(License.current == LicenseVersion.id))
+        .where(License.account.in_(account_ids) & License.retired_at.is_null())
+        .order_by(License.plan_key)
+    )
+
+
 def terms_by_account(account_ids, timezone_name):
     """{account id: [LicenseTerms]} for a page of accounts, in one query of only what the roll-up reads.
 
@@ -207,17 +234,10 @@ def terms_by_account(account_ids, timezone_name):
     is not one is left as it is, as Peewee leaves it, so only its own account's roll-up fails (the list
     shows that one as unknown).
     """
-    query = (
-        License.select(License.account, License.plan, LicenseVersion.seats, LicenseVersion.expires_on,
-                       LicenseVersion.review_status, LicenseVersion.reviewed_at)
-        .join(LicenseVersion, on=(License.current == LicenseVersion.id))
-        .where(License.account.in_(account_ids) & License.retired_at.is_null())
-        .order_by(License.plan_key)
-    )
     by_account = {}
-    for account_id, plan, seats, expires_on, review_status, reviewed_at in rows_of(query):
-        by_account.setdefault(account_id, []).append(
-            _terms(plan, seats, expires_on, review_status, reviewed_at, timezone_name)
+    for row in rows_of(_terms_query(account_ids), _TERMS_ROW):
+        by_account.setdefault(row.account_id, []).append(
+            _terms(row.plan, row.seats, row.expires_on, row.review_status, row.reviewed_at, timezone_name)
         )
     return by_account
 

@@ -5,7 +5,7 @@ from typing import NamedTuple
 from peewee import fn
 
 from ..core.clock import utcnow
-from ..core.compiled_sql import CompiledSelect, placeholder
+from ..core.compiled_sql import CompiledSelect, RowShape, placeholder
 from ..licenses.models import License
 from .models import ReminderAttempt, ReminderRunLog
 
@@ -18,6 +18,9 @@ class SentReminder(NamedTuple):
     attempted_at: datetime
 
 
+_SENT_REMINDER = RowShape(SentReminder, ReminderAttempt.license, ReminderAttempt.recipient, ReminderAttempt.attempted_at)
+
+
 def _last_sent_query():
     latest = (
         ReminderAttempt.select(fn.MAX(ReminderAttempt.id))
@@ -25,12 +28,10 @@ def _last_sent_query():
         .where((License.account == placeholder("account_id")) & (ReminderAttempt.outcome == ReminderAttempt.SENT))
         .group_by(ReminderAttempt.license)
     )
-    return ReminderAttempt.select(
-        ReminderAttempt.license, ReminderAttempt.recipient, ReminderAttempt.attempted_at,
-    ).where(ReminderAttempt.id.in_(latest))
+    return ReminderAttempt.select(*_SENT_REMINDER.columns).where(ReminderAttempt.id.in_(latest))
 
 
-_LAST_SENT = CompiledSelect(_last_sent_query)
+_LAST_SENT = CompiledSelect(_SENT_REMINDER, _last_sent_query)
 
 
 def record_run_end(log, summary, exit_status):
@@ -43,7 +44,7 @@ def record_run_end(log, summary, exit_status):
 
 def last_sent_reminders(account_id):
     """{license id: its latest SentReminder} for the account's licenses, in one query."""
-    return {row[0]: SentReminder(*row) for row in _LAST_SENT.run(account_id=account_id)}
+    return {row.license_id: row for row in _LAST_SENT.run(account_id=account_id)}
 
 
 def attempts_of(license_id):

@@ -11,7 +11,7 @@ from peewee import JOIN
 from .. import audit
 from ..accounts.models import Account
 from ..core.clock import utcnow
-from ..core.compiled_sql import CompiledSelect
+from ..core.compiled_sql import CompiledSelect, RowShape
 from ..core.database import on_postgresql, write_transaction
 from ..licenses.models import License, LicenseVersion, ProofCheck
 from .models import ReviewEvent
@@ -93,15 +93,21 @@ class QueuedCheck(NamedTuple):
     tenant_seen: str
 
 
-# Only the columns the queue shows, in one statement built once (see compiled_sql).
-_REVIEW_QUEUE = CompiledSelect(lambda: (
-    LicenseVersion.select(
-        LicenseVersion.id, LicenseVersion.submitted_at, LicenseVersion.seats, LicenseVersion.expires_on,
-        LicenseVersion.tenant, LicenseVersion.proof, License.id, License.plan, Account.id, Account.name,
-        ProofCheck.id, ProofCheck.status, ProofCheck.plan, ProofCheck.plan_seen, ProofCheck.seats,
+_QUEUED_VERSION = RowShape(
+    QueuedVersion, LicenseVersion.id, LicenseVersion.submitted_at, LicenseVersion.seats, LicenseVersion.expires_on,
+    LicenseVersion.tenant, LicenseVersion.proof,
+    license=RowShape(QueuedLicense, License.id, License.plan, account=RowShape(QueuedAccount, Account.id, Account.name)),
+    check=RowShape(
+        QueuedCheck, ProofCheck.id, ProofCheck.status, ProofCheck.plan, ProofCheck.plan_seen, ProofCheck.seats,
         ProofCheck.seats_seen, ProofCheck.expires_on, ProofCheck.expires_on_seen, ProofCheck.tenant,
         ProofCheck.tenant_seen,
-    )
+        optional=True,
+    ),
+)
+
+# Only the columns the queue shows, in one statement built once (see compiled_sql).
+_REVIEW_QUEUE = CompiledSelect(_QUEUED_VERSION, lambda: (
+    LicenseVersion.select(*_QUEUED_VERSION.columns)
     .join(License, on=(License.current == LicenseVersion.id))
     .join(Account)
     .switch(LicenseVersion)
@@ -117,11 +123,4 @@ def review_queue():
 
     A plan the customer removed is left out: no cycle still to be decided counts it.
     """
-    return [
-        QueuedVersion(
-            *row[:6],
-            QueuedLicense(row[6], row[7], QueuedAccount(*row[8:10])),
-            QueuedCheck(*row[10:]) if row[10] is not None else None,
-        )
-        for row in _REVIEW_QUEUE.run()
-    ]
+    return _REVIEW_QUEUE.run()
