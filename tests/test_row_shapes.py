@@ -27,7 +27,7 @@ from webapp.licenses.models import (
     ProofCheck,
     ProofDocument,
 )
-from webapp.reminders import history
+from webapp.reminders import _history as history
 from webapp.reminders.models import Reminder, ReminderAttempt
 from webapp.review import store as review_store
 
