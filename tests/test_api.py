@@ -111,6 +111,14 @@ def test_the_rate_limit_counts_per_token_and_resets_after_the_window(app, client
         assert api_tokens.use_token(token, 3, now=later) == api_tokens.ALLOWED
 
 
+def test_the_default_cycle_is_the_month_after_the_app_clock_s_business_date(app, client, token):
+    """The API's today is the one clock's: the CLOCK setting in BUSINESS_TIMEZONE, not the server's date."""
+    app.config.update(CLOCK=lambda: datetime(2031, 5, 31, 12, 30), BUSINESS_TIMEZONE="Pacific/Auckland")
+    assert client.get("/api/v1/billing", headers=bearer(token)).json["cycle"] == "2031-07"  # 1 June in Auckland
+    app.config["BUSINESS_TIMEZONE"] = "UTC"
+    assert client.get("/api/v1/billing", headers=bearer(token)).json["cycle"] == "2031-06"
+
+
 def test_two_requests_at_once_cannot_both_take_the_last_slot(app, token):
     limit = 5
     outcomes = []

@@ -7,7 +7,7 @@ views run at the real time, with codes pyotp computes for now, so nothing sleeps
 """
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
@@ -395,11 +395,11 @@ def test_reset_2fa_refuses_hidden_characters_in_the_email(runner, app):
 
 
 @pytest.fixture
-def at_moment(monkeypatch):
-    """Set the moment the views check codes at (two_factor.clock); returns the setter."""
+def at_moment(app):
+    """Set the moment the views check codes at (the app's CLOCK setting, a Unix timestamp here); returns the setter."""
 
     def set_moment(moment):
-        monkeypatch.setattr(two_factor, "clock", lambda: moment)
+        app.config["CLOCK"] = lambda: datetime.fromtimestamp(moment, timezone.utc).replace(tzinfo=None)
 
     return set_moment
 

@@ -23,7 +23,7 @@ from ..audit import log as audit_log
 from ..auth.views import second_factor_url
 from ..billing import report as billing_report
 from ..billing.rules import format_cycle, next_cycle, parse_cycle
-from ..core.clock import business_today, utcnow
+from ..core import clock
 from ..core.errors import render_error
 from ..core.filters import duration
 from ..core.hypermedia import render, wants_fragment
@@ -70,10 +70,6 @@ def require_admin():
         return redirect(first)
 
 
-def _today():
-    return business_today(current_app.config["BUSINESS_TIMEZONE"])
-
-
 def found(row):
     """The row, or a 404 when the lookup found nothing."""
     if row is None:
@@ -114,7 +110,7 @@ def _account_or_404(account_id):
 @bp.route("/")
 def index():
     """The accounts list (searched, filtered, sorted, paged) with the dashboard; htmx gets the list alone."""
-    today = _today()
+    today = clock.today()
     form = AccountListForm(request.args)
     form.validate()
     listing, standings = None, []
@@ -141,7 +137,7 @@ def index():
     return render(
         "admin/index.html", "admin/_account_list.html", status, **shown,
         timeline=expiry_timeline.chart(months), last_run=reminders.last_run(), last_finished=last_finished,
-        runs_stale=reminders.runs_are_stale(last_finished, utcnow(), current_app.config["REMINDER_RUN_STALE_HOURS"]),
+        runs_stale=reminders.runs_are_stale(last_finished, clock.now(), current_app.config["REMINDER_RUN_STALE_HOURS"]),
     )
 
 
@@ -165,7 +161,7 @@ def account(account_id):
 
 def _account_page(account, invite_form=None, status=200):
     """The account page; an Invite user form that failed comes back in it with its messages."""
-    today = _today()
+    today = clock.today()
     rows, byol = _standing(account, license_store.licenses_of(account.id), today)
     users = list(User.select().where(User.account == account.id).order_by(User.email))
     return render_template(
@@ -187,10 +183,6 @@ def _account_page(account, invite_form=None, status=200):
     ), status
 
 
-def _clock():
-    return current_app.config.get("CLOCK", utcnow)()
-
-
 @bp.route("/accounts/<int:account_id>/invitations", methods=["POST"])
 def invite_user(account_id):
     """Invite user: create the user (or find this account's own) and email a link to Set password."""
@@ -202,7 +194,7 @@ def invite_user(account_id):
     valid_for = current_app.config["INVITATION_VALID_FOR"]
     try:
         outcome, user, token = invitations.invite_user(
-            account.id, email, (form.name.data or "").strip(), form.authorized.data, valid_for, _clock()
+            account.id, email, (form.name.data or "").strip(), form.authorized.data, valid_for, clock.now()
         )
     except IntegrityError:
         outcome = invitations.ELSEWHERE  # the same email was just created by another request
@@ -257,7 +249,7 @@ def set_access(user_id):
     if not form.validate_on_submit():
         return _intent_missing("whether to deactivate or reactivate the user")
     deactivate = form.access.data == AccessForm.DEACTIVATED
-    if account_store.set_deactivated(user.id, deactivate, _clock()):
+    if account_store.set_deactivated(user.id, deactivate, clock.now()):
         state = "deactivated: they can no longer sign in" if deactivate else "active again"
         return _back_to(user.account_id, f"{user.email} is {state}.")
     state = "deactivated" if deactivate else "active"
@@ -482,7 +474,7 @@ def _billing_filters():
     """(form, valid, (year, month), mode, search) from the query string; an invalid filter is left out."""
     form = BillingFilterForm(request.args)
     valid = form.validate()
-    cycle = (parse_cycle(form.cycle.data) if valid and form.cycle.data else None) or next_cycle(_today())
+    cycle = (parse_cycle(form.cycle.data) if valid and form.cycle.data else None) or next_cycle(clock.today())
     mode = form.mode.data if valid and form.mode.data else None
     search = (form.q.data or "").strip() if valid else ""
     return form, valid, cycle, mode, search
@@ -493,7 +485,7 @@ def billing():
     form, valid, (year, month), mode, search = _billing_filters()
     page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     report = billing_report.billing_report(
-        year, month, _today(), current_app.config["BUSINESS_TIMEZONE"],
+        year, month, clock.today(), current_app.config["BUSINESS_TIMEZONE"],
         search=search, mode=mode, page=page, per_page=PAGE_SIZE,
     )
     filters = {"cycle": format_cycle(year, month), "mode": mode, "q": search or None}
@@ -508,7 +500,7 @@ def billing_csv():
     if not valid:
         return render_error(400, detail=" ".join(e for errors in form.errors.values() for e in errors))
     report = billing_report.billing_report(
-        year, month, _today(), current_app.config["BUSINESS_TIMEZONE"], search=search, mode=mode
+        year, month, clock.today(), current_app.config["BUSINESS_TIMEZONE"], search=search, mode=mode
     )
     name = f"billing-{format_cycle(year, month)}.csv"
     return Response(
@@ -541,7 +533,7 @@ def audit_csv():
             detail=" ".join(e for errors in form.errors.values() for e in errors),
             back_url=url_for(".audit"), back_label="Back to the Audit log",
         )
-    name = f"audit-log-{utcnow():%Y-%m-%d}.csv"
+    name = f"audit-log-{clock.now():%Y-%m-%d}.csv"
     return Response(
         stream_with_context(audit_log.csv_lines(form.filters())),
         mimetype="text/csv",

@@ -17,8 +17,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import audit
 from ..accounts.models import User
-from ..core import mail
-from ..core.clock import utcnow
+from ..core import clock, mail
 from ..core.filters import duration
 from ..core.hypermedia import render, wants_fragment
 from ..extensions import db, login_manager
@@ -326,11 +325,6 @@ def new_recovery_codes():
 # --- password reset, Set password, Change password -------------------------------------------
 
 
-def clock():
-    """Now (naive UTC); tests put another callable in the CLOCK setting to move time without sleeping."""
-    return current_app.config.get("CLOCK", utcnow)()
-
-
 def _send_in_background(message):
     """Send after the answer has gone, so the answer takes as long whether or not a message was made."""
     app = current_app._get_current_object()
@@ -378,9 +372,9 @@ def forgot_password():
     user = User.get_or_none((User.email == email) & User.deactivated_at.is_null())
     with db.database.atomic():
         if user is not None:
-            tokens.issue(user.id, AccessToken.RESET, current_app.config["PASSWORD_RESET_VALID_FOR"], clock(), token)
+            tokens.issue(user.id, AccessToken.RESET, current_app.config["PASSWORD_RESET_VALID_FOR"], clock.now(), token)
         else:
-            tokens.purge_spent(clock(), current_app.config["PASSWORD_RESET_VALID_FOR"])
+            tokens.purge_spent(clock.now(), current_app.config["PASSWORD_RESET_VALID_FOR"])
     message = _reset_email(email, user.name if user else "", token)
     # The page is rendered before the sending thread starts, so that thread does not slow the answer down.
     response = render("auth/forgot_password.html", "auth/_forgot_form.html", form=form, sent=True, email=email)
@@ -397,7 +391,7 @@ def _link_refused(refusal):
 @bp.route("/password/set/<token>", methods=["GET", "POST"])
 def set_password(token):
     """Set password, from a reset or invitation link: once, before it expires."""
-    found = tokens.find(token, clock())
+    found = tokens.find(token, clock.now())
     if found.refusal:
         return _link_refused(found.refusal)
     user = found.row.user
@@ -407,12 +401,12 @@ def set_password(token):
                       status=422 if request.method == "POST" else 200, form=form, token=token, user=user,
                       invitation=found.row.purpose == AccessToken.INVITE)
     with db.database.atomic():
-        if not tokens.use(token, clock()):
+        if not tokens.use(token, clock.now()):
             # Used by another click, or expired, between the page and this post.
-            return _link_refused(tokens.find(token, clock()).refusal or tokens.USED)
+            return _link_refused(tokens.find(token, clock.now()).refusal or tokens.USED)
         sessions.change_password(user, form.new_password.data)  # ends every session of the user
         # Reset tokens of the user are spent too: any other link sent before is now stale.
-        AccessToken.update(used_at=clock()).where(
+        AccessToken.update(used_at=clock.now()).where(
             (AccessToken.user == user.id) & AccessToken.used_at.is_null()
         ).execute()
         link = "invitation link" if found.row.purpose == AccessToken.INVITE else "password reset link"
@@ -468,7 +462,7 @@ def change_password():
     sessions.start_session(user, request.remote_addr, request.user_agent.string)
     if passed_second_factor:  # this browser gave its code already; the new session carries that on
         sessions.pass_second_factor(user)
-        user.second_factor_at = utcnow()
+        user.second_factor_at = clock.now()
     login_user(user)
     flash("Your password is changed. You were signed out everywhere else.", "success")
     target = home_for(user) if user.is_admin or user.may_use_portal else url_for("auth.change_password")
