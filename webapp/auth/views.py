@@ -20,6 +20,7 @@ from ..accounts.models import User
 from ..core import clock, mail
 from ..core.filters import duration
 from ..core.hypermedia import render, wants_fragment
+from ..core.secret_tokens import new_token
 from ..extensions import db, login_manager
 from ..identity import links as tokens
 from ..identity import passwords, sessions, two_factor
@@ -368,7 +369,7 @@ def forgot_password():
         response.headers["Retry-After"] = str(max(1, int(wait.total_seconds()) + 1))
         return response
     # Both branches make a token, write one row and render the email; only a real user's is sent.
-    token = tokens.new_token()
+    token = new_token()
     user = User.get_or_none((User.email == email) & User.deactivated_at.is_null())
     with db.database.atomic():
         if user is not None:

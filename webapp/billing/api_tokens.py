@@ -1,12 +1,11 @@
 """Bearer tokens for the billing API: created once and shown once, kept only as a SHA-256, rate-limited."""
-import hashlib
-import secrets
 from datetime import timedelta
 
 from peewee import Case, IntegrityError
 
 from .. import audit
 from ..core.clock import utcnow
+from ..core.secret_tokens import digest, new_token
 from ..extensions import db
 from .models import ApiToken
 
@@ -19,16 +18,12 @@ class TokenNameTaken(Exception):
     """A token with this name exists already."""
 
 
-def token_hash(token):
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_token(name):
     """A new token for `name`; returns the token itself, which is stored only as its hash."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     try:
         with db.database.atomic():
-            ApiToken.create(name=name, token_hash=token_hash(token))
+            ApiToken.create(name=name, token_hash=digest(token))
             audit.record("api_token.created", subject=name, after={"name": name})
     except IntegrityError:
         raise TokenNameTaken(name) from None
@@ -52,7 +47,7 @@ def use_token(token, limit, now=None):
     """
     if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         return INVALID
-    digest = token_hash(token)
+    token_hash = digest(token)
     now = now or utcnow()
     fresh = ApiToken.window_started_at.is_null() | (ApiToken.window_started_at <= now - RATE_WINDOW)
     counted = (
@@ -61,18 +56,18 @@ def use_token(token, limit, now=None):
             window_count=Case(None, [(fresh, 1)], ApiToken.window_count + 1),
             last_used_at=now,
         )
-        .where((ApiToken.token_hash == digest) & (fresh | (ApiToken.window_count < limit)))
+        .where((ApiToken.token_hash == token_hash) & (fresh | (ApiToken.window_count < limit)))
         .execute()
     )
     if counted == 1:
         return ALLOWED
-    exists = ApiToken.select(ApiToken.id).where(ApiToken.token_hash == digest).exists()
+    exists = ApiToken.select(ApiToken.id).where(ApiToken.token_hash == token_hash).exists()
     return LIMITED if exists else INVALID
 
 
 def retry_after(token, now=None):
     """Seconds until the token's window ends (at least 1)."""
-    row = ApiToken.get_or_none(ApiToken.token_hash == token_hash(token))
+    row = ApiToken.get_or_none(ApiToken.token_hash == digest(token))
     if row is None or row.window_started_at is None:
         return 1
     left = row.window_started_at + RATE_WINDOW - (now or utcnow())

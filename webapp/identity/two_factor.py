@@ -7,7 +7,6 @@ A code is accepted once: the time step it belongs to is recorded by a conditiona
 row count decides, so a replayed code, or two requests racing with one code, find no row to update.
 """
 import base64
-import hashlib
 import secrets
 
 import pyotp
@@ -17,6 +16,7 @@ from .. import audit
 from ..accounts.models import User
 from ..core import clock
 from ..core.clock import utcnow
+from ..core.secret_tokens import digest
 from ..extensions import db
 from .models import LoginSession, RecoveryCode
 
@@ -94,8 +94,7 @@ def verify_totp(user_id, code, now=None):
 
 def _recovery_digest(code):
     """The SHA-256 of a recovery code as typed: case, spaces and dashes do not matter."""
-    normalized = "".join(ch for ch in (code or "") if ch not in "- \t").lower()
-    return hashlib.sha256(normalized.encode("utf-8", "surrogatepass")).hexdigest()
+    return digest("".join(ch for ch in (code or "") if ch not in "- \t").lower())
 
 
 def _new_recovery_code():
