@@ -17,9 +17,10 @@ from config import Config, TestConfig
 from webapp import create_app
 from webapp.accounts.models import User
 from webapp.core.clock import utcnow
+from webapp.core.limiter import Counter
 from webapp.extensions import db
 from webapp.identity import two_factor
-from webapp.identity.models import LoginSession, LoginThrottle, RecoveryCode
+from webapp.identity.models import LoginSession, RecoveryCode
 
 # A fixed moment (2027-01-15 08:00:00 UTC), in the middle of a 30 s step.
 T = 1_800_000_015
@@ -293,7 +294,7 @@ def test_wrong_codes_are_throttled_apart_from_logins(app, client, enrolled_admin
     assert other.post("/login/code", data={"code": pyotp.TOTP(secret).now()}).status_code == 429
     # Once the window is over, the right code works and clears the admin's counter.
     with db.database.connection_context():
-        LoginThrottle.update(window_start=utcnow() - timedelta(minutes=16)).execute()
+        Counter.update(window_start=utcnow() - timedelta(minutes=16)).execute()
     assert other.post("/login/code", data={"code": pyotp.TOTP(secret).now()}).status_code == 302
 
 

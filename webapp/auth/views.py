@@ -17,7 +17,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import audit
 from ..accounts.models import User
-from ..core import clock, mail
+from ..core import clock, limiter, mail
 from ..core.filters import duration
 from ..core.hypermedia import render, wants_fragment
 from ..core.secret_tokens import new_token
@@ -141,7 +141,7 @@ def _record_throttled(email, user, wait, step):
     audit.record(
         "signin.throttled", account=user.account_id if user is not None else None, subject=subject,
         after={"step": step, "address": audit.outside_text(request.remote_addr),
-               "paused_minutes": login_throttle.minutes(wait)},
+               "paused_minutes": limiter.minutes(wait)},
         internal=True,
     )
 
@@ -151,7 +151,7 @@ def _throttled(form, wait):
 
     It shows the message without the form: a cheap page, since an attack gets it many times a second.
     """
-    minutes = login_throttle.minutes(wait)
+    minutes = limiter.minutes(wait)
     response = render(
         "auth/login.html",
         "auth/_paused.html",
@@ -203,7 +203,7 @@ def login():
 
 def _code_paused(form, wait):
     """429 for too many wrong codes, before any code is checked."""
-    minutes = login_throttle.minutes(wait)
+    minutes = limiter.minutes(wait)
     page = render_template(
         "auth/second_factor.html",
         form=form,
@@ -358,11 +358,11 @@ def forgot_password():
         return render("auth/forgot_password.html", "auth/_forgot_form.html",
                       status=422 if request.method == "POST" else 200, form=form, sent=False)
     email = form.email.data.strip().lower()
-    limits = login_throttle.Limits.from_config(current_app.config, "RESET_MAX", "RESET_THROTTLE_WINDOW_MINUTES")
+    limits = login_throttle.Limits.of_reset_requests(current_app.config)
     attempt = login_throttle.Attempt.of(email, request.remote_addr, limits, scope="reset:")
     wait, _ = login_throttle.admit(attempt, limits)
     if wait is not None:
-        minutes = login_throttle.minutes(wait)
+        minutes = limiter.minutes(wait)
         response = render("auth/forgot_password.html", "auth/_forgot_form.html", status=429, form=form, sent=False,
                           refusal=f"Too many reset links were asked for this email or from your network: "
                                   f"try again in {minutes} minute{'' if minutes == 1 else 's'}.")
@@ -445,7 +445,7 @@ def change_password():
     if wait is not None:
         if first_refusal:
             _record_throttled(user.email, user, wait, "current password on Change password")
-        minutes = login_throttle.minutes(wait)
+        minutes = limiter.minutes(wait)
         form.current_password.errors.append(
             f"Too many wrong passwords: try again in {minutes} minute{'' if minutes == 1 else 's'}.")
         return render("auth/change_password.html", "auth/_change_password_form.html", status=429, form=form)

@@ -49,7 +49,7 @@ def authenticate():
         return _error(401, "A valid bearer token is required.", {"WWW-Authenticate": 'Bearer realm="billing"'})
     if outcome == api_tokens.LIMITED:
         return _error(429, "Too many requests with this token.",
-                      {"Retry-After": str(api_tokens.retry_after(token))})
+                      {"Retry-After": api_tokens.retry_after(token)})
     return None
 
 

@@ -1,9 +1,11 @@
-"""Bearer tokens for the billing API: created once and shown once, kept only as a SHA-256, rate-limited."""
+"""Bearer tokens for the billing API: created once and shown once, kept only as a SHA-256, and
+rate-limited per token by core.limiter."""
 from datetime import timedelta
 
-from peewee import Case, IntegrityError
+from peewee import IntegrityError
 
 from .. import audit
+from ..core import limiter
 from ..core.clock import utcnow
 from ..core.secret_tokens import digest, new_token
 from ..extensions import db
@@ -39,36 +41,30 @@ def revoke_token(name):
     return revoked
 
 
+def _rate_key(token_hash):
+    return limiter.key("api-token", token_hash)
+
+
 def use_token(token, limit, now=None):
     """ALLOWED (and counted), INVALID (no such token) or LIMITED (over `limit` requests this window).
 
-    One conditional UPDATE checks the token and counts the request, so concurrent requests cannot
-    both take the last slot of a window.
+    The count is core.limiter's, per token over RATE_WINDOW: a read first, so a refused request
+    writes nothing, then an atomic upsert whose count decides, so concurrent requests cannot both
+    take the last slot of a window.
     """
     if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         return INVALID
     token_hash = digest(token)
     now = now or utcnow()
-    fresh = ApiToken.window_started_at.is_null() | (ApiToken.window_started_at <= now - RATE_WINDOW)
-    counted = (
-        ApiToken.update(
-            window_started_at=Case(None, [(fresh, now)], ApiToken.window_started_at),
-            window_count=Case(None, [(fresh, 1)], ApiToken.window_count + 1),
-            last_used_at=now,
-        )
-        .where((ApiToken.token_hash == token_hash) & (fresh | (ApiToken.window_count < limit)))
-        .execute()
-    )
-    if counted == 1:
-        return ALLOWED
-    exists = ApiToken.select(ApiToken.id).where(ApiToken.token_hash == token_hash).exists()
-    return LIMITED if exists else INVALID
+    if not ApiToken.select(ApiToken.id).where(ApiToken.token_hash == token_hash).exists():
+        return INVALID
+    wait, _ = limiter.admit(((_rate_key(token_hash), limit),), RATE_WINDOW, now)
+    if wait is not None:
+        return LIMITED
+    ApiToken.update(last_used_at=now).where(ApiToken.token_hash == token_hash).execute()
+    return ALLOWED
 
 
 def retry_after(token, now=None):
-    """Seconds until the token's window ends (at least 1)."""
-    row = ApiToken.get_or_none(ApiToken.token_hash == digest(token))
-    if row is None or row.window_started_at is None:
-        return 1
-    left = row.window_started_at + RATE_WINDOW - (now or utcnow())
-    return max(1, int(left.total_seconds()) + 1)
+    """The Retry-After value of a LIMITED token: the seconds until its window ends (at least 1)."""
+    return limiter.retry_after(limiter.window_left(_rate_key(digest(token)), RATE_WINDOW, now))

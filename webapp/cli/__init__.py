@@ -17,7 +17,7 @@ from ..accounts.models import Account, User
 from ..billing import api_tokens
 from ..billing import report as billing_report
 from ..billing import rules as billing
-from ..core import clock
+from ..core import clock, limiter
 from ..core.filters import filesize
 from ..core.text import describe_character, hidden_character, printable
 from ..extensions import db
@@ -346,17 +346,18 @@ def reset_2fa(email):
 @with_appcontext
 def purge_sessions():
     """Delete sessions past SESSION_IDLE_TIMEOUT_HOURS or SESSION_LIFETIME_DAYS, and failed-login
-    counters whose window has ended (run daily from cron).
+    (and API rate-limit) counters whose window has ended (run daily from cron).
 
     Both are refused or ignored whether or not this runs; it keeps the tables small.
     """
     config = current_app.config
     with db.database.connection_context():
         count = sessions.purge_expired(config["SESSION_IDLE_TIMEOUT"], config["SESSION_LIFETIME"])
-        login_limits = login_throttle.Limits.from_config(config)
-        reset_limits = login_throttle.Limits.from_config(config, "RESET_MAX", "RESET_THROTTLE_WINDOW_MINUTES")
-        # One table holds both kinds of counter: only what is past the longer window is spent for both.
-        counters = login_throttle.purge_spent(max(login_limits, reset_limits, key=lambda limits: limits.window))
+        # One table holds every kind of counter (sign-ins and second-factor codes, reset requests, the
+        # API's requests per token): only what is past the longest window is spent for all of them.
+        longest = max(login_throttle.Limits.from_config(config).window,
+                      login_throttle.Limits.of_reset_requests(config).window, api_tokens.RATE_WINDOW)
+        counters = limiter.purge_spent(longest, clock.now())
         used_links = tokens.purge_spent(clock.now(), timedelta(days=1))
     click.echo(f"purged {count} expired {'session' if count == 1 else 'sessions'}")
     click.echo(f"purged {used_links} used or expired password {'link' if used_links == 1 else 'links'}")
