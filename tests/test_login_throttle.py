@@ -11,6 +11,7 @@ from conftest import PASSWORD
 
 from config import TestConfig
 from webapp import create_app
+from webapp.core import limiter
 from webapp.core.clock import utcnow
 from webapp.core.limiter import Counter
 from webapp.extensions import db
@@ -144,6 +145,21 @@ def test_a_successful_login_clears_the_emails_own_counter(app, client, user, log
     for _ in range(2):
         assert try_login(client, user.email).status_code == 401
     assert login(client, user.email).status_code == 302
+
+
+@pytest.mark.parametrize("wait, words, header", [
+    (timedelta(seconds=-5), "try again in 1 minute", "1"),  # the window ended while the answer was made
+    (timedelta(0), "try again in 1 minute", "1"),
+    (timedelta(seconds=0.4), "try again in 1 minute", "1"),
+    (timedelta(seconds=59), "try again in 1 minute", "60"),
+    (timedelta(seconds=60), "try again in 1 minute", "61"),
+    (timedelta(seconds=60.5), "try again in 2 minutes", "61"),
+    (timedelta(minutes=14, seconds=59), "try again in 15 minutes", "900"),
+])
+def test_every_refusal_says_the_wait_alike(wait, words, header):
+    """Sign-in, code, reset and API refusals: whole minutes rounded up in words, seconds past the wait in Retry-After."""
+    assert limiter.try_again_in(wait) == words
+    assert limiter.retry_after(wait) == header
 
 
 def test_the_pause_ends_with_the_window_and_counting_starts_over(app, client, user):

@@ -151,16 +151,15 @@ def _throttled(form, wait):
 
     It shows the message without the form: a cheap page, since an attack gets it many times a second.
     """
-    minutes = limiter.minutes(wait)
     response = render(
         "auth/login.html",
         "auth/_paused.html",
         status=429,
         next=safe_next(form.next.data),
-        refusal=f"Too many failed logins. Logging in is paused for this email or from your network: "
-        f"try again in {minutes} minute{'' if minutes == 1 else 's'}.",
+        refusal="Too many failed logins. Logging in is paused for this email or from your network: "
+        f"{limiter.try_again_in(wait)}.",
     )
-    response.headers["Retry-After"] = str(max(1, int(wait.total_seconds()) + 1))
+    response.headers["Retry-After"] = limiter.retry_after(wait)
     return response
 
 
@@ -203,14 +202,13 @@ def login():
 
 def _code_paused(form, wait):
     """429 for too many wrong codes, before any code is checked."""
-    minutes = limiter.minutes(wait)
     page = render_template(
         "auth/second_factor.html",
         form=form,
-        refusal=f"Too many wrong codes. Signing in is paused for this account or from your network: "
-        f"try again in {minutes} minute{'' if minutes == 1 else 's'}.",
+        refusal="Too many wrong codes. Signing in is paused for this account or from your network: "
+        f"{limiter.try_again_in(wait)}.",
     )
-    return page, 429, {"Retry-After": str(max(1, int(wait.total_seconds()) + 1))}
+    return page, 429, {"Retry-After": limiter.retry_after(wait)}
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
@@ -362,11 +360,10 @@ def forgot_password():
     attempt = login_throttle.Attempt.of(email, request.remote_addr, limits, scope="reset:")
     wait, _ = login_throttle.admit(attempt, limits)
     if wait is not None:
-        minutes = limiter.minutes(wait)
         response = render("auth/forgot_password.html", "auth/_forgot_form.html", status=429, form=form, sent=False,
-                          refusal=f"Too many reset links were asked for this email or from your network: "
-                                  f"try again in {minutes} minute{'' if minutes == 1 else 's'}.")
-        response.headers["Retry-After"] = str(max(1, int(wait.total_seconds()) + 1))
+                          refusal="Too many reset links were asked for this email or from your network: "
+                                  f"{limiter.try_again_in(wait)}.")
+        response.headers["Retry-After"] = limiter.retry_after(wait)
         return response
     # Both branches make a token, write one row and render the email; only a real user's is sent.
     token = new_token()
@@ -445,9 +442,7 @@ def change_password():
     if wait is not None:
         if first_refusal:
             _record_throttled(user.email, user, wait, "current password on Change password")
-        minutes = limiter.minutes(wait)
-        form.current_password.errors.append(
-            f"Too many wrong passwords: try again in {minutes} minute{'' if minutes == 1 else 's'}.")
+        form.current_password.errors.append(f"Too many wrong passwords: {limiter.try_again_in(wait)}.")
         return render("auth/change_password.html", "auth/_change_password_form.html", status=429, form=form)
     if not user.check_password(form.current_password.data):
         _record_failed_sign_in(user.email, user, "current password on Change password")

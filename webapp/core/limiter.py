@@ -148,6 +148,12 @@ def minutes(wait):
     return max(1, math.ceil(wait.total_seconds() / 60))
 
 
+def try_again_in(wait):
+    """The end of a refusal's message: "try again in 5 minutes"."""
+    whole = minutes(wait)
+    return f"try again in {whole} minute{'' if whole == 1 else 's'}"
+
+
 def retry_after(wait):
     """The Retry-After header's value for a wait: whole seconds, rounded up past it, at least 1."""
     return str(max(1, int(wait.total_seconds()) + 1))
