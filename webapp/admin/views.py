@@ -26,7 +26,7 @@ from ..billing.rules import format_cycle, next_cycle, parse_cycle
 from ..core import clock
 from ..core.errors import render_error
 from ..core.filters import duration
-from ..core.hypermedia import render, wants_fragment
+from ..core.hypermedia import redirect_to, render, wants_fragment
 from ..extensions import login_manager
 from ..licenses import store as license_store
 from ..licenses import timeline as expiry_timeline
@@ -63,11 +63,7 @@ def require_admin():
     # A password alone reaches no staff page: the authenticator's code first, or enrolling one.
     first = second_factor_url(current_user, request.full_path.rstrip("?") if request.method == "GET" else None)
     if first:
-        if request.htmx:
-            response = current_app.make_response(("", 401))
-            response.headers["HX-Redirect"] = first
-            return response
-        return redirect(first)
+        return redirect_to(first, unauthorized=True)
 
 
 def found(row):

@@ -19,7 +19,7 @@ from .. import audit
 from ..accounts.models import User
 from ..core import clock, limiter, mail
 from ..core.filters import duration
-from ..core.hypermedia import render, wants_fragment
+from ..core.hypermedia import redirect_to, render
 from ..core.secret_tokens import new_token
 from ..extensions import db, login_manager
 from ..identity import links as tokens
@@ -67,11 +67,7 @@ def send_to_login():
         came_from = safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
     target = url_for("auth.login", next=came_from)
     flash(login_manager.login_message, "info")
-    if request.htmx:
-        response = make_response("", 401)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return redirect_to(target, unauthorized=True)
 
 
 def safe_next(target):
@@ -110,15 +106,6 @@ def second_factor_owed():
     if not has_request_context():  # an email rendered by cron has no signed-in user
         return {}
     return {"owes_second_factor": current_user.is_authenticated and owed_step(current_user) is not None}
-
-
-def _go(target):
-    """A redirect, or HX-Redirect for an htmx request (which would otherwise swap the page in)."""
-    if wants_fragment():
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
 
 
 def _login_form(form, status):
@@ -194,7 +181,7 @@ def login():
         sessions.start_session(user, request.remote_addr, request.user_agent.string)
         login_user(user)
         target = safe_next(form.next.data) or home_for(user)
-        return _go(second_factor_url(user, safe_next(form.next.data)) or target)
+        return redirect_to(second_factor_url(user, safe_next(form.next.data)) or target)
     _record_failed_sign_in(form.email.data, user, "password")
     form.password.errors.append("The email or password is not right.")
     return _login_form(form, 401)
@@ -416,12 +403,7 @@ def set_password(token):
     sessions.start_session(user, request.remote_addr, request.user_agent.string)
     login_user(user)
     flash("Your password is set. You are signed in.", "success")
-    target = home_for(user)
-    if wants_fragment():
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return redirect_to(home_for(user))
 
 
 @bp.route("/password/change", methods=["GET", "POST"])
@@ -461,9 +443,4 @@ def change_password():
         user.second_factor_at = clock.now()
     login_user(user)
     flash("Your password is changed. You were signed out everywhere else.", "success")
-    target = home_for(user) if user.is_admin or user.may_use_portal else url_for("auth.change_password")
-    if wants_fragment():
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return redirect_to(home_for(user) if user.is_admin or user.may_use_portal else url_for("auth.change_password"))
