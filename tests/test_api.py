@@ -18,6 +18,7 @@ from config import TestConfig
 from webapp import create_app
 from webapp.billing import api_tokens
 from webapp.billing.models import ApiToken
+from webapp.core.limiter import Counter
 from webapp.extensions import db
 
 
@@ -111,6 +112,14 @@ def test_the_rate_limit_counts_per_token_and_resets_after_the_window(app, client
         assert api_tokens.use_token(token, 3, now=later) == api_tokens.ALLOWED
 
 
+def test_the_default_cycle_is_the_month_after_the_app_clock_s_business_date(app, client, token):
+    """The API's today is the one clock's: the CLOCK setting in BUSINESS_TIMEZONE, not the server's date."""
+    app.config.update(CLOCK=lambda: datetime(2031, 5, 31, 12, 30), BUSINESS_TIMEZONE="Pacific/Auckland")
+    assert client.get("/api/v1/billing", headers=bearer(token)).json["cycle"] == "2031-07"  # 1 June in Auckland
+    app.config["BUSINESS_TIMEZONE"] = "UTC"
+    assert client.get("/api/v1/billing", headers=bearer(token)).json["cycle"] == "2031-06"
+
+
 def test_two_requests_at_once_cannot_both_take_the_last_slot(app, token):
     limit = 5
     outcomes = []
@@ -126,6 +135,26 @@ def test_two_requests_at_once_cannot_both_take_the_last_slot(app, token):
         thread.join(30)
     assert outcomes.count(api_tokens.ALLOWED) == limit
     assert outcomes.count(api_tokens.LIMITED) == 12 - limit
+
+
+def test_flask_purge_sessions_purges_spent_rate_limit_counters_and_keeps_live_ones(app, client, runner, token):
+    other = create_token(runner, "second system")
+    for used in (token, other):
+        assert client.get("/api/v1/billing", headers=bearer(used)).status_code == 200
+    with db.database.connection_context():
+        # Older than every kind's window (the counters of sign-ins and reset requests share the table).
+        Counter.update(window_start=datetime.utcnow() - timedelta(hours=1)).execute()
+    assert client.get("/api/v1/billing", headers=bearer(other)).status_code == 200  # a new window, under way
+
+    result = runner.invoke(args=["purge-sessions"])
+
+    assert result.exit_code == 0, result.output
+    with db.database.connection_context():
+        (live,) = Counter.select()
+        assert live.hits == 1 and live.window_start > datetime.utcnow() - timedelta(minutes=1)
+    app.config["API_RATE_LIMIT"] = 1
+    assert client.get("/api/v1/billing", headers=bearer(token)).status_code == 200  # counting starts over
+    assert client.get("/api/v1/billing", headers=bearer(token)).status_code == 429
 
 
 def test_the_openapi_document_is_31_and_public(client):

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from webapp.core import clock
 from webapp.core.clock import business_date, business_today
 from webapp.licenses.rules import (
     LicenseTerms,
@@ -338,6 +339,12 @@ def test_business_today_without_now_is_a_date_near_utc_today():
     utc_today = datetime.now(tz=ZoneInfo("UTC")).date()
     assert abs((business_today("Pacific/Auckland") - utc_today).days) <= 1
     assert business_today("UTC") in {utc_today, utc_today + timedelta(days=1)}
+
+
+def test_now_outside_an_app_is_the_real_time():
+    """Code with no app around (a test's thread, a model default) gets the real time, not an error."""
+    before = clock.utcnow()
+    assert before <= clock.now() <= clock.utcnow()
 
 
 # --- any date a database can hold -------------------------------------------------------------

@@ -11,9 +11,10 @@ from conftest import PASSWORD
 
 from config import TestConfig
 from webapp import create_app
+from webapp.core import limiter
 from webapp.core.clock import utcnow
+from webapp.core.limiter import Counter
 from webapp.extensions import db
-from webapp.identity.models import LoginThrottle
 from webapp.identity.throttle import address_key, email_key
 
 WRONG = "not the password"
@@ -146,15 +147,30 @@ def test_a_successful_login_clears_the_emails_own_counter(app, client, user, log
     assert login(client, user.email).status_code == 302
 
 
+@pytest.mark.parametrize("wait, words, header", [
+    (timedelta(seconds=-5), "try again in 1 minute", "1"),  # the window ended while the answer was made
+    (timedelta(0), "try again in 1 minute", "1"),
+    (timedelta(seconds=0.4), "try again in 1 minute", "1"),
+    (timedelta(seconds=59), "try again in 1 minute", "60"),
+    (timedelta(seconds=60), "try again in 1 minute", "61"),
+    (timedelta(seconds=60.5), "try again in 2 minutes", "61"),
+    (timedelta(minutes=14, seconds=59), "try again in 15 minutes", "900"),
+])
+def test_every_refusal_says_the_wait_alike(wait, words, header):
+    """Sign-in, code, reset and API refusals: whole minutes rounded up in words, seconds past the wait in Retry-After."""
+    assert limiter.try_again_in(wait) == words
+    assert limiter.retry_after(wait) == header
+
+
 def test_the_pause_ends_with_the_window_and_counting_starts_over(app, client, user):
     for _ in range(3):
         try_login(client, user.email)
     assert try_login(client, user.email, PASSWORD).status_code == 429
     with db.database.connection_context():
-        LoginThrottle.update(window_start=utcnow() - timedelta(minutes=10, seconds=1)).execute()
+        Counter.update(window_start=utcnow() - timedelta(minutes=10, seconds=1)).execute()
     assert try_login(client, user.email).status_code == 401
     with db.database.connection_context():
-        assert LoginThrottle.get(LoginThrottle.key == email_key(user.email)).failures == 1
+        assert Counter.get(Counter.key == email_key(user.email)).hits == 1
     assert try_login(client, user.email, PASSWORD).status_code == 302
 
 
@@ -241,7 +257,7 @@ def test_concurrent_wrong_passwords_get_exactly_the_limit_of_hashes(app, user, h
     assert sorted(statuses) == [401] * 3 + [429] * 13
     assert len(hashes) == 3
     with db.database.connection_context():
-        assert LoginThrottle.get(LoginThrottle.key == email_key(user.email)).failures >= 3
+        assert Counter.get(Counter.key == email_key(user.email)).hits >= 3
 
 
 def test_flask_purge_sessions_also_purges_spent_counters(app, client, user, runner):
@@ -249,8 +265,8 @@ def test_flask_purge_sessions_also_purges_spent_counters(app, client, user, runn
     try_login(from_address(app, "192.0.2.99"), "old@northwind.example")
     with db.database.connection_context():
         # Past the longest window (the reset requests' counters share the table): spent for both kinds.
-        LoginThrottle.update(window_start=utcnow() - timedelta(minutes=app.config["RESET_THROTTLE_WINDOW_MINUTES"] + 1)).where(
-            LoginThrottle.key.in_([email_key("old@northwind.example"), address_key("192.0.2.99")])
+        Counter.update(window_start=utcnow() - timedelta(minutes=app.config["RESET_THROTTLE_WINDOW_MINUTES"] + 1)).where(
+            Counter.key.in_([email_key("old@northwind.example"), address_key("192.0.2.99")])
         ).execute()
 
     result = app.test_cli_runner().invoke(args=["purge-sessions"])
@@ -258,7 +274,7 @@ def test_flask_purge_sessions_also_purges_spent_counters(app, client, user, runn
     assert result.exit_code == 0, result.output
     assert "purged 2 failed-login counters past their window" in result.output
     with db.database.connection_context():
-        assert {row.key for row in LoginThrottle.select()} == {email_key(user.email), address_key("127.0.0.1")}
+        assert {row.key for row in Counter.select()} == {email_key(user.email), address_key("127.0.0.1")}
 
 
 def test_successful_logins_do_not_count_against_the_address(app, user, login):
@@ -268,5 +284,5 @@ def test_successful_logins_do_not_count_against_the_address(app, user, login):
         assert login(client, user.email).status_code == 302
         client.post("/logout")
     with db.database.connection_context():
-        assert LoginThrottle.get(LoginThrottle.key == address_key("203.0.113.50")).failures == 0
+        assert Counter.get(Counter.key == address_key("203.0.113.50")).hits == 0
     assert try_login(client, user.email).status_code == 401

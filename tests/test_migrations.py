@@ -333,6 +333,29 @@ def test_the_billing_history_migration_backfills_each_reviewed_version(blank_url
     db.database.close()
 
 
+def test_the_rate_limit_migration_keeps_every_token_and_counter(blank_url, blank, tmp_path):
+    """A database at 0013: 0014 drops apitoken's window columns; each token and throttle counter stays."""
+    before = tmp_path / "migrations"
+    shutil.copytree(schema.MIGRATIONS_DIR, before, ignore=shutil.ignore_patterns("__pycache__", "0014_*"))
+    schema.upgrade(blank, before)
+    token, created = "a token made before the upgrade", datetime(2026, 5, 4, 9, 30, 15)
+    token_hash = hashlib.sha256(token.encode()).hexdigest()
+    _insert(blank, "apitoken", name="invoicing", token_hash=token_hash, created_at=created, last_used_at=created,
+            window_started_at=created, window_count=7)
+    _insert(blank, "loginthrottle", key="f" * 64, failures=2, window_start=created)
+
+    app = _app(blank_url)
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    assert "0014_api_rate_limit_counters" in result.output
+    assert {c.name for c in blank.get_columns("apitoken")} == {"id", "name", "token_hash", "created_at", "last_used_at"}
+    assert blank.execute_sql('SELECT "name", "token_hash" FROM "apitoken"').fetchall() == [("invoicing", token_hash)]
+    assert blank.execute_sql('SELECT "key", "failures" FROM "loginthrottle"').fetchall() == [("f" * 64, 2)]
+    assert app.test_client().get("/api/v1/billing", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    db.database.close()
+
+
 def test_init_db_on_a_first_release_database_keeps_its_rows(blank_url, blank):
     _load_first_release_schema(blank)
     _fill_first_release(blank, date.today())

@@ -7,7 +7,7 @@ views run at the real time, with codes pyotp computes for now, so nothing sleeps
 """
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
@@ -17,9 +17,10 @@ from config import Config, TestConfig
 from webapp import create_app
 from webapp.accounts.models import User
 from webapp.core.clock import utcnow
+from webapp.core.limiter import Counter
 from webapp.extensions import db
 from webapp.identity import two_factor
-from webapp.identity.models import LoginSession, LoginThrottle, RecoveryCode
+from webapp.identity.models import LoginSession, RecoveryCode
 
 # A fixed moment (2027-01-15 08:00:00 UTC), in the middle of a 30 s step.
 T = 1_800_000_015
@@ -293,7 +294,7 @@ def test_wrong_codes_are_throttled_apart_from_logins(app, client, enrolled_admin
     assert other.post("/login/code", data={"code": pyotp.TOTP(secret).now()}).status_code == 429
     # Once the window is over, the right code works and clears the admin's counter.
     with db.database.connection_context():
-        LoginThrottle.update(window_start=utcnow() - timedelta(minutes=16)).execute()
+        Counter.update(window_start=utcnow() - timedelta(minutes=16)).execute()
     assert other.post("/login/code", data={"code": pyotp.TOTP(secret).now()}).status_code == 302
 
 
@@ -395,11 +396,11 @@ def test_reset_2fa_refuses_hidden_characters_in_the_email(runner, app):
 
 
 @pytest.fixture
-def at_moment(monkeypatch):
-    """Set the moment the views check codes at (two_factor.clock); returns the setter."""
+def at_moment(app):
+    """Set the moment the views check codes at (the app's CLOCK setting, a Unix timestamp here); returns the setter."""
 
     def set_moment(moment):
-        monkeypatch.setattr(two_factor, "clock", lambda: moment)
+        app.config["CLOCK"] = lambda: datetime.fromtimestamp(moment, timezone.utc).replace(tzinfo=None)
 
     return set_moment
 

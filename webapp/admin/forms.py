@@ -46,31 +46,67 @@ class RenameForm(PlainTextForm):
     plan = plan_field("Plan name")
 
 
-class AccountStatusForm(PlainTextForm):
-    """Suspend or reactivate: the button names the state it wants, so a stale page cannot undo a change."""
+class IntentForm(PlainTextForm):
+    """The state a change's button asks for, by name, so a stale page or a second click cannot undo a change.
 
+    A subclass has one hidden field; `question` is what a request without a valid one failed to say,
+    and `intended` the state it names, as the store and the confirmation take it.
+    """
+
+    question = ""
+
+    @property
+    def field(self):
+        """The one field that carries the intent (the CSRF token aside)."""
+        (field,) = [field for field in self if field.name != "csrf_token"]
+        return field
+
+
+class AccountStatusForm(IntentForm):
+    """Suspend or reactivate: the account status wanted."""
+
+    question = "whether to suspend or reactivate the account"
     status = HiddenField(validators=[AnyOf([Account.SUSPENDED, Account.ACTIVE])])
 
+    @property
+    def intended(self):
+        return self.status.data
 
-class EnrollmentForm(PlainTextForm):
-    """Enroll in BYOL or switch to the provider's subscription, by name."""
+
+class EnrollmentForm(IntentForm):
+    """Enroll in BYOL or switch to the provider's subscription; intended: True for BYOL."""
 
     BYOL, SUBSCRIPTION = "byol", "subscription"
+    question = "whether to enroll the account in BYOL or switch it to provider subscription"
     enrollment = HiddenField(validators=[AnyOf([BYOL, SUBSCRIPTION])])
 
+    @property
+    def intended(self):
+        return self.enrollment.data == self.BYOL
 
-class AuthorizationForm(PlainTextForm):
-    """Authorize a user or remove the authorization, by name."""
+
+class AuthorizationForm(IntentForm):
+    """Authorize a user or remove the authorization; intended: True to authorize."""
 
     AUTHORIZED, UNAUTHORIZED = "authorized", "unauthorized"
+    question = "whether to authorize the user or remove the authorization"
     authorization = HiddenField(validators=[AnyOf([AUTHORIZED, UNAUTHORIZED])])
 
+    @property
+    def intended(self):
+        return self.authorization.data == self.AUTHORIZED
 
-class AccessForm(PlainTextForm):
-    """Deactivate a user or reactivate them, by name."""
+
+class AccessForm(IntentForm):
+    """Deactivate a user or reactivate them; intended: True to deactivate."""
 
     ACTIVE, DEACTIVATED = "active", "deactivated"
+    question = "whether to deactivate or reactivate the user"
     access = HiddenField(validators=[AnyOf([ACTIVE, DEACTIVATED])])
+
+    @property
+    def intended(self):
+        return self.access.data == self.DEACTIVATED
 
 
 class InviteForm(PlainTextForm):

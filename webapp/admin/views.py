@@ -1,3 +1,4 @@
+from functools import partial
 
 from flask import (
     Blueprint,
@@ -23,10 +24,10 @@ from ..audit import log as audit_log
 from ..auth.views import second_factor_url
 from ..billing import report as billing_report
 from ..billing.rules import format_cycle, next_cycle, parse_cycle
-from ..core.clock import business_today, utcnow
+from ..core import clock
 from ..core.errors import render_error
 from ..core.filters import duration
-from ..core.hypermedia import render, wants_fragment
+from ..core.hypermedia import redirect_to, render, wants_fragment
 from ..extensions import login_manager
 from ..licenses import store as license_store
 from ..licenses import timeline as expiry_timeline
@@ -63,15 +64,7 @@ def require_admin():
     # A password alone reaches no staff page: the authenticator's code first, or enrolling one.
     first = second_factor_url(current_user, request.full_path.rstrip("?") if request.method == "GET" else None)
     if first:
-        if request.htmx:
-            response = current_app.make_response(("", 401))
-            response.headers["HX-Redirect"] = first
-            return response
-        return redirect(first)
-
-
-def _today():
-    return business_today(current_app.config["BUSINESS_TIMEZONE"])
+        return redirect_to(first, unauthorized=True)
 
 
 def found(row):
@@ -114,7 +107,7 @@ def _account_or_404(account_id):
 @bp.route("/")
 def index():
     """The accounts list (searched, filtered, sorted, paged) with the dashboard; htmx gets the list alone."""
-    today = _today()
+    today = clock.today()
     form = AccountListForm(request.args)
     form.validate()
     listing, standings = None, []
@@ -141,7 +134,7 @@ def index():
     return render(
         "admin/index.html", "admin/_account_list.html", status, **shown,
         timeline=expiry_timeline.chart(months), last_run=reminders.last_run(), last_finished=last_finished,
-        runs_stale=reminders.runs_are_stale(last_finished, utcnow(), current_app.config["REMINDER_RUN_STALE_HOURS"]),
+        runs_stale=reminders.runs_are_stale(last_finished, clock.now(), current_app.config["REMINDER_RUN_STALE_HOURS"]),
     )
 
 
@@ -165,7 +158,7 @@ def account(account_id):
 
 def _account_page(account, invite_form=None, status=200):
     """The account page; an Invite user form that failed comes back in it with its messages."""
-    today = _today()
+    today = clock.today()
     rows, byol = _standing(account, license_store.licenses_of(account.id), today)
     users = list(User.select().where(User.account == account.id).order_by(User.email))
     return render_template(
@@ -187,10 +180,6 @@ def _account_page(account, invite_form=None, status=200):
     ), status
 
 
-def _clock():
-    return current_app.config.get("CLOCK", utcnow)()
-
-
 @bp.route("/accounts/<int:account_id>/invitations", methods=["POST"])
 def invite_user(account_id):
     """Invite user: create the user (or find this account's own) and email a link to Set password."""
@@ -202,7 +191,7 @@ def invite_user(account_id):
     valid_for = current_app.config["INVITATION_VALID_FOR"]
     try:
         outcome, user, token = invitations.invite_user(
-            account.id, email, (form.name.data or "").strip(), form.authorized.data, valid_for, _clock()
+            account.id, email, (form.name.data or "").strip(), form.authorized.data, valid_for, clock.now()
         )
     except IntegrityError:
         outcome = invitations.ELSEWHERE  # the same email was just created by another request
@@ -220,44 +209,25 @@ def invite_user(account_id):
     return _back_to(account.id, f"Invitation sent to {user.email}{again}. The link works for {duration(valid_for)}.")
 
 
-# --- Confirmation pages: without JavaScript, a destructive button is a GET of its change's URL --
-# (with htmx it posts there after the browser's confirm dialog). The page's form posts the same intent
-# to the same URL; the POST itself stays safe to call directly. One rule per URL for both methods, so
-# an id out of range is a 404 for either (two rules would make it a 405 for the other method).
+# --- Changes staff confirm first: GET of the URL asks (the page without JavaScript), POST changes ---
+# One rule per URL for both methods, so an id out of range is a 404 for either (two rules would make
+# it a 405 for the other method).
 
-def _intent_from_query(form_class):
-    """The intent a confirmation page was asked for, read from the query string (no CSRF: it changes nothing)."""
-    form = form_class(request.args, meta={"csrf": False})
-    return form if form.validate() else None
-
-
-def _confirmation_page(confirmation, action, field, value, account_id):
-    return render_template(
-        "admin/confirm.html", confirmation=confirmation, action=action, field=field, value=value,
-        back_url=url_for(".account", account_id=account_id),
-    )
+def _customer_user_or_404(user_id):
+    return found(User.get_or_none((User.id == user_id) & (User.is_admin == False)))  # noqa: E712
 
 
 @bp.route("/users/<int:user_id>/access", methods=["GET", "POST"])
 def set_access(user_id):
-    """Deactivate a customer user (they can no longer sign in, their sessions end) or reactivate them.
+    """Deactivate a customer user (they can no longer sign in, their sessions end) or reactivate them."""
+    user = _customer_user_or_404(user_id)
+    return confirmations.confirm_then_post(
+        AccessForm, user.account_id, ask=partial(confirmations.access, user), apply=partial(_set_access, user)
+    )
 
-    GET is the confirmation page a browser without JavaScript gets first.
-    """
-    user = found(User.get_or_none((User.id == user_id) & (User.is_admin == False)))  # noqa: E712
-    if request.method == "GET":
-        form = _intent_from_query(AccessForm)
-        if form is None:
-            return _intent_missing("whether to deactivate or reactivate the user")
-        return _confirmation_page(
-            confirmations.access(user, form.access.data == AccessForm.DEACTIVATED),
-            url_for(".set_access", user_id=user.id), "access", form.access.data, user.account_id,
-        )
-    form = AccessForm()
-    if not form.validate_on_submit():
-        return _intent_missing("whether to deactivate or reactivate the user")
-    deactivate = form.access.data == AccessForm.DEACTIVATED
-    if account_store.set_deactivated(user.id, deactivate, _clock()):
+
+def _set_access(user, deactivate):
+    if account_store.set_deactivated(user.id, deactivate, clock.now()):
         state = "deactivated: they can no longer sign in" if deactivate else "active again"
         return _back_to(user.account_id, f"{user.email} is {state}.")
     state = "deactivated" if deactivate else "active"
@@ -269,30 +239,17 @@ def _back_to(account_id, message, changed=True):
     return redirect(url_for(".account", account_id=account_id))
 
 
-def _intent_missing(question):
-    """422 for a form that does not name the state it wants: guessing would be toggling again."""
-    return render_error(
-        422,
-        title="Nothing was changed",
-        detail=f"The form did not say {question}. Reload the account page and use its buttons.",
+@bp.route("/accounts/<int:account_id>/status", methods=["GET", "POST"])
+def set_status(account_id):
+    """Suspend an account (its users are signed out) or reactivate it."""
+    account = _account_or_404(account_id)
+    return confirmations.confirm_then_post(
+        AccountStatusForm, account.id, ask=partial(confirmations.account_status, account),
+        apply=partial(_set_status, account),
     )
 
 
-@bp.route("/accounts/<int:account_id>/status", methods=["GET", "POST"])
-def set_status(account_id):
-    account = _account_or_404(account_id)
-    if request.method == "GET":
-        form = _intent_from_query(AccountStatusForm)
-        if form is None:
-            return _intent_missing("whether to suspend or reactivate the account")
-        return _confirmation_page(
-            confirmations.account_status(account, form.status.data),
-            url_for(".set_status", account_id=account.id), "status", form.status.data, account.id,
-        )
-    form = AccountStatusForm()
-    if not form.validate_on_submit():
-        return _intent_missing("whether to suspend or reactivate the account")
-    status = form.status.data
+def _set_status(account, status):
     if account_store.set_account_status(account.id, status, actor=current_user.id):
         return _back_to(account.id, f"{account.name} is now {status}.")
     return _back_to(account.id, f"{account.name} already was {status}; nothing changed.", changed=False)
@@ -300,19 +257,15 @@ def set_status(account_id):
 
 @bp.route("/accounts/<int:account_id>/enrollment", methods=["GET", "POST"])
 def set_enrollment(account_id):
+    """Enroll an account in BYOL or switch it to provider subscription."""
     account = _account_or_404(account_id)
-    if request.method == "GET":
-        form = _intent_from_query(EnrollmentForm)
-        if form is None:
-            return _intent_missing("whether to enroll the account in BYOL or switch it to provider subscription")
-        return _confirmation_page(
-            confirmations.enrollment(account, form.enrollment.data == EnrollmentForm.BYOL),
-            url_for(".set_enrollment", account_id=account.id), "enrollment", form.enrollment.data, account.id,
-        )
-    form = EnrollmentForm()
-    if not form.validate_on_submit():
-        return _intent_missing("whether to enroll the account in BYOL or switch it to provider subscription")
-    enrolled = form.enrollment.data == EnrollmentForm.BYOL
+    return confirmations.confirm_then_post(
+        EnrollmentForm, account.id, ask=partial(confirmations.enrollment, account),
+        apply=partial(_set_enrollment, account),
+    )
+
+
+def _set_enrollment(account, enrolled):
     mode = "enrolled in BYOL" if enrolled else "billed by provider subscription"
     if account_store.set_enrollment(account.id, enrolled, actor=current_user.id):
         return _back_to(account.id, f"{account.name} is now {mode}.")
@@ -321,20 +274,15 @@ def set_enrollment(account_id):
 
 @bp.route("/users/<int:user_id>/authorization", methods=["GET", "POST"])
 def set_authorization(user_id):
-    user = found(User.get_or_none((User.id == user_id) & (User.is_admin == False)))  # noqa: E712
-    if request.method == "GET":
-        form = _intent_from_query(AuthorizationForm)
-        if form is None:
-            return _intent_missing("whether to authorize the user or remove the authorization")
-        return _confirmation_page(
-            confirmations.authorization(user, form.authorization.data == AuthorizationForm.AUTHORIZED),
-            url_for(".set_authorization", user_id=user.id), "authorization", form.authorization.data,
-            user.account_id,
-        )
-    form = AuthorizationForm()
-    if not form.validate_on_submit():
-        return _intent_missing("whether to authorize the user or remove the authorization")
-    authorized = form.authorization.data == AuthorizationForm.AUTHORIZED
+    """Authorize a customer user to open the portal, or remove the authorization."""
+    user = _customer_user_or_404(user_id)
+    return confirmations.confirm_then_post(
+        AuthorizationForm, user.account_id, ask=partial(confirmations.authorization, user),
+        apply=partial(_set_authorization, user),
+    )
+
+
+def _set_authorization(user, authorized):
     if account_store.set_authorization(user.id, authorized):
         state = "now authorized" if authorized else "no longer authorized"
         return _back_to(user.account_id, f"{user.email} is {state}.")
@@ -482,7 +430,7 @@ def _billing_filters():
     """(form, valid, (year, month), mode, search) from the query string; an invalid filter is left out."""
     form = BillingFilterForm(request.args)
     valid = form.validate()
-    cycle = (parse_cycle(form.cycle.data) if valid and form.cycle.data else None) or next_cycle(_today())
+    cycle = (parse_cycle(form.cycle.data) if valid and form.cycle.data else None) or next_cycle(clock.today())
     mode = form.mode.data if valid and form.mode.data else None
     search = (form.q.data or "").strip() if valid else ""
     return form, valid, cycle, mode, search
@@ -493,7 +441,7 @@ def billing():
     form, valid, (year, month), mode, search = _billing_filters()
     page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     report = billing_report.billing_report(
-        year, month, _today(), current_app.config["BUSINESS_TIMEZONE"],
+        year, month, clock.today(), current_app.config["BUSINESS_TIMEZONE"],
         search=search, mode=mode, page=page, per_page=PAGE_SIZE,
     )
     filters = {"cycle": format_cycle(year, month), "mode": mode, "q": search or None}
@@ -508,7 +456,7 @@ def billing_csv():
     if not valid:
         return render_error(400, detail=" ".join(e for errors in form.errors.values() for e in errors))
     report = billing_report.billing_report(
-        year, month, _today(), current_app.config["BUSINESS_TIMEZONE"], search=search, mode=mode
+        year, month, clock.today(), current_app.config["BUSINESS_TIMEZONE"], search=search, mode=mode
     )
     name = f"billing-{format_cycle(year, month)}.csv"
     return Response(
@@ -541,7 +489,7 @@ def audit_csv():
             detail=" ".join(e for errors in form.errors.values() for e in errors),
             back_url=url_for(".audit"), back_label="Back to the Audit log",
         )
-    name = f"audit-log-{utcnow():%Y-%m-%d}.csv"
+    name = f"audit-log-{clock.now():%Y-%m-%d}.csv"
     return Response(
         stream_with_context(audit_log.csv_lines(form.filters())),
         mimetype="text/csv",

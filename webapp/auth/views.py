@@ -17,10 +17,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import audit
 from ..accounts.models import User
-from ..core import mail
-from ..core.clock import utcnow
+from ..core import clock, limiter, mail
 from ..core.filters import duration
-from ..core.hypermedia import render, wants_fragment
+from ..core.hypermedia import redirect_to, render
+from ..core.secret_tokens import new_token
 from ..extensions import db, login_manager
 from ..identity import links as tokens
 from ..identity import passwords, sessions, two_factor
@@ -67,11 +67,7 @@ def send_to_login():
         came_from = safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
     target = url_for("auth.login", next=came_from)
     flash(login_manager.login_message, "info")
-    if request.htmx:
-        response = make_response("", 401)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return redirect_to(target, unauthorized=True)
 
 
 def safe_next(target):
@@ -112,15 +108,6 @@ def second_factor_owed():
     return {"owes_second_factor": current_user.is_authenticated and owed_step(current_user) is not None}
 
 
-def _go(target):
-    """A redirect, or HX-Redirect for an htmx request (which would otherwise swap the page in)."""
-    if wants_fragment():
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
-
-
 def _login_form(form, status):
     """The login page, or only its form for an htmx post, with the form's messages."""
     return render("auth/login.html", "auth/_login_form.html", status=status, form=form)
@@ -141,7 +128,7 @@ def _record_throttled(email, user, wait, step):
     audit.record(
         "signin.throttled", account=user.account_id if user is not None else None, subject=subject,
         after={"step": step, "address": audit.outside_text(request.remote_addr),
-               "paused_minutes": login_throttle.minutes(wait)},
+               "paused_minutes": limiter.minutes(wait)},
         internal=True,
     )
 
@@ -151,16 +138,15 @@ def _throttled(form, wait):
 
     It shows the message without the form: a cheap page, since an attack gets it many times a second.
     """
-    minutes = login_throttle.minutes(wait)
     response = render(
         "auth/login.html",
         "auth/_paused.html",
         status=429,
         next=safe_next(form.next.data),
-        refusal=f"Too many failed logins. Logging in is paused for this email or from your network: "
-        f"try again in {minutes} minute{'' if minutes == 1 else 's'}.",
+        refusal="Too many failed logins. Logging in is paused for this email or from your network: "
+        f"{limiter.try_again_in(wait)}.",
     )
-    response.headers["Retry-After"] = str(max(1, int(wait.total_seconds()) + 1))
+    response.headers["Retry-After"] = limiter.retry_after(wait)
     return response
 
 
@@ -195,7 +181,7 @@ def login():
         sessions.start_session(user, request.remote_addr, request.user_agent.string)
         login_user(user)
         target = safe_next(form.next.data) or home_for(user)
-        return _go(second_factor_url(user, safe_next(form.next.data)) or target)
+        return redirect_to(second_factor_url(user, safe_next(form.next.data)) or target)
     _record_failed_sign_in(form.email.data, user, "password")
     form.password.errors.append("The email or password is not right.")
     return _login_form(form, 401)
@@ -203,14 +189,13 @@ def login():
 
 def _code_paused(form, wait):
     """429 for too many wrong codes, before any code is checked."""
-    minutes = login_throttle.minutes(wait)
     page = render_template(
         "auth/second_factor.html",
         form=form,
-        refusal=f"Too many wrong codes. Signing in is paused for this account or from your network: "
-        f"try again in {minutes} minute{'' if minutes == 1 else 's'}.",
+        refusal="Too many wrong codes. Signing in is paused for this account or from your network: "
+        f"{limiter.try_again_in(wait)}.",
     )
-    return page, 429, {"Retry-After": str(max(1, int(wait.total_seconds()) + 1))}
+    return page, 429, {"Retry-After": limiter.retry_after(wait)}
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
@@ -326,11 +311,6 @@ def new_recovery_codes():
 # --- password reset, Set password, Change password -------------------------------------------
 
 
-def clock():
-    """Now (naive UTC); tests put another callable in the CLOCK setting to move time without sleeping."""
-    return current_app.config.get("CLOCK", utcnow)()
-
-
 def _send_in_background(message):
     """Send after the answer has gone, so the answer takes as long whether or not a message was made."""
     app = current_app._get_current_object()
@@ -363,24 +343,23 @@ def forgot_password():
         return render("auth/forgot_password.html", "auth/_forgot_form.html",
                       status=422 if request.method == "POST" else 200, form=form, sent=False)
     email = form.email.data.strip().lower()
-    limits = login_throttle.Limits.from_config(current_app.config, "RESET_MAX", "RESET_THROTTLE_WINDOW_MINUTES")
+    limits = login_throttle.Limits.of_reset_requests(current_app.config)
     attempt = login_throttle.Attempt.of(email, request.remote_addr, limits, scope="reset:")
     wait, _ = login_throttle.admit(attempt, limits)
     if wait is not None:
-        minutes = login_throttle.minutes(wait)
         response = render("auth/forgot_password.html", "auth/_forgot_form.html", status=429, form=form, sent=False,
-                          refusal=f"Too many reset links were asked for this email or from your network: "
-                                  f"try again in {minutes} minute{'' if minutes == 1 else 's'}.")
-        response.headers["Retry-After"] = str(max(1, int(wait.total_seconds()) + 1))
+                          refusal="Too many reset links were asked for this email or from your network: "
+                                  f"{limiter.try_again_in(wait)}.")
+        response.headers["Retry-After"] = limiter.retry_after(wait)
         return response
     # Both branches make a token, write one row and render the email; only a real user's is sent.
-    token = tokens.new_token()
+    token = new_token()
     user = User.get_or_none((User.email == email) & User.deactivated_at.is_null())
     with db.database.atomic():
         if user is not None:
-            tokens.issue(user.id, AccessToken.RESET, current_app.config["PASSWORD_RESET_VALID_FOR"], clock(), token)
+            tokens.issue(user.id, AccessToken.RESET, current_app.config["PASSWORD_RESET_VALID_FOR"], clock.now(), token)
         else:
-            tokens.purge_spent(clock(), current_app.config["PASSWORD_RESET_VALID_FOR"])
+            tokens.purge_spent(clock.now(), current_app.config["PASSWORD_RESET_VALID_FOR"])
     message = _reset_email(email, user.name if user else "", token)
     # The page is rendered before the sending thread starts, so that thread does not slow the answer down.
     response = render("auth/forgot_password.html", "auth/_forgot_form.html", form=form, sent=True, email=email)
@@ -397,7 +376,7 @@ def _link_refused(refusal):
 @bp.route("/password/set/<token>", methods=["GET", "POST"])
 def set_password(token):
     """Set password, from a reset or invitation link: once, before it expires."""
-    found = tokens.find(token, clock())
+    found = tokens.find(token, clock.now())
     if found.refusal:
         return _link_refused(found.refusal)
     user = found.row.user
@@ -407,12 +386,12 @@ def set_password(token):
                       status=422 if request.method == "POST" else 200, form=form, token=token, user=user,
                       invitation=found.row.purpose == AccessToken.INVITE)
     with db.database.atomic():
-        if not tokens.use(token, clock()):
+        if not tokens.use(token, clock.now()):
             # Used by another click, or expired, between the page and this post.
-            return _link_refused(tokens.find(token, clock()).refusal or tokens.USED)
+            return _link_refused(tokens.find(token, clock.now()).refusal or tokens.USED)
         sessions.change_password(user, form.new_password.data)  # ends every session of the user
         # Reset tokens of the user are spent too: any other link sent before is now stale.
-        AccessToken.update(used_at=clock()).where(
+        AccessToken.update(used_at=clock.now()).where(
             (AccessToken.user == user.id) & AccessToken.used_at.is_null()
         ).execute()
         link = "invitation link" if found.row.purpose == AccessToken.INVITE else "password reset link"
@@ -424,12 +403,7 @@ def set_password(token):
     sessions.start_session(user, request.remote_addr, request.user_agent.string)
     login_user(user)
     flash("Your password is set. You are signed in.", "success")
-    target = home_for(user)
-    if wants_fragment():
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return redirect_to(home_for(user))
 
 
 @bp.route("/password/change", methods=["GET", "POST"])
@@ -450,9 +424,7 @@ def change_password():
     if wait is not None:
         if first_refusal:
             _record_throttled(user.email, user, wait, "current password on Change password")
-        minutes = login_throttle.minutes(wait)
-        form.current_password.errors.append(
-            f"Too many wrong passwords: try again in {minutes} minute{'' if minutes == 1 else 's'}.")
+        form.current_password.errors.append(f"Too many wrong passwords: {limiter.try_again_in(wait)}.")
         return render("auth/change_password.html", "auth/_change_password_form.html", status=429, form=form)
     if not user.check_password(form.current_password.data):
         _record_failed_sign_in(user.email, user, "current password on Change password")
@@ -468,12 +440,7 @@ def change_password():
     sessions.start_session(user, request.remote_addr, request.user_agent.string)
     if passed_second_factor:  # this browser gave its code already; the new session carries that on
         sessions.pass_second_factor(user)
-        user.second_factor_at = utcnow()
+        user.second_factor_at = clock.now()
     login_user(user)
     flash("Your password is changed. You were signed out everywhere else.", "success")
-    target = home_for(user) if user.is_admin or user.may_use_portal else url_for("auth.change_password")
-    if wants_fragment():
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return redirect_to(home_for(user) if user.is_admin or user.may_use_portal else url_for("auth.change_password"))

@@ -1,7 +1,7 @@
 """The billing API: GET only, bearer tokens, JSON errors."""
 from flask import Blueprint, current_app, jsonify, request
 
-from ..core.clock import business_today
+from ..core import clock
 from . import api_tokens, openapi
 from . import report as billing_report
 from .rules import MODES, format_cycle, next_cycle, parse_cycle
@@ -49,7 +49,7 @@ def authenticate():
         return _error(401, "A valid bearer token is required.", {"WWW-Authenticate": 'Bearer realm="billing"'})
     if outcome == api_tokens.LIMITED:
         return _error(429, "Too many requests with this token.",
-                      {"Retry-After": str(api_tokens.retry_after(token))})
+                      {"Retry-After": api_tokens.retry_after(token)})
     return None
 
 
@@ -69,7 +69,7 @@ def _check_parameters():
 @bp.route("/billing")
 def billing():
     _check_parameters()
-    today = business_today(current_app.config["BUSINESS_TIMEZONE"])
+    today = clock.today()
     cycle_text = request.args.get("cycle")
     cycle = next_cycle(today) if cycle_text is None else parse_cycle(cycle_text)
     if cycle is None:

@@ -1,12 +1,13 @@
-"""Bearer tokens for the billing API: created once and shown once, kept only as a SHA-256, rate-limited."""
-import hashlib
-import secrets
+"""Bearer tokens for the billing API: created once and shown once, kept only as a SHA-256, and
+rate-limited per token by core.limiter."""
 from datetime import timedelta
 
-from peewee import Case, IntegrityError
+from peewee import IntegrityError
 
 from .. import audit
+from ..core import limiter
 from ..core.clock import utcnow
+from ..core.secret_tokens import digest, new_token
 from ..extensions import db
 from .models import ApiToken
 
@@ -19,16 +20,12 @@ class TokenNameTaken(Exception):
     """A token with this name exists already."""
 
 
-def token_hash(token):
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_token(name):
     """A new token for `name`; returns the token itself, which is stored only as its hash."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     try:
         with db.database.atomic():
-            ApiToken.create(name=name, token_hash=token_hash(token))
+            ApiToken.create(name=name, token_hash=digest(token))
             audit.record("api_token.created", subject=name, after={"name": name})
     except IntegrityError:
         raise TokenNameTaken(name) from None
@@ -44,36 +41,30 @@ def revoke_token(name):
     return revoked
 
 
+def _rate_key(token_hash):
+    return limiter.key("api-token", token_hash)
+
+
 def use_token(token, limit, now=None):
     """ALLOWED (and counted), INVALID (no such token) or LIMITED (over `limit` requests this window).
 
-    One conditional UPDATE checks the token and counts the request, so concurrent requests cannot
-    both take the last slot of a window.
+    The count is core.limiter's, per token over RATE_WINDOW: a read first, so a refused request
+    writes nothing, then an atomic upsert whose count decides, so concurrent requests cannot both
+    take the last slot of a window.
     """
     if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         return INVALID
-    digest = token_hash(token)
+    token_hash = digest(token)
     now = now or utcnow()
-    fresh = ApiToken.window_started_at.is_null() | (ApiToken.window_started_at <= now - RATE_WINDOW)
-    counted = (
-        ApiToken.update(
-            window_started_at=Case(None, [(fresh, now)], ApiToken.window_started_at),
-            window_count=Case(None, [(fresh, 1)], ApiToken.window_count + 1),
-            last_used_at=now,
-        )
-        .where((ApiToken.token_hash == digest) & (fresh | (ApiToken.window_count < limit)))
-        .execute()
-    )
-    if counted == 1:
-        return ALLOWED
-    exists = ApiToken.select(ApiToken.id).where(ApiToken.token_hash == digest).exists()
-    return LIMITED if exists else INVALID
+    if not ApiToken.select(ApiToken.id).where(ApiToken.token_hash == token_hash).exists():
+        return INVALID
+    wait, _ = limiter.admit(((_rate_key(token_hash), limit),), RATE_WINDOW, now)
+    if wait is not None:
+        return LIMITED
+    ApiToken.update(last_used_at=now).where(ApiToken.token_hash == token_hash).execute()
+    return ALLOWED
 
 
 def retry_after(token, now=None):
-    """Seconds until the token's window ends (at least 1)."""
-    row = ApiToken.get_or_none(ApiToken.token_hash == token_hash(token))
-    if row is None or row.window_started_at is None:
-        return 1
-    left = row.window_started_at + RATE_WINDOW - (now or utcnow())
-    return max(1, int(left.total_seconds()) + 1)
+    """The Retry-After value of a LIMITED token: the seconds until its window ends (at least 1)."""
+    return limiter.retry_after(limiter.window_left(_rate_key(digest(token)), RATE_WINDOW, now))

@@ -3,8 +3,6 @@
 The token is in the URL only; the database keeps its SHA-256. Regenerate replaces the hash in one
 UPDATE, so the old URL stops working at once.
 """
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -14,15 +12,12 @@ from peewee import IntegrityError
 from .. import audit
 from ..accounts.models import Account
 from ..core.clock import utcnow
+from ..core.secret_tokens import digest, new_token
 from ..extensions import db
 from ..licenses.rules import REMINDER_DAYS_BEFORE
 from .models import CalendarFeed
 
 MAX_TOKEN_LENGTH = 100
-
-
-def _hash(token):
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def has_feed(account_id):
@@ -34,21 +29,21 @@ def issue_feed_token(account_id, user_id=None):
 
     The Activity page says who made the link and when (never the link itself).
     """
-    token = secrets.token_urlsafe(32)
-    digest = _hash(token)
+    token = new_token()
+    token_hash = digest(token)
     with db.database.atomic():
         replaced = (
-            CalendarFeed.update(token_hash=digest, created_by=user_id, created_at=utcnow())
+            CalendarFeed.update(token_hash=token_hash, created_by=user_id, created_at=utcnow())
             .where(CalendarFeed.account == account_id)
             .execute()
         )
         if not replaced:
             try:
                 with db.database.atomic():
-                    CalendarFeed.create(account=account_id, token_hash=digest, created_by=user_id)
+                    CalendarFeed.create(account=account_id, token_hash=token_hash, created_by=user_id)
             except IntegrityError:
                 # Another Create for the account won the insert; this one replaces its token instead.
-                replaced = CalendarFeed.update(token_hash=digest, created_by=user_id).where(
+                replaced = CalendarFeed.update(token_hash=token_hash, created_by=user_id).where(
                     CalendarFeed.account == account_id
                 ).execute()
         audit.record("calendar_feed.issued", account=account_id, subject="calendar feed link",
@@ -63,7 +58,7 @@ def account_of_token(token):
     return (
         Account.select()
         .join(CalendarFeed, on=(CalendarFeed.account == Account.id))
-        .where((CalendarFeed.token_hash == _hash(token)) & (Account.status == Account.ACTIVE))
+        .where((CalendarFeed.token_hash == digest(token)) & (Account.status == Account.ACTIVE))
         .first()
     )
 

@@ -1,9 +1,10 @@
 """The calendar feed: anyone with the secret URL of an active account reads its license dates."""
-from datetime import datetime, timezone
+from datetime import timezone
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, make_response, url_for
 
+from ..core import clock
 from ..licenses import store as license_store
 from . import feed as calendar_feed
 
@@ -24,7 +25,7 @@ def calendar(token):
         licenses,
         host=urlsplit(current_app.config["PORTAL_URL"]).hostname or "portal",
         portal_url=url_for("portal.licenses", _external=True),
-        now=datetime.now(timezone.utc),
+        now=clock.now().replace(tzinfo=timezone.utc),
     )
     response = make_response(body)
     response.mimetype = "text/calendar"

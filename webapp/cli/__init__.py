@@ -17,7 +17,7 @@ from ..accounts.models import Account, User
 from ..billing import api_tokens
 from ..billing import report as billing_report
 from ..billing import rules as billing
-from ..core.clock import business_today, utcnow
+from ..core import clock, limiter
 from ..core.filters import filesize
 from ..core.text import describe_character, hidden_character, printable
 from ..extensions import db
@@ -45,10 +45,6 @@ class PlainText(click.ParamType):
 
 
 TEXT = PlainText()
-
-
-def _today():
-    return business_today(current_app.config["BUSINESS_TIMEZONE"])
 
 
 def _password(password, email):
@@ -202,7 +198,7 @@ def seed_demo():
     """A demo account with licenses in every status, its users and an admin; prints the logins."""
     with _schema_work() as database, audit.acting_as(audit.COMMAND_LINE):
         _report_applied(schema.prepare(database))
-        credentials = demo.seed(_today())
+        credentials = demo.seed(clock.today())
     click.echo(f"Demo account: {demo.DEMO_ACCOUNT}")
     for role, email, password in credentials:
         click.echo(f"  {role:28} {email}  password: {password}")
@@ -244,7 +240,7 @@ def send_reminders(today, dry_run):
     Exits 1 when any send failed (the mail server unreachable included), 2 when the mail settings
     cannot work (no MAIL_DEFAULT_SENDER, or MAIL_SUPPRESS_SEND on).
     """
-    day = today.date() if today else _today()
+    day = today.date() if today else clock.today()
     with db.database.connection_context(), audit.acting_as(audit.CRON):
         if dry_run:
             planned, skipped = 0, 0
@@ -301,7 +297,7 @@ def purge_uploads():
     is never deleted, also when a Save attaches it during the purge.
     """
     hours = current_app.config["UPLOAD_ORPHAN_MAX_AGE_HOURS"]
-    cutoff = utcnow() - timedelta(hours=hours)
+    cutoff = clock.now() - timedelta(hours=hours)
     with db.database.connection_context():
         count, size = proofs.purge_unattached(cutoff)
     click.echo(f"purged {count} {'upload' if count == 1 else 'uploads'} ({filesize(size)}) that no license uses, "
@@ -350,18 +346,19 @@ def reset_2fa(email):
 @with_appcontext
 def purge_sessions():
     """Delete sessions past SESSION_IDLE_TIMEOUT_HOURS or SESSION_LIFETIME_DAYS, and failed-login
-    counters whose window has ended (run daily from cron).
+    (and API rate-limit) counters whose window has ended (run daily from cron).
 
     Both are refused or ignored whether or not this runs; it keeps the tables small.
     """
     config = current_app.config
     with db.database.connection_context():
         count = sessions.purge_expired(config["SESSION_IDLE_TIMEOUT"], config["SESSION_LIFETIME"])
-        login_limits = login_throttle.Limits.from_config(config)
-        reset_limits = login_throttle.Limits.from_config(config, "RESET_MAX", "RESET_THROTTLE_WINDOW_MINUTES")
-        # One table holds both kinds of counter: only what is past the longer window is spent for both.
-        counters = login_throttle.purge_spent(max(login_limits, reset_limits, key=lambda limits: limits.window))
-        used_links = tokens.purge_spent(utcnow(), timedelta(days=1))
+        # One table holds every kind of counter (sign-ins and second-factor codes, reset requests, the
+        # API's requests per token): only what is past the longest window is spent for all of them.
+        longest = max(login_throttle.Limits.from_config(config).window,
+                      login_throttle.Limits.of_reset_requests(config).window, api_tokens.RATE_WINDOW)
+        counters = limiter.purge_spent(longest, clock.now())
+        used_links = tokens.purge_spent(clock.now(), timedelta(days=1))
     click.echo(f"purged {count} expired {'session' if count == 1 else 'sessions'}")
     click.echo(f"purged {used_links} used or expired password {'link' if used_links == 1 else 'links'}")
     click.echo(f"purged {counters} failed-login {'counter' if counters == 1 else 'counters'} past their window")
@@ -383,7 +380,7 @@ def _cycle_option(ctx, param, value):
 @with_appcontext
 def billing_report_command(cycle, output):
     """Print each account's billing mode, reason, BYOL seats and earliest expiration for a cycle."""
-    today = _today()
+    today = clock.today()
     year, month = cycle or billing.next_cycle(today)
     with db.database.connection_context():
         report = billing_report.billing_report(year, month, today, current_app.config["BUSINESS_TIMEZONE"])

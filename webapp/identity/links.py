@@ -5,29 +5,18 @@ decides, so two clicks on one link cannot both set a password. Issuing a new tok
 purpose ends the earlier ones: a new invitation or reset request invalidates the link before it.
 Every function takes `now`, so expiry is tested with an injected clock.
 """
-import hashlib
-import secrets
 from dataclasses import dataclass
 
 from peewee import JOIN
 
 from ..accounts.models import Account, User
+from ..core.secret_tokens import digest, new_token
 from .models import AccessToken
 
 # What a refused link's page says happened.
 UNKNOWN = "unknown"
 USED = "used"
 EXPIRED = "expired"
-
-
-def digest(token):
-    """The SHA-256 the database keeps for a token."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def new_token():
-    """A random token for a link (256 bits, URL-safe)."""
-    return secrets.token_urlsafe(32)
 
 
 def issue(user_id, purpose, valid_for, now, token=None):

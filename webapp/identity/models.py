@@ -1,9 +1,9 @@
-"""Signing in: sessions, recovery codes, failed-login counters and single-use Set password links."""
+"""Signing in: sessions, recovery codes and single-use Set password links (the failed-login counters
+are core.limiter's)."""
 from peewee import (
     CharField,
     DateTimeField,
     ForeignKeyField,
-    IntegerField,
 )
 
 from ..accounts.models import User
@@ -40,16 +40,6 @@ class RecoveryCode(db.Model):
 
     class Meta:
         indexes = ((("user", "code_hash"), True),)
-
-class LoginThrottle(db.Model):
-    """Failed logins counted per key (an email, or a client address) in a fixed window from its first failure.
-
-    The key is a SHA-256 of what it counts, so the table does not list the emails people tried.
-    """
-
-    key = CharField(max_length=64, primary_key=True)
-    failures = IntegerField(default=0)
-    window_start = DateTimeField(default=utcnow, index=True)
 
 class AccessToken(db.Model):
     """A single-use link to Set password (a password reset or an invitation): only its SHA-256 is kept.

@@ -4,8 +4,6 @@ The database keeps the SHA-256 of the id, never the id. Loading the signed-in us
 the session row joined to its user and account, with the idle timeout and the absolute lifetime
 checked in the WHERE clause. Deleting rows ends sessions at once, on every server.
 """
-import hashlib
-import secrets
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -14,16 +12,13 @@ from peewee import JOIN
 from ..accounts.models import Account, User
 from ..core.clock import utcnow
 from ..core.compiled_sql import CompiledSelect, RowShape, placeholder
+from ..core.secret_tokens import digest, new_token
 from ..extensions import db
 from .models import LoginSession
 
 # last_seen_at is refreshed when older than this, so most requests only read; the idle timeout is
 # therefore exact to within a minute.
 TOUCH_INTERVAL = timedelta(minutes=1)
-
-
-def _digest(token):
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _printable(text):
@@ -33,9 +28,9 @@ def _printable(text):
 
 def start_session(user, ip_address="", user_agent=""):
     """Record a new sign-in for `user`; returns the random id the cookie carries."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     LoginSession.create(
-        id=_digest(token),
+        id=digest(token),
         user=user.id,
         ip_address=_printable(ip_address)[:45],
         user_agent=_printable(user_agent)[:200],
@@ -81,7 +76,7 @@ def load_session_user(token, idle_timeout, lifetime, now=None):
     if not isinstance(token, str) or not token or len(token) > 128:
         return None
     now = now or utcnow()
-    rows = _SESSION_USER.run(digest=_digest(token), seen_after=now - idle_timeout, created_after=now - lifetime)
+    rows = _SESSION_USER.run(digest=digest(token), seen_after=now - idle_timeout, created_after=now - lifetime)
     if not rows:
         return None
     sign_in = rows[0]
@@ -100,9 +95,9 @@ def pass_second_factor(user, now=None):
     The id the cookie carried until now stops working, so a copy of the cookie taken before the code
     was given signs nobody in. The enrolment page's secret is no longer needed and goes too.
     """
-    token = secrets.token_urlsafe(32)
-    LoginSession.update(id=_digest(token), second_factor_at=now or utcnow(), pending_totp_secret=None).where(
-        LoginSession.id == _digest(user.session_token)
+    token = new_token()
+    LoginSession.update(id=digest(token), second_factor_at=now or utcnow(), pending_totp_secret=None).where(
+        LoginSession.id == digest(user.session_token)
     ).execute()
     user.session_token = token
     return token
@@ -110,13 +105,13 @@ def pass_second_factor(user, now=None):
 
 def hold_pending_secret(token, secret):
     """Keep the secret the enrolment page shows with this sign-in, until a first code confirms it."""
-    LoginSession.update(pending_totp_secret=secret).where(LoginSession.id == _digest(token)).execute()
+    LoginSession.update(pending_totp_secret=secret).where(LoginSession.id == digest(token)).execute()
 
 
 def end_session(token):
     """End one session (logout); a replayed cookie then finds nothing."""
     if token:
-        LoginSession.delete().where(LoginSession.id == _digest(token)).execute()
+        LoginSession.delete().where(LoginSession.id == digest(token)).execute()
 
 
 def change_password(user, password):

@@ -1,29 +1,28 @@
 """Staff sign in with a second factor: TOTP authenticators (pyotp), their QR code (segno), and ten
 single-use recovery codes kept only as SHA-256.
 
-Plain functions over the rows; the time is an argument (a Unix timestamp), so tests choose it.
+Plain functions over the rows; the time is an argument (a Unix timestamp), so tests choose it, and
+without one it is the app's clock (core.clock.now(), which the CLOCK setting moves).
 A code is accepted once: the time step it belongs to is recorded by a conditional UPDATE whose
 row count decides, so a replayed code, or two requests racing with one code, find no row to update.
 """
 import base64
-import hashlib
 import secrets
-import time
 
 import pyotp
 import segno
 
 from .. import audit
 from ..accounts.models import User
+from ..core import clock
 from ..core.clock import utcnow
+from ..core.secret_tokens import digest
 from ..extensions import db
 from .models import LoginSession, RecoveryCode
 
 RECOVERY_CODE_COUNT = 10
 # Steps either side of now that still count: a phone clock up to 30 s off still works.
 VALID_WINDOW = 1
-# Where the views read the time from (a Unix timestamp); tests set it to a moment of their choosing.
-clock = time.time
 NEEDS_CODE = "code"
 NEEDS_ENROLMENT = "enrolment"
 
@@ -76,7 +75,7 @@ def matching_step(secret, code, now):
 
 def verify_totp(user_id, code, now=None):
     """True when `code` is the admin's TOTP code now and no code of its time step (or a later one) was used."""
-    now = clock() if now is None else now
+    now = clock.unix_time(clock.now()) if now is None else now
     secret = User.select(User.totp_secret).where(User.id == user_id).scalar()
     step = matching_step(secret, code, now) if secret else None
     if step is None:
@@ -95,8 +94,7 @@ def verify_totp(user_id, code, now=None):
 
 def _recovery_digest(code):
     """The SHA-256 of a recovery code as typed: case, spaces and dashes do not matter."""
-    normalized = "".join(ch for ch in (code or "") if ch not in "- \t").lower()
-    return hashlib.sha256(normalized.encode("utf-8", "surrogatepass")).hexdigest()
+    return digest("".join(ch for ch in (code or "") if ch not in "- \t").lower())
 
 
 def _new_recovery_code():
@@ -149,7 +147,7 @@ def enrol(user_id, secret, code, now=None):
 
     Raises AlreadyEnrolled when the admin has one (say, confirmed from another browser meanwhile).
     """
-    now = clock() if now is None else now
+    now = clock.unix_time(clock.now()) if now is None else now
     step = matching_step(secret, code, now)
     if step is None:
         return None

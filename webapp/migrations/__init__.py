@@ -14,7 +14,8 @@ from ..accounts.models import Account, AccountChange, User
 from ..audit.models import AuditEntry
 from ..billing.models import ApiToken
 from ..calendar.models import CalendarFeed
-from ..identity.models import AccessToken, LoginSession, LoginThrottle, RecoveryCode
+from ..core.limiter import Counter
+from ..identity.models import AccessToken, LoginSession, RecoveryCode
 from ..licenses.models import (
     License,
     LicenseVersion,
@@ -30,7 +31,7 @@ from ..review.models import ReviewEvent
 # compare the migrated schema with.
 MODELS = [
     Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
-    LoginSession, LoginThrottle, AccountChange, ReviewEvent, ApiToken, CalendarFeed, RecoveryCode,
+    LoginSession, Counter, AccountChange, ReviewEvent, ApiToken, CalendarFeed, RecoveryCode,
     AccessToken, ReminderRunLog, AuditEntry, ProofCheck,
 ]
 MIGRATIONS_DIR = Path(__file__).resolve().parent

@@ -16,7 +16,8 @@ from .. import reminders
 from ..accounts import directory
 from ..audit import log as audit_log
 from ..calendar import feed as calendar_feed
-from ..core.clock import business_date, business_today
+from ..core import clock
+from ..core.clock import business_date
 from ..core.errors import render_error
 from ..core.filters import day
 from ..core.hypermedia import render, wants_fragment
@@ -69,17 +70,13 @@ def _refusal():
     )
 
 
-def _today():
-    return business_today(current_app.config["BUSINESS_TIMEZONE"])
-
-
 def _account():
     return current_user.account
 
 
 def _form(form_class):
     form = form_class(
-        today=_today(),
+        today=clock.today(),
         provider_name=current_app.config["PROVIDER_NAME"],
         max_years_ahead=current_app.config["LICENSE_MAX_YEARS_AHEAD"],
     )
@@ -93,7 +90,7 @@ def _form(form_class):
 
 def _panel_context():
     account = _account()
-    today = _today()
+    today = clock.today()
     rows, byol = license_store.account_standing(
         account, license_store.licenses_of(account.id), today,
         timezone_name=current_app.config["BUSINESS_TIMEZONE"],
@@ -254,7 +251,7 @@ def license_history(license_id):
         "portal/license_history.html",
         license=license,
         versions=license_store.history_of(license),
-        today=_today(),
+        today=clock.today(),
     )
 
 
@@ -362,7 +359,7 @@ def remove_license(license_id):
         )
     if not license_store.retire_license(license, current_user.id):
         return _already_removed(license)  # a second tab or click got there between the lookup and now
-    next_cycle = next_cycle_start(_today(), _account().billing_day)
+    next_cycle = next_cycle_start(clock.today(), _account().billing_day)
     when = f"from the billing cycle starting {day(next_cycle)}" if next_cycle else "from the next billing cycle"
     return _saved(
         f"{license.plan} was removed. It no longer counts toward your BYOL status {when}; "

@@ -9,7 +9,7 @@ from flask import current_app
 from peewee import JOIN, Tuple, fn
 
 from ..accounts.models import Account
-from ..core.clock import utcnow
+from ..core import clock
 from ..licenses.models import License, LicenseVersion, Product
 from ..licenses.rules import reminder_window
 from .models import Reminder
@@ -150,7 +150,7 @@ def as_due(row, reminder_id, recipient_on_file="", byol_users=0):
 
 def preview(today):
     """Each reminder due on `today` as (DueReminder, whether a run would attempt it); writes nothing."""
-    now = utcnow()
+    now = clock.now()  # the run's clock, so a dry run sees the claims a run would
     after = (today - timedelta(days=1), 0)
     while True:
         # A fresh query per batch: Peewee caches a query's results.

@@ -7,7 +7,7 @@ from time import monotonic
 from flask_mail import BadHeaderError
 from peewee import Case, Tuple, Value, fn
 
-from ..core.clock import utcnow
+from ..core import clock
 from ..core.database import on_postgresql
 from ..core.mail import MailSettingsError, check_settings, portal_url
 from ..extensions import db
@@ -56,8 +56,6 @@ class ReminderRun:
         check_settings(app)
         self.app = app
         self.today = today
-        # The CLOCK setting, as in auth and admin: tests move time (a claim's lease running out) without sleeping.
-        self.clock = app.config.get("CLOCK", utcnow)
         self.token = secrets.token_hex(16)
         self.timeout = float(app.config["MAIL_TIMEOUT"])
         self.summary = RunSummary()
@@ -67,7 +65,7 @@ class ReminderRun:
         missing = (
             due_license_join(License.select(
                 License.id, LicenseVersion.expires_on, Value(KIND), Value(Reminder.PENDING),
-                LicenseVersion.contact_email, Value(0), Value(""), Value(self.clock()),
+                LicenseVersion.contact_email, Value(0), Value(""), Value(clock.now()),
             ), self.today)
             .where(~fn.EXISTS(Reminder.select(Reminder.id).where(reminder_for_version())))
             # One order for every run, so concurrent inserts on PostgreSQL cannot deadlock.
@@ -117,7 +115,7 @@ class ReminderRun:
                 .order_by(Reminder.expires_on, Reminder.id)
                 .namedtuples()
             )
-            now = self.clock()
+            now = clock.now()
             mine = set(self._claim([row.id for row in candidates if is_claimable(row, now)], now))
             batch = [
                 as_due(row, row.id, row.recipient_on_file, row.byol_users) for row in candidates
@@ -200,7 +198,7 @@ class ReminderRun:
 
     def _record(self, outcomes, claimed):
         """Write the batch's attempts and outcomes, and release the batch's claims."""
-        now = self.clock()
+        now = clock.now()
         sent = [due.reminder_id for due, _, outcome, _ in outcomes if outcome == ReminderAttempt.SENT]
         failed = [entry for entry in outcomes if entry[2] != ReminderAttempt.SENT]
         attempt_fields = [
