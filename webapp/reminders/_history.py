@@ -4,8 +4,10 @@ from typing import NamedTuple
 
 from peewee import fn
 
+from .. import audit
 from ..core.clock import utcnow
 from ..core.compiled_sql import CompiledSelect, RowShape, placeholder
+from ..extensions import db
 from ..licenses.models import License
 from .models import ReminderAttempt, ReminderRunLog
 
@@ -34,12 +36,26 @@ def _last_sent_query():
 _LAST_SENT = CompiledSelect(_SENT_REMINDER, _last_sent_query)
 
 
+def record_run_start(day):
+    """A run's log row and audit entry, committed before any work: a run that dies leaves finished_at NULL."""
+    with db.database.atomic():
+        log = ReminderRunLog.create(run_date=day)
+        audit.record("reminders.run", subject=f"started, as of {day.isoformat()}", after={"run_date": day})
+    return log
+
+
 def record_run_end(log, summary, exit_status):
-    """Close a run's log row with its counts and exit status."""
-    ReminderRunLog.update(
-        finished_at=utcnow(), sent=summary.sent, failed=summary.failed, skipped=summary.skipped,
-        exit_status=exit_status, note=summary.stopped[:2000],
-    ).where(ReminderRunLog.id == log.id).execute()
+    """Close a run's log row with its counts and exit status, with its audit entry."""
+    with db.database.atomic():
+        ReminderRunLog.update(
+            finished_at=utcnow(), sent=summary.sent, failed=summary.failed, skipped=summary.skipped,
+            exit_status=exit_status, note=summary.stopped[:2000],
+        ).where(ReminderRunLog.id == log.id).execute()
+        audit.record("reminders.run", subject=f"finished, as of {log.run_date.isoformat()}", after={
+            "run_date": log.run_date, "started_at": log.started_at, "sent": summary.sent, "failed": summary.failed,
+            "skipped": summary.skipped, "exit_status": exit_status,
+            **({"stopped": summary.stopped[:2000]} if summary.stopped else {}),
+        })
 
 
 def last_sent_reminders(account_id):
