@@ -18,10 +18,9 @@ from ..accounts import listing as account_list
 from ..accounts.models import Account
 from ..audit import log as audit_log
 from ..billing.rules import BYOL, SUBSCRIPTION, parse_cycle
-from ..core.forms import PlainTextForm
+from ..core.forms import ListedChoiceField, PlainTextForm
 from ..core.row_ids import parse_row_id
 from ..licenses.plans import plan_field
-from ..portal.forms import ListedChoiceField
 
 _DATE_HELP = "Give the date as YYYY-MM-DD, for example 2026-12-01."
 _DAMAGED_PAGE = "This page link is damaged. Start again from the newest entries."

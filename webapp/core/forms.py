@@ -1,7 +1,7 @@
 """The base of every form: no text field takes control, format or bidi-override characters."""
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField, TextAreaField
-from wtforms.validators import StopValidation
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import StopValidation, ValidationError
 
 from .text import describe_character, hidden_character
 
@@ -53,3 +53,17 @@ class PlainTextForm(FlaskForm):
                 check = NoHiddenCharacters(multiline=isinstance(field, TextAreaField))
                 field.validators = [check, *field.validators]
             return field
+
+
+class ListedChoiceField(SelectField):
+    """A drop-down that refuses a value not in its list with a message saying what to do."""
+
+    def __init__(self, *args, not_listed, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.not_listed = not_listed
+
+    def pre_validate(self, form):
+        try:
+            super().pre_validate(form)
+        except ValidationError:
+            raise ValidationError(self.not_listed) from None

@@ -7,7 +7,6 @@ from wtforms import (
     EmailField,
     IntegerField,
     SelectChoice,
-    SelectField,
     StringField,
     SubmitField,
 )
@@ -20,7 +19,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ..core.forms import PlainTextForm
+from ..core.forms import ListedChoiceField, PlainTextForm
 from ..core.row_ids import RowIdField
 from ..licenses.plans import plan_field
 from ..licenses.rules import is_expired, years_ahead
@@ -83,20 +82,6 @@ class CalendarDateField(_ParsedField, DateField):
         if self.data is not None:
             return self.data.isoformat()
         return super()._value()
-
-
-class ListedChoiceField(SelectField):
-    """A drop-down that refuses a value not in its list with a message saying what to do."""
-
-    def __init__(self, *args, not_listed, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.not_listed = not_listed
-
-    def pre_validate(self, form):
-        try:
-            super().pre_validate(form)
-        except ValidationError:
-            raise ValidationError(self.not_listed) from None
 
 
 class LicenseTermsForm(PlainTextForm):
