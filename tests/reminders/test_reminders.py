@@ -23,7 +23,7 @@ from webapp.licenses.rules import next_cycle_start
 from webapp.reminders import reminder_state
 from webapp.reminders.models import Reminder, ReminderAttempt
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FLASK = str(Path(sys.executable).with_name("flask"))
 TODAY = date(2026, 3, 10)
 

@@ -15,7 +15,7 @@ from webapp.licenses import store as license_store
 from webapp.licenses.models import License, LicenseVersion, Product
 from webapp.licenses.rules import Status
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def in_db(query):

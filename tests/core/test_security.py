@@ -11,7 +11,7 @@ from helpers import PASSWORD
 from config import Config, ConfigError, TestConfig
 from webapp import create_app
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "k" * 32
 
 

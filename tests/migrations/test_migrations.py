@@ -24,7 +24,7 @@ from webapp.core.database import open_database
 from webapp.extensions import db
 from webapp.migrations import MODELS
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 ON_POSTGRES = bool(TEST_DATABASE_URL)
 
 
