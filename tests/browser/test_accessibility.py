@@ -2,7 +2,7 @@
 
 SCANS holds one row per page and state: who visits, the path, and what they do there before the scan.
 A GET route that serves a page and has no scan fails test_every_page_has_a_scan, the way a route
-without a row fails the route matrix (tests/test_routes.py); routes that serve no page (downloads,
+without a row fails the route matrix (tests/whole_app/test_route_matrix.py); routes that serve no page (downloads,
 feeds, JSON, redirects) are listed in NOT_PAGES with the reason. Adding a scan is one line.
 
 axe.min.js comes from npm (the axe_script fixture), never from the portal: it is put into each page

@@ -474,7 +474,8 @@ def test_no_route_accepts_put_patch_or_delete(app):
 
 
 def test_the_tampering_check_of_the_route_matrix_catches_an_update_and_a_delete(app, account):
-    """test_routes.py runs every route as every visitor and fails on these statements: prove it sees them."""
+    """The route matrix (whole_app/test_route_matrix.py) runs every route as every visitor and fails on
+    these statements: prove it sees them."""
     with db.database.connection_context():
         entry = audit.record("account.suspended", account=account.id, subject="x")
         with count_queries() as statements:
