@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 from bs4 import BeautifulSoup
 from conftest import count_queries
+from helpers import insert_license, messages_of, reload
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from peewee import SQL, DataError
@@ -193,6 +194,29 @@ def test_an_unreadable_date_shows_that_account_as_unknown_and_fails_nothing_else
         assert response.status_code == 200, params
     rows = {tr.a.get_text(): " ".join(tr.get_text(" ").split()) for tr in page_of(staff.get("/admin/")).select("#accounts tbody tr")}
     assert "unknown" in rows["Contoso"] and "valid until" in rows["Fabrikam"]
+
+
+def test_one_account_whose_standing_cannot_be_computed_does_not_fail_the_list(staff, account, make_account, caplog):
+    insert_license(account, expires_on=date(2099, 12, 31))
+    broken = make_account("Fabrikam")
+    insert_license(broken, expires_on=date(2099, 12, 31))
+    with db.database.connection_context():
+        # No form or command writes this; a manual UPDATE or a bad import can.
+        Account.update(billing_day=0).where(Account.id == broken.id).execute()
+
+    listing = staff.get("/admin/")
+    assert listing.status_code == 200
+    rows = {tr.a.get_text(): " ".join(tr.get_text(" ").split()) for tr in page_of(listing).select("#accounts tbody tr")}
+    assert "valid until 31 Dec 2099" in rows["Northwind Traders"]
+    assert "unknown (this account's licenses could not be read; see the log)" in rows["Fabrikam"]
+    assert f"The BYOL standing of account {broken.id} could not be computed" in caplog.text
+
+    page = staff.get(f"/admin/accounts/{broken.id}")
+    assert page.status_code == 200
+    assert "Office 365 E3" in text_of(page)
+    response = staff.post(f"/admin/accounts/{broken.id}/status", data={"status": "suspended"}, follow_redirects=True)
+    assert messages_of(response) == "Fabrikam is now suspended."
+    assert reload(Account, broken.id).status == Account.SUSPENDED
 
 
 # --- Pages ---------------------------------------------------------------------------------------

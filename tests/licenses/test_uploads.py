@@ -1,5 +1,6 @@
 """Hostile and odd uploads through POST /licenses: refused cleanly with nothing half-saved, or stored
-safely and sent back as an attachment with the type its content has."""
+safely and sent back as an attachment with the type its content has; every proof link on the pages is a
+download that htmx does not boost."""
 import hashlib
 import io
 import struct
@@ -8,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import PASSWORD
-from helpers import page_of
+from helpers import insert_license, page_of
 from werkzeug.http import parse_options_header
 
 from config import TestConfig
@@ -321,3 +322,19 @@ def test_an_anonymous_download_goes_to_login(client, logged_in, license_form, pd
     location = urlsplit(response.headers["Location"])
     assert location.path == "/login" and parse_qs(location.query)["next"] == [f"/proofs/{document.id}"]
     assert pdf not in response.data
+
+
+def test_every_proof_link_is_a_download_that_htmx_does_not_boost(logged_in, staff, account):
+    license = insert_license(account)
+    pages = [
+        (logged_in, "/licenses"), (logged_in, f"/licenses/{license.id}"),
+        (staff, f"/admin/accounts/{account.id}"), (staff, f"/admin/licenses/{license.id}"),
+    ]
+    for client, path in pages:
+        links = [a for a in page_of(client.get(path)).find_all("a") if "/proofs/" in a["href"]]
+        assert links, path
+        for link in links:
+            assert link.has_attr("download") and link["hx-boost"] == "false", (path, link)
+            download = client.get(link["href"], headers={"HX-Request": "true", "HX-Boosted": "true"})
+            assert download.status_code == 200
+            assert download.headers["Content-Disposition"].startswith("attachment;")

@@ -1,7 +1,7 @@
 """The Client Licenses tab through the Flask test client: pages and fragments, adding, validation,
 the kept upload, renewal, CSRF, the query budget and tenant isolation."""
 import io
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from conftest import count_queries
@@ -215,6 +215,27 @@ def test_a_plan_expired_yesterday_moves_on_the_next_cycle(client, login, make_ac
     assert f"The Office 365 E1 license expired on {day(yesterday)}." in text
     assert f"From the {day(cycle)} billing cycle, your 5 BYOL users move to subscription billing" in text
     assert "Invoices already issued are not refunded." in text
+
+
+def test_a_proof_rejected_late_in_the_evening_is_dated_by_the_business_date(app, logged_in, account, today):
+    app.config["BUSINESS_TIMEZONE"] = "America/New_York"
+    # 02:00 UTC on the 1st of a month some weeks back is 21:00 or 22:00 of the evening before in New York.
+    first = (today.replace(day=1) - timedelta(days=40)).replace(day=1)
+    license = insert_license(account, expires_on=today + timedelta(days=300))
+    with db.database.connection_context():
+        LicenseVersion.update(
+            review_status=LicenseVersion.REJECTED, review_reason="Unreadable",
+            reviewed_at=datetime(first.year, first.month, first.day, 2, 0),
+        ).where(LicenseVersion.id == license.current_id).execute()
+
+    standing = " ".join(page_of(logged_in.get("/licenses")).find(id="byol-status").get_text(" ").split())
+    # The last valid day is the evening's date, so the cycle starting on the 1st is billed by subscription.
+    assert f"Since the {day(first)} billing cycle" in standing
+
+    app.config["BUSINESS_TIMEZONE"] = "UTC"
+    following = (first + timedelta(days=32)).replace(day=1)
+    standing = " ".join(page_of(logged_in.get("/licenses")).find(id="byol-status").get_text(" ").split())
+    assert f"Since the {day(following)} billing cycle" in standing
 
 
 # --- Validation ------------------------------------------------------------------------------
