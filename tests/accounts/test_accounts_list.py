@@ -1,6 +1,6 @@
 """The staff accounts list at scale: filters, sorts, pages, bad parameters, htmx, and a constant number
 of queries at 10 and at 10,000 accounts. The filters and sort keys are SQL forms of rules in
-webapp.licensing; a hypothesis test checks that SQL and Python agree on generated accounts."""
+webapp.licenses.rules; a hypothesis test checks that SQL and Python agree on generated accounts."""
 import re
 from datetime import date, timedelta
 

@@ -1,4 +1,4 @@
-"""Issue 8, "Customers know whom to ask": the refusal page and the Client Licenses tab's Users panel
+"""Customers know whom to ask: the refusal page and the Client Licenses tab's Users panel
 name the account's authorized users (active, not staff), and never anyone of another account."""
 
 from conftest import count_queries

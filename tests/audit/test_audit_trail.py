@@ -1,4 +1,4 @@
-"""The audit trail (issue 10): each kind of change writes its entry, in the change's own transaction,
+"""The audit trail: each kind of change writes its entry, in the change's own transaction,
 with who, the account, and only the values the change touched; nothing can edit or delete one.
 
 Route-level through the test client on the real database; commands through the CLI runner; mail

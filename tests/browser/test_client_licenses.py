@@ -187,7 +187,7 @@ def test_narrow_screen_does_not_scroll_sideways(page, portal, customer, entered_
     page.set_viewport_size({"width": 420, "height": 900})
     log_in(page, customer)
     expect(page.locator("#license-table")).to_contain_text("Office 365 E3")
-    # The table stacks one card per license (issue 11), so neither the page nor the table's own box
+    # The table stacks one card per license on a narrow screen, so neither the page nor the table's own box
     # scrolls sideways, and Update (naming its plan) is on the screen.
 
     assert page.evaluate("document.documentElement.scrollWidth") <= 420
@@ -220,7 +220,8 @@ def test_no_old_success_message_above_errors_and_no_csp_violation_in_any_swap(pa
     )
     assert opacity == "0"
     assert page.evaluate("window.__cspViolations") == []
-    # Chromium logs every 4xx answer to a request; the form's 422 (CONVENTIONS.md) is that, and only that.
+    # Chromium logs every 4xx answer to a request; the refused form's 422 (docs/architecture.md) is that,
+    # and only that.
     assert problems == ["Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)"]
 
 

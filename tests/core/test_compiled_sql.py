@@ -1,5 +1,6 @@
-"""What the speed work of issue 12 must not change: SQL built once serves every account its own rows,
-the signed-in user it loads behaves as one read by Peewee, and row_url writes what url_for writes."""
+"""What the fast paths must not change: SQL built once (webapp.core.compiled_sql) serves every account
+its own rows, the signed-in user it loads behaves as one read by Peewee, and row_url writes what url_for
+writes."""
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 

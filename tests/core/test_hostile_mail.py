@@ -1,4 +1,4 @@
-"""Text that breaks things, on the way out (issue 7, section 7): what `send-reminders` prints and what
+"""Text that breaks things, on the way out: what `send-reminders` prints and what
 goes into mail headers is cleaned of control characters; an internationalized contact address is
 delivered with its domain IDNA-encoded, and one that cannot be is refused at the form. Against the
 real SMTP server (aiosmtpd)."""

@@ -1,4 +1,4 @@
-"""Text that breaks things (issue 7, section 7): control, format and bidi-override characters are
+"""Text that breaks things: control, format and bidi-override characters are
 refused with a message in every text input (forms, the admin search, CLI arguments), before anything
 reaches the database; PostgreSQL refuses a NUL in text, so on it a NUL used to be a 500."""
 import io

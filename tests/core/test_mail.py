@@ -1,4 +1,4 @@
-"""webapp.mail: every email is a text/HTML template pair, one Flask-Mail message, sent with a timeout
+"""webapp.core.mail: every email is a text/HTML template pair, one Flask-Mail message, sent with a timeout
 to a real SMTP server (aiosmtpd on 127.0.0.1)."""
 import time
 

@@ -164,7 +164,7 @@ def test_unauthorized_user_is_told_why_and_whom_to_ask(client, make_user, accoun
     assert f"mailto:{SUPPORT}" in page
     for path in ("/licenses", "/licenses/new", "/"):
         assert client.get(path).status_code == 403, path
-    # The questions and answers are public (issue 11): the one portal page the refused user may read.
+    # The questions and answers (/help) are public: the one portal page the refused user may read.
     assert client.get("/help").status_code == 200
 
 

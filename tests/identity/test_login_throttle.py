@@ -1,4 +1,4 @@
-"""Login throttling (issue 7 §2): after a few failed logins per email, and separately per client
+"""Login throttling: after a few failed logins per email, and separately per client
 address, tries get 429 before any password hash, the same whether or not the email exists; the
 counters live in the database and hold under concurrent tries."""
 import hashlib

@@ -1,4 +1,4 @@
-"""Server-side sessions (issue 7 §3): the cookie carries only a random id, the database a hash of it;
+"""Server-side sessions: the cookie carries only a random id, the database a hash of it;
 logout, a password change, a suspension and a lost authorization end sessions; idle timeout and
 absolute lifetime; no remember-me bypass; one lookup per request."""
 import hashlib
@@ -283,7 +283,7 @@ def test_a_request_costs_one_lookup_for_session_user_and_account(logged_in):
     (lookup,) = session_queries
     assert lookup.startswith("('SELECT") and 'JOIN "user"' in lookup and 'JOIN "account"' in lookup
     # The user and account come with it, not from queries of their own. The one query FROM "user"
-    # is the page's Users panel (issue 8): the account's authorized users, by account, not this user by id.
+    # is the page's Users panel (whom to ask): the account's authorized users, by account, not this user by id.
     user_queries = [q for q in queries if q.startswith('(\'SELECT') and 'FROM "user"' in q]
     assert len(user_queries) == 1, user_queries
     (panel,) = user_queries

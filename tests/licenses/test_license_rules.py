@@ -1,4 +1,5 @@
-"""The domain rules of DOMAIN.md as plain functions: no app, no database, `today` passed in."""
+"""The license rules of docs/domain.md (webapp.licenses.rules) as plain functions: no app, no database,
+`today` passed in."""
 import calendar
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -186,7 +187,7 @@ def test_all_current_is_valid_until_the_earliest_expiry_with_that_plan_named():
     assert status.enrolled and status.valid
     assert status.valid_until == date(2026, 12, 31)
     assert status.lapsing.plan == "Office 365 E3"
-    assert status.subscription_from == date(2027, 1, 1)  # DOMAIN.md's example
+    assert status.subscription_from == date(2027, 1, 1)  # docs/domain.md's example
     assert status.seats == 40
     assert not status.already_moved
     assert not status.no_licenses

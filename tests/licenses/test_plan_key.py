@@ -1,4 +1,4 @@
-"""One license per plan (issue 7, section 7): the plan key folds full-width letters, zero-width spaces,
+"""One license per plan: the plan key folds full-width letters, zero-width spaces,
 soft hyphens, bidi overrides, case and spacing; migration 0003 recomputes the keys of existing
 licenses on both databases and loses none when two become the same plan."""
 import shutil

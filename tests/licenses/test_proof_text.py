@@ -1,8 +1,8 @@
-"""The document is read (issue 10): a PDF proof's text against the terms entered, shown in the review queue.
+"""The document is read: a PDF proof's text against the terms entered, shown in the review queue.
 
-Three layers: the pure comparison (webapp.proof_text), reading a PDF in a bounded child process
-(webapp.pdf_text) on PDFs built here, and the route: upload through the portal form, then see each
-field's state in /admin/reviews.
+Three layers: the pure comparison (webapp.licenses.document_check), reading a PDF in a bounded child
+process (webapp.licenses.document_text) on PDFs built here, and the route: upload through the portal
+form, then see each field's state in /admin/reviews.
 """
 import io
 import time

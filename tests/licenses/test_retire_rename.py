@@ -1,4 +1,4 @@
-"""Retiring and renaming a plan (issue 10): the customer removes a plan the account no longer has,
+"""Retiring and renaming a plan: the customer removes a plan the account no longer has,
 after a confirmation; staff rename a plan to fix a typo; every destructive staff action asks first.
 
 Route-level tests through the test client against the real database (SQLite, or PostgreSQL with

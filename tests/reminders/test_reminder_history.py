@@ -1,4 +1,4 @@
-"""Reminder history (issue 10): the last reminder on each license row, every attempt for staff, and the
+"""Reminder history: the last reminder on each license row, every attempt for staff, and the
 log of `send-reminders` runs on the admin dashboard, against a real SMTP server (aiosmtpd)."""
 from datetime import date, datetime, timedelta
 

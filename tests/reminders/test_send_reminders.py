@@ -574,7 +574,7 @@ def test_four_hundred_days_of_cron_with_gaps_sends_each_reminder_exactly_once(
                 Account.update(byol_enrolled=value).where(Account.id == target.id).execute()
 
     def due_now(day):
-        """The oracle: DOMAIN.md's rule, evaluated from the rows as they stand on `day`."""
+        """The oracle: the reminder rule of docs/domain.md, evaluated from the rows as they stand on `day`."""
         with db.database.connection_context():
             rows = (
                 License.select(License, LicenseVersion, Account)

@@ -1,4 +1,4 @@
-"""Fuzz (issue 7, "Also"): random values posted to the login, license (add and update) and admin
+"""Fuzz: random values posted to the login, license (add and update) and admin
 forms, as plain posts and as htmx requests, must never give a server error.
 
 The app under test has TESTING on, so an exception in a view reaches the test client and fails the
