@@ -269,7 +269,7 @@ class TestConfig(Config):
     # tests of hostile PDFs set the production limit themselves.
     PROOF_TEXT_SECONDS = 30
     # One PBKDF2 round instead of scrypt: the suite hashes hundreds of passwords, and the strength of
-    # the hash is not what it tests (tests/test_passwords.py checks that production keeps scrypt).
+    # the hash is not what it tests (tests/identity/test_passwords.py checks that production keeps scrypt).
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
-    # Most tests of staff pages sign in with a password alone; tests/test_two_factor.py turns it on.
+    # Most tests of staff pages sign in with a password alone; tests/identity/test_two_factor.py turns it on.
     ADMIN_2FA_REQUIRED = False

@@ -201,13 +201,23 @@ def _fresh_app(database_url):
     return app
 
 
-@pytest.fixture
-def app(database_url):
+@contextmanager
+def app_for_a_test(database_url):
+    """What the `app` fixture does around each test: the session's app as built, on empty tables; the
+    database connection closed after. tests/test_fixture_isolation.py runs it for a test of its own."""
     app = _fresh_app(database_url)
     _empty_database()
-    yield app
-    if not db.database.is_closed():
-        db.database.close()
+    try:
+        yield app
+    finally:
+        if not db.database.is_closed():
+            db.database.close()
+
+
+@pytest.fixture
+def app(database_url):
+    with app_for_a_test(database_url) as app:
+        yield app
 
 
 @pytest.fixture

@@ -16,11 +16,25 @@ from conftest import PASSWORD, _empty_database, skip_or_fail
 from helpers import create_user
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from browser.scans import (
+    CUSTOMER,
+    GUARDED_EMAIL,
+    PLAN,
+    STAFF,
+    STAFF_EMAIL,
+    STAFF_OWING_CODE,
+    SUSPENDED,
+    UNAUTHORIZED,
+    World,
+)
 from config import TestConfig
 from webapp import create_app
-from webapp.accounts.models import Account
-from webapp.core.clock import business_today
+from webapp.accounts.models import Account, User
+from webapp.core.clock import business_today, utcnow
 from webapp.extensions import db
+from webapp.identity import links as tokens
+from webapp.identity import two_factor
+from webapp.identity.models import AccessToken
 from webapp.licenses import store as license_store
 from webapp.licenses.models import Product
 from webapp.licenses.proofs import Upload, store_upload
@@ -117,6 +131,40 @@ def html_named_proof(customer, portal, pdf):
                  "tenant": "northwind.onmicrosoft.com", "contact_name": "Pat Doe",
                  "contact_email": "pat@northwind.example"}
         return license_store.add_license(account, customer.id, product, "Office 365 E3", terms, proof)
+
+
+@pytest.fixture
+def world(portal, pdf):
+    """What the scans of browser/scans.py visit: empty tables, then the accounts, users and license of a World."""
+    _empty_database()
+    today = portal.today()
+    with db.database.connection_context():
+        account = Account.create(name="Northwind Traders")
+        suspended = Account.create(name="Fabrikam Ltd", status=Account.SUSPENDED)
+    # Hashed in the app's context, so with TestConfig's cheap method: outside it, each user cost a
+    # production scrypt hash here and another at every login.
+    customer = create_user(portal.app, "pat@northwind.example", account, name="Pat Doe")
+    unauthorized = create_user(portal.app, "lee@northwind.example", account, authorized=False, name="Lee Roe")
+    create_user(portal.app, "kim@fabrikam.example", suspended)
+    create_user(portal.app, STAFF_EMAIL, admin=True, name="Sam Staff")
+    guarded = create_user(portal.app, GUARDED_EMAIL, admin=True)
+    invited = create_user(portal.app, "new@northwind.example", account)
+    with db.database.connection_context():
+        User.update(totp_secret=two_factor.new_secret()).where(User.id == guarded.id).execute()
+        two_factor.issue_recovery_codes(guarded.id)
+        product = Product.get(Product.name == "MS Office 365")
+        proof = store_upload(Upload(pdf, "application/pdf", "proof.pdf"), account, customer.id)
+        terms = {"seats": 25, "term": "Yearly", "expires_on": today + timedelta(days=20),
+                 "tenant": "northwind.onmicrosoft.com", "contact_name": "Pat Doe",
+                 "contact_email": "pat@northwind.example"}
+        license = license_store.add_license(account, customer.id, product, PLAN, terms, proof)
+        token = tokens.issue(invited.id, AccessToken.RESET, timedelta(hours=1), utcnow())
+    return World(
+        today=today, pdf=pdf,
+        ids={"license_id": license.id, "account_id": account.id, "user_id": unauthorized.id, "token": token},
+        emails={CUSTOMER: "pat@northwind.example", UNAUTHORIZED: "lee@northwind.example",
+                SUSPENDED: "kim@fabrikam.example", STAFF: STAFF_EMAIL, STAFF_OWING_CODE: GUARDED_EMAIL},
+    )
 
 
 @pytest.fixture

@@ -1,20 +1,12 @@
 """A phone (390×844) and a laptop (1280×720): no page of the portal scrolls sideways, in any state.
 
-The pages and states are the accessibility scans' (test_accessibility.SCANS), so a page added there is
+The pages and states are the accessibility scans' (SCANS in browser/scans.py), so a page added there is
 checked here too. Wide tables scroll inside their own box; the license table stacks on a phone.
 """
 import pytest
 from playwright.sync_api import expect
 
-from browser.test_accessibility import (  # noqa: F401
-    CUSTOMER,
-    PLAN,
-    SCANS,
-    Scan,
-    add_license_open,
-    visit,
-    world,
-)
+from browser.scans import CUSTOMER, PLAN, SCANS, Scan, add_license_open, visit
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +20,7 @@ def sideways_overflow(page):
 
 
 @pytest.mark.parametrize("scan", SCANS, ids=[scan.name for scan in SCANS])
-def test_no_page_scrolls_sideways(page, portal, world, scan):  # noqa: F811
+def test_no_page_scrolls_sideways(page, portal, world, scan):
     page.set_viewport_size(PHONE)
     visit(page, portal, world, scan)
     assert sideways_overflow(page) <= 0, f"{scan.name} at 390 px: {page.url}"
@@ -36,7 +28,7 @@ def test_no_page_scrolls_sideways(page, portal, world, scan):  # noqa: F811
     assert sideways_overflow(page) <= 0, f"{scan.name} at 1280 px: {page.url}"
 
 
-def test_on_a_phone_each_license_is_a_stacked_card_naming_its_plan_beside_update(page, portal, world):  # noqa: F811
+def test_on_a_phone_each_license_is_a_stacked_card_naming_its_plan_beside_update(page, portal, world):
     page.set_viewport_size(PHONE)
     visit(page, portal, world, Scan("tab", CUSTOMER, "/licenses"))
     row = page.locator("#license-table tbody tr").first
@@ -66,7 +58,7 @@ def test_on_a_phone_each_license_is_a_stacked_card_naming_its_plan_beside_update
     assert row.get_by_role("link", name=f"Remove {PLAN}").bounding_box()["x"] + 10 < LAPTOP["width"]
 
 
-def test_on_a_phone_the_form_fits(page, portal, world):  # noqa: F811
+def test_on_a_phone_the_form_fits(page, portal, world):
     page.set_viewport_size(PHONE)
     visit(page, portal, world, Scan("tab", CUSTOMER, "/licenses", add_license_open))
     form = page.locator("#license-form form")

@@ -34,7 +34,7 @@ def test_staff_reject_from_the_queue_and_the_customer_sees_the_reason_and_a_pref
     expect(page.locator("#messages")).to_contain_text("Proof for Office 365 E3 rejected.")
     loads.assert_none()
     assert page.evaluate("window.__cspViolations") == []
-    # Chromium logs every 4xx answer; the row's 422 (CONVENTIONS.md) is that, and only that.
+    # Chromium logs every 4xx answer; the refused row's 422 (docs/architecture.md) is that, and only that.
     assert problems == ["Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)"]
 
     context = browser.new_context()
