@@ -1,7 +1,7 @@
 """The staff accounts list: filters, sorts and pages over every account in one SQL statement.
 
 Each filter and sort key is the SQL form of a rule in webapp.licenses.rules (see `lapsed`,
-`expiring_soon`, `awaiting_review` and `standing_rank` there); tests/test_accounts_list.py
+`expiring_soon`, `awaiting_review` and `standing_rank` there); tests/accounts/test_accounts_list.py
 checks on generated data that both give the same answer. Every license counts through its
 current version, as on the Client Licenses tab; its expiration date is read from the license's own
 copy of it (License.expires_on, kept in step with the current version), which is indexed.
