@@ -147,6 +147,19 @@ class ProofCheck(db.Model):
     checked_at = DateTimeField(default=utcnow)
 
 
+class DocumentReading(db.Model):
+    """An account's document being read right now: one at a time per account, across every worker and server.
+
+    The row is the lease (webapp.licenses.reading): taken by a conditional upsert, deleted when the
+    reading ends, and free again on its own at `expires_at` if the worker holding it was killed.
+    """
+
+    account = ForeignKeyField(Account, primary_key=True, on_delete="CASCADE")
+    # A random token of the one reading that holds the lease, so only it releases the row.
+    holder = CharField(max_length=32)
+    expires_at = DateTimeField()
+
+
 PRODUCTS = ["MS Office 365"]
 
 

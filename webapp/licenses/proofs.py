@@ -15,6 +15,7 @@ from ..core.filters import filesize
 from .document_check import clean_text
 from .document_text import NO_TEXT, READ, UNCHECKED, UNREADABLE, DocumentText, read_text
 from .models import LicenseVersion, ProofDocument
+from .reading import ReadingBusy, one_at_a_time  # noqa: F401 - with_text() raises ReadingBusy: callers catch it from here
 
 # (leading bytes, media type) of the formats a proof may be in.
 SIGNATURES = (
@@ -97,19 +98,28 @@ def read_upload(file_storage, max_bytes):
     return Upload(content, media_type, clean_filename(file_storage.filename))
 
 
-def with_text(upload, limits):
+def with_text(upload, limits, account_id=None):
     """The upload with its text read within `limits` (webapp.licenses.document_text); call it outside any transaction.
 
-    Never raises: whatever goes wrong is recorded as "could not be read" and the upload goes on.
+    A request passes the account the upload is for: its documents are read one at a time, across
+    every worker and server, and ReadingBusy (before anything is read) says another one is being
+    read right now. A command (the demo data) passes none. Apart from ReadingBusy it never raises:
+    whatever goes wrong is recorded as "could not be read" and the upload goes on.
     """
+    if account_id is None:
+        return replace(upload, text=_read(upload, limits))
+    with one_at_a_time(account_id, limits.seconds):
+        return replace(upload, text=_read(upload, limits))
+
+
+def _read(upload, limits):
     try:
         read = read_text(upload.content, upload.media_type, limits)
         text = clean_text(read.text, limits.chars)
         # Text that was nothing but control characters is no text to check.
-        read = DocumentText(read.status, text) if text.strip() or read.status != READ else DocumentText(NO_TEXT)
+        return DocumentText(read.status, text) if text.strip() or read.status != READ else DocumentText(NO_TEXT)
     except Exception:  # noqa: BLE001 - the check must never cost the customer their upload
-        read = DocumentText(UNREADABLE)
-    return replace(upload, text=read)
+        return DocumentText(UNREADABLE)
 
 
 def store_upload(upload, account, user):

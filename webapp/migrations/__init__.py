@@ -17,6 +17,7 @@ from ..calendar.models import CalendarFeed
 from ..core.limiter import Counter
 from ..identity.models import AccessToken, LoginSession, RecoveryCode
 from ..licenses.models import (
+    DocumentReading,
     License,
     LicenseVersion,
     Product,
@@ -32,7 +33,7 @@ from ..review.models import ReviewEvent
 MODELS = [
     Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
     LoginSession, Counter, AccountChange, ReviewEvent, ApiToken, CalendarFeed, RecoveryCode,
-    AccessToken, ReminderRunLog, AuditEntry, ProofCheck,
+    AccessToken, ReminderRunLog, AuditEntry, ProofCheck, DocumentReading,
 ]
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 BASELINE = "0001_baseline"
