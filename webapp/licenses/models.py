@@ -36,12 +36,35 @@ class ProofDocument(db.Model):
     # upload is checked without reading it again; text_status says how the reading went.
     text_status = CharField(max_length=16, default="unchecked")
     extracted_text = TextField(default="")
+    # The active content found in a PDF when it was read (document_text.ACTIVE_KINDS, comma-separated):
+    # JavaScript, an action on opening... Staff are warned before they open it in their own reader.
+    active_content = CharField(max_length=100, default="")
 
     @classmethod
     def metadata_fields(cls):
         """Every column but the content and its text, for queries that list documents."""
         # Compared by identity: == on a field builds an SQL expression, always true.
         return [f for f in cls._meta.sorted_fields if f is not cls.content and f is not cls.extracted_text]
+
+class ProofPreview(db.Model):
+    """A proof document's preview for staff: its first page (a PDF) or the image, scaled down.
+
+    Made by the reading child process at upload (webapp.licenses.document_text), or at the first
+    view of a document stored before previews existed, and kept, so no page view starts a process.
+    An empty `content` records that none could be made (a hostile or broken file): "no preview".
+    """
+
+    document = ForeignKeyField(ProofDocument, primary_key=True, backref="preview", on_delete="CASCADE")
+    content = BlobField()
+    media_type = CharField(max_length=16, default="")
+    width = IntegerField(default=0)
+    height = IntegerField(default=0)
+    made_at = DateTimeField(default=utcnow)
+
+    @property
+    def exists(self):
+        return bool(self.media_type)
+
 
 class License(db.Model):
     """One Office 365 plan an account brings; its terms live in its versions."""

@@ -13,8 +13,8 @@ from ..accounts.models import Account
 from ..core.database import on_postgresql, write_transaction
 from ..core.filters import filesize
 from .document_check import clean_text
-from .document_text import NO_TEXT, READ, UNCHECKED, UNREADABLE, DocumentText, read_text
-from .models import LicenseVersion, ProofDocument
+from .document_text import NO_TEXT, READ, UNCHECKED, UNREADABLE, DocumentText, read_document
+from .models import LicenseVersion, ProofDocument, ProofPreview
 from .reading import ReadingBusy, one_at_a_time  # noqa: F401 - with_text() raises ReadingBusy: callers catch it from here
 
 # (leading bytes, media type) of the formats a proof may be in.
@@ -114,18 +114,20 @@ def with_text(upload, limits, account_id=None):
 
 def _read(upload, limits):
     try:
-        read = read_text(upload.content, upload.media_type, limits)
+        read = read_document(upload.content, upload.media_type, limits)
         text = clean_text(read.text, limits.chars)
-        # Text that was nothing but control characters is no text to check.
-        return DocumentText(read.status, text) if text.strip() or read.status != READ else DocumentText(NO_TEXT)
+        if read.status == READ and not text.strip():
+            # Text that was nothing but control characters is no text to check.
+            return replace(read, status=NO_TEXT, text="")
+        return replace(read, text=text)
     except Exception:  # noqa: BLE001 - the check must never cost the customer their upload
         return DocumentText(UNREADABLE)
 
 
 def store_upload(upload, account, user):
-    """Save an upload as a proof document of the account, with its text if with_text() read it."""
+    """Save an upload as a proof document of the account, with what with_text() read of it, if it did."""
     text = upload.text or DocumentText(UNCHECKED)
-    return ProofDocument.create(
+    document = ProofDocument.create(
         account=account,
         content=upload.content,
         sha256=upload.sha256,
@@ -135,7 +137,20 @@ def store_upload(upload, account, user):
         uploaded_by=user,
         text_status=text.status,
         extracted_text=text.text,
+        active_content=",".join(text.active),
     )
+    if text.status != UNCHECKED:
+        keep_preview(document.id, text.preview)
+    return document
+
+
+def keep_preview(document_id, preview):
+    """Store a document's preview, or (None) that none could be made; a preview already stored stays."""
+    columns = {"content": b"", "media_type": "", "width": 0, "height": 0}
+    if preview is not None:
+        columns = {"content": preview.content, "media_type": preview.media_type, "width": preview.width,
+                   "height": preview.height}
+    ProofPreview.insert(document=document_id, **columns).on_conflict_ignore().execute()
 
 
 # --- uploads no license uses ----------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..licenses.models import (
     Product,
     ProofCheck,
     ProofDocument,
+    ProofPreview,
     add_products,
 )
 from ..reminders.models import Reminder, ReminderAttempt, ReminderRunLog
@@ -34,6 +35,7 @@ MODELS = [
     Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
     LoginSession, Counter, AccountChange, ReviewEvent, ApiToken, CalendarFeed, RecoveryCode,
     AccessToken, ReminderRunLog, AuditEntry, ProofCheck, DocumentReading,
+    ProofPreview,
 ]
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 BASELINE = "0001_baseline"
