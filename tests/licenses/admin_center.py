@@ -2,12 +2,13 @@
 bench/ocr.py: each page rendered by Debian's Chromium at 100%, 125% and 150% zoom (the display scale
 a customer's screen uses), saved as PNG and as JPEG at quality 70.
 
-Chromium is run as a plain command (`--headless --screenshot`), not through Playwright, so building
-them works in any test process, beside the browser tests' own Playwright session or without it.
+Playwright drives Chromium in a process of its own, so building them works in any test process,
+beside the browser tests' own Playwright session or without it.
 """
 import io
 import os
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +16,8 @@ from html import escape
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ZOOMS = (1.0, 1.25, 1.5)
 FORMATS = ("png", "jpeg")
 JPEG_QUALITY = 70
@@ -114,23 +117,8 @@ def chromium_available():
     return os.access(CHROMIUM, os.X_OK)
 
 
-def render_png(html, zoom, timeout=60):
-    """The page as Chromium draws it in a 1280x800 window at `zoom` (device scale factor): PNG bytes."""
-    with tempfile.TemporaryDirectory(prefix="admin-center-") as directory:
-        page, shot = Path(directory) / "page.html", Path(directory) / "shot.png"
-        page.write_text(html, encoding="utf-8")
-        subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--hide-scrollbars", f"--user-data-dir={directory}/profile",
-             f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", f"--force-device-scale-factor={zoom}",
-             f"--screenshot={shot}", page.as_uri()],
-            check=True, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        return shot.read_bytes()
-
-
 def as_jpeg(png, quality=JPEG_QUALITY):
+    """A PNG saved again as a JPEG at `quality`."""
     from PIL import Image
 
     out = io.BytesIO()
@@ -140,11 +128,50 @@ def as_jpeg(png, quality=JPEG_QUALITY):
 
 def screenshots(screens=SCREENS, zooms=ZOOMS):
     """Every screen at every zoom, as PNG and as JPEG (quality 70)."""
+    jobs = [(products, zoom) for products in screens for zoom in zooms]
+    pngs = render_pngs([(page_html(products), zoom) for products, zoom in jobs])
     shots = []
-    for products in screens:
-        html = page_html(products)
-        for zoom in zooms:
-            png = render_png(html, zoom)
-            shots.append(Screenshot(products, zoom, "png", png))
-            shots.append(Screenshot(products, zoom, "jpeg", as_jpeg(png)))
+    for (products, zoom), png in zip(jobs, pngs):
+        shots.append(Screenshot(products, zoom, "png", png))
+        shots.append(Screenshot(products, zoom, "jpeg", as_jpeg(png)))
     return shots
+
+
+def render_pngs(pages, timeout=180):
+    """Each (html, zoom) drawn in a 1280x800 window at that zoom (device scale factor): PNG bytes.
+
+    One Chromium draws them all, driven by Playwright in a process of its own: a test process may
+    already run the browser tests' Playwright session, and the sync API cannot start twice in one.
+    """
+    with tempfile.TemporaryDirectory(prefix="admin-center-") as directory:
+        paths = []
+        for number, (html, _) in enumerate(pages):
+            paths.append(Path(directory) / f"{number}.html")
+            paths[-1].write_text(html, encoding="utf-8")
+        subprocess.run(
+            [sys.executable, __file__, *(f"{path}={zoom}" for path, (_, zoom) in zip(paths, pages))],
+            check=True, timeout=timeout, stdout=subprocess.DEVNULL,
+        )
+        return [path.with_suffix(".png").read_bytes() for path in paths]
+
+
+def _render(jobs):
+    """In the child: each PAGE.html=ZOOM drawn in a 1280x800 window at that device scale, saved as PAGE.png."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for job in jobs:
+            page_path, zoom = job.rsplit("=", 1)
+            context = browser.new_context(
+                viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]}, device_scale_factor=float(zoom)
+            )
+            page = context.new_page()
+            page.goto(Path(page_path).as_uri())
+            page.screenshot(path=str(Path(page_path).with_suffix(".png")))
+            context.close()
+        browser.close()
+
+
+if __name__ == "__main__":
+    _render(sys.argv[1:])

@@ -31,7 +31,6 @@ from webapp.licenses.document_text import (
     READ,
     TIMED_OUT,
     UNREADABLE,
-    DocumentText,
     Limits,
     read_document,
 )

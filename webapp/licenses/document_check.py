@@ -42,7 +42,8 @@ DATE_FORMS = (
     re.compile(rf"(?<![\d.])(?P<day>\d{{1,2}}){_ORDINAL}\.?[ -]?(?:of )?\b{_MONTH}[ ,-]*(?P<year>\d{{4}})(?!\d)",
                re.IGNORECASE),
     # March 31, 2027, Mar 31 2027, Mar. 31st, 2027
-    re.compile(rf"\b{_MONTH} ?(?P<day>\d{{1,2}}){_ORDINAL},? ?(?P<year>\d{{4}})(?!\d)", re.IGNORECASE),
+    # (OCR may read the comma as a full stop: "Dec 31. 2027")
+    re.compile(rf"\b{_MONTH} ?(?P<day>\d{{1,2}}){_ORDINAL}[,.]? ?(?P<year>\d{{4}})(?!\d)", re.IGNORECASE),
 )
 EXPIRY_WORDS = re.compile(
     r"expir|renew|end date|\bends?\b|ending|valid (?:until|through|thru|to)|\buntil\b|next (?:billing|charge)"
@@ -61,9 +62,9 @@ SEAT_FORMS = (
         rf" (?:[a-z]+ ){{0,2}}?(?:{_SEAT_WORDS})\b",
         re.IGNORECASE,
     ),
-    # Licenses: 25, Total licenses 25, Quantity: 1.000, Licenses 20 of 25
+    # Licenses: 25, Total licenses 25, Quantity: 1.000, Licenses 20 of 25, Licenses | 25 (a table's rule, OCR'd)
     re.compile(
-        rf"\b(?:{_SEAT_WORDS}|quantity|qty)(?: \([^)]{{0,30}}\))?[:= -]{{0,3}}(?:{_PART_OF})?"
+        rf"\b(?:{_SEAT_WORDS}|quantity|qty)(?: \([^)]{{0,30}}\))?[:=| -]{{0,3}}(?:{_PART_OF})?"
         rf"(?P<n>{_NUMBER})(?![\d/.-]*\d)(?! ?(?:{_MONTH_NAME})\b)",
         re.IGNORECASE,
     ),
@@ -176,12 +177,23 @@ def find_tenants(text):
     return [f"{match.group('name').lower()}.onmicrosoft.com" for match in TENANT.finditer(text)]
 
 
+# Characters OCR takes for one another in a plan's name ("Office 365 ES" for E5, "El" for E1):
+# folded alike on both sides when the plan is not found as written.
+_OCR_LOOKALIKES = str.maketrans({"5": "s", "0": "o", "1": "l", "i": "l", "8": "b"})
+
+
+def _plan_pattern(words):
+    return r"(?<!\w)" + r"[\W_]*".join(re.escape(word) for word in words) + r"(?!\w)"
+
+
 def check_plan(text, plan):
     words = re.findall(r"\w+", normalise(plan))
     if not words:
         return FieldCheck(NOT_FOUND)
-    pattern = r"(?<!\w)" + r"[\W_]*".join(re.escape(word) for word in words) + r"(?!\w)"
-    if re.search(pattern, text, re.IGNORECASE):
+    if re.search(_plan_pattern(words), text, re.IGNORECASE):
+        return FieldCheck(FOUND)
+    folded = [word.lower().translate(_OCR_LOOKALIKES) for word in words]
+    if re.search(_plan_pattern(folded), text.lower().translate(_OCR_LOOKALIKES)):
         return FieldCheck(FOUND)
     other = PLAN_NAME.search(text)
     return FieldCheck(DIFFERENT, _seen(other.group(0))) if other else FieldCheck(NOT_FOUND)

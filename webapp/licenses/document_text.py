@@ -427,13 +427,7 @@ class _Phrase:
 
 
 def ocr_layout(tsv):
-    """Tesseract's words (its TSV output) as text: its lines, then each label read with the value under it.
-
-    A screenshot lays fields out as a label with its value below ("Licenses" over "25", a table's
-    column header over its first cell) or wraps a long value ("northwind-" over
-    "traders.onmicrosoft.com"); read line by line, label and value end up far apart. So after the
-    lines come the stacked pairs, one per line: "Licenses 25", "northwind-traders.onmicrosoft.com".
-    """
+    """Tesseract's words (its TSV output) as text for the document check; see lay_out()."""
     lines = {}
     for row in tsv.splitlines()[1:]:
         cells = row.split("\t")
@@ -444,9 +438,22 @@ def ocr_layout(tsv):
             left, top, width, height = (int(c) for c in cells[6:10])
         except ValueError:
             continue
-        lines.setdefault(key, []).append(_Phrase(cells[11].strip(), left, top, left + width, top + height))
-    phrases = [phrase for words in lines.values() for phrase in _phrases(words)]
-    text = ["  ".join(phrase.text for phrase in _phrases(words)) for words in lines.values()]
+        lines.setdefault(key, []).append((cells[11].strip(), left, top, left + width, top + height))
+    return lay_out(list(lines.values()))
+
+
+def lay_out(lines):
+    """An OCR engine's lines of words, each (text, left, top, right, bottom), as text: the lines, then
+    each label read with the value under it.
+
+    A screenshot lays fields out as a label with its value below ("Licenses" over "25", a table's
+    column header over its first cell) or wraps a long value ("northwind-" over
+    "traders.onmicrosoft.com"); read line by line, label and value end up far apart. So after the
+    lines come the stacked pairs, one per line: "Licenses 25", "northwind-traders.onmicrosoft.com".
+    """
+    lines = [[_Phrase(*word) for word in words] for words in lines]
+    phrases = [phrase for words in lines for phrase in _phrases(words)]
+    text = ["  ".join(phrase.text for phrase in _phrases(words)) for words in lines]
     return "\n".join(text + _stacked(phrases))
 
 

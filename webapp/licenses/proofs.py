@@ -13,7 +13,14 @@ from ..accounts.models import Account
 from ..core.database import on_postgresql, write_transaction
 from ..core.filters import filesize
 from .document_check import clean_text
-from .document_text import NO_TEXT, READ, UNCHECKED, UNREADABLE, DocumentText, read_document
+from .document_text import (
+    NO_TEXT,
+    READ,
+    UNCHECKED,
+    UNREADABLE,
+    DocumentText,
+    read_document,
+)
 from .models import LicenseVersion, ProofDocument, ProofPreview
 from .reading import ReadingBusy, one_at_a_time  # noqa: F401 - with_text() raises ReadingBusy: callers catch it from here
 

@@ -4,7 +4,14 @@ before gets its preview the first time staff look at it.
 """
 import datetime
 
-from peewee import BlobField, CharField, DateTimeField, ForeignKeyField, IntegerField, Model
+from peewee import (
+    BlobField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+)
 
 
 def models(db):
