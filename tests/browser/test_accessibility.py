@@ -21,6 +21,7 @@ NOT_PAGES = {
     "portal.index": "redirects to the Client Licenses tab",
     "portal.download_proof": "a proof document download (PDF, PNG or JPEG)",
     "admin.download_proof": "a proof document download (PDF, PNG or JPEG)",
+    "admin.proof_preview": "a proof document's preview image",
     "admin.billing_csv": "a CSV download",
     "admin.audit_csv": "a CSV download",
     "api.billing": "JSON for the provider's invoicing",

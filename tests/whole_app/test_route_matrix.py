@@ -149,6 +149,8 @@ EXPECTED = {
     },
     "admin.license_history": {"GET": customers_forbidden(ADMIN_PAGE)},
     "admin.download_proof": {"GET": customers_forbidden(DOWNLOAD)},
+    # The preview image, shown inline (made at this first view: the matrix's document was never read).
+    "admin.proof_preview": {"GET": customers_forbidden(Outcome(200))},
     "admin.billing": {"GET": customers_forbidden(Outcome(200, text="Billing for the"))},
     "admin.billing_csv": {"GET": customers_forbidden(DOWNLOAD)},
     "admin.audit": {"GET": customers_forbidden(Outcome(200, text="Audit log"))},
@@ -324,7 +326,7 @@ def _query(endpoint, method):
 def _problems(response, expected, path, method, role, args):
     """What is wrong with a response, as readable lines (empty when it is right)."""
     problems = []
-    body = response.get_data(as_text=True)
+    body = response.get_data().decode("utf-8", "replace")  # an image answer is no UTF-8
     if response.status_code != expected.status:
         problems.append(f"status {response.status_code}, expected {expected.status}")
     if expected.location:

@@ -13,7 +13,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from peewee import JOIN, IntegrityError
+from peewee import IntegrityError
 
 from .. import reminders
 from ..accounts import invitations
@@ -31,8 +31,9 @@ from ..core.hypermedia import redirect_to, render, wants_fragment
 from ..extensions import login_manager
 from ..licenses import store as license_store
 from ..licenses import timeline as expiry_timeline
-from ..licenses.models import License, LicenseVersion, ProofCheck, ProofDocument
-from ..licenses.proofs import send_proof
+from ..licenses.document_text import Limits
+from ..licenses.models import License, LicenseVersion, ProofDocument
+from ..licenses.proofs import preview_of, send_preview, send_proof
 from ..licenses.rules import byol_status
 from ..review import notice as review_notice
 from ..review import store as review_store
@@ -343,15 +344,7 @@ def _reviews_page(failed=None, status=200):
 
 @bp.route("/reviews/<int:version_id>", methods=["POST"])
 def review_from_queue(version_id):
-    version = found(
-        LicenseVersion.select(LicenseVersion, License, Account, ProofCheck)
-        .join(License)
-        .join(Account)
-        .switch(LicenseVersion)
-        .join(ProofCheck, JOIN.LEFT_OUTER, on=(ProofCheck.version == LicenseVersion.id), attr="check")
-        .where(LicenseVersion.id == version_id)
-        .first()
-    )
+    version = found(review_store.queued_version(version_id))
     form = ReviewForm()
     if not form.validate_on_submit():
         if wants_fragment():
@@ -424,6 +417,15 @@ def rename_license(license_id):
 def download_proof(document_id):
     document = found(ProofDocument.get_or_none(ProofDocument.id == document_id))
     return send_proof(document)
+
+
+@bp.route("/proofs/<int:document_id>/preview")
+def proof_preview(document_id):
+    """The document's preview image (its first page, or the image scaled down); 404 when it has none."""
+    preview = preview_of(document_id, Limits.from_config(current_app.config))
+    if preview is None:
+        abort(404)
+    return send_preview(document_id, preview)
 
 
 def _billing_filters():

@@ -19,7 +19,9 @@ from .document_text import (
     UNCHECKED,
     UNREADABLE,
     DocumentText,
+    Preview,
     read_document,
+    render_preview,
 )
 from .models import LicenseVersion, ProofDocument, ProofPreview
 from .reading import ReadingBusy, one_at_a_time  # noqa: F401 - with_text() raises ReadingBusy: callers catch it from here
@@ -262,6 +264,42 @@ def purge_unattached(uploaded_before, batch_size=100):
             return count, size
         after = taken[-1]
         count, size = count + len(deleted), size + sum(deleted.values())
+
+
+# --- previews for staff -------------------------------------------------------------------------
+
+
+def preview_of(document_id, limits):
+    """The document's preview (a Preview), or None when there is none; made and kept at its first view
+    if the document was stored before previews were (one child process, within `limits`, once)."""
+    row = ProofPreview.get_or_none(ProofPreview.document == document_id)
+    if row is None:
+        document = ProofDocument.select(ProofDocument.content, ProofDocument.media_type).where(
+            ProofDocument.id == document_id).first()
+        if document is None:
+            return None
+        keep_preview(document_id, render_preview(bytes(document.content), document.media_type, limits))
+        row = ProofPreview.get(ProofPreview.document == document_id)
+    if not row.exists:
+        return None
+    return Preview(bytes(row.content), row.media_type, row.width, row.height)
+
+
+def send_preview(document_id, preview):
+    """A preview image, shown inline: an image Pillow wrote, never the customer's own bytes."""
+    extension = ".png" if preview.media_type == "image/png" else ".jpg"
+    response = send_file(
+        io.BytesIO(preview.content),
+        mimetype=preview.media_type,
+        as_attachment=False,
+        download_name=f"preview-{document_id}{extension}",
+        etag=False,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # A customer's document, as every signed-in answer: kept by no browser or proxy.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def send_proof(document):

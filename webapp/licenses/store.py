@@ -12,7 +12,14 @@ from ..core.database import on_postgresql, write_transaction
 from . import document_check as proof_text
 from . import plans
 from .document_text import READ, UNREADABLE
-from .models import License, LicenseVersion, Product, ProofCheck, ProofDocument
+from .models import (
+    License,
+    LicenseVersion,
+    Product,
+    ProofCheck,
+    ProofDocument,
+    ProofPreview,
+)
 from .proofs import Upload, discard_unattached, store_upload, unused
 from .rules import LicenseTerms, byol_status, license_status
 
@@ -156,10 +163,15 @@ def retired_licenses_of(account_id):
 
 
 def history_of(license):
-    """Every version of a license, newest first, with its proof's metadata and check (`version.check`)."""
+    """Every version of a license, newest first, with its proof's metadata and check (`version.check`), and
+    whether its proof has a preview (`version.proof.shown_preview.media_type`: None when none was made yet)."""
     return list(
-        LicenseVersion.select(LicenseVersion, *ProofDocument.metadata_fields(), ProofCheck)
+        LicenseVersion.select(
+            LicenseVersion, *ProofDocument.metadata_fields(), ProofCheck,
+            ProofPreview.document, ProofPreview.media_type, ProofPreview.width, ProofPreview.height,
+        )
         .join(ProofDocument)
+        .join(ProofPreview, JOIN.LEFT_OUTER, on=(ProofPreview.document == ProofDocument.id), attr="shown_preview")
         .switch(LicenseVersion)
         .join(ProofCheck, JOIN.LEFT_OUTER, on=(ProofCheck.version == LicenseVersion.id), attr="check")
         .where(LicenseVersion.license == license.id)

@@ -11,9 +11,15 @@ from peewee import JOIN
 from .. import audit
 from ..accounts.models import Account
 from ..core.clock import utcnow
-from ..core.compiled_sql import CompiledSelect, RowShape
+from ..core.compiled_sql import CompiledSelect, RowShape, placeholder
 from ..core.database import on_postgresql, write_transaction
-from ..licenses.models import License, LicenseVersion, ProofCheck
+from ..licenses.models import (
+    License,
+    LicenseVersion,
+    ProofCheck,
+    ProofDocument,
+    ProofPreview,
+)
 from .models import ReviewEvent
 
 
@@ -74,8 +80,20 @@ class QueuedVersion(NamedTuple):
     expires_on: date
     tenant: str
     proof_id: int
+    # The document's active content (licenses.document_text.ACTIVE_KINDS, comma-separated), "" for none.
+    active_content: str
     license: QueuedLicense
     check: "QueuedCheck | None"
+    preview: "QueuedPreview | None"
+
+
+class QueuedPreview(NamedTuple):
+    """Whether the document has a preview (None: not made yet); `media_type` "" when none could be made."""
+
+    id: int
+    media_type: str
+    width: int
+    height: int
 
 
 class QueuedCheck(NamedTuple):
@@ -95,7 +113,7 @@ class QueuedCheck(NamedTuple):
 
 _QUEUED_VERSION = RowShape(
     QueuedVersion, LicenseVersion.id, LicenseVersion.submitted_at, LicenseVersion.seats, LicenseVersion.expires_on,
-    LicenseVersion.tenant, LicenseVersion.proof,
+    LicenseVersion.tenant, LicenseVersion.proof, ProofDocument.active_content,
     license=RowShape(QueuedLicense, License.id, License.plan, account=RowShape(QueuedAccount, Account.id, Account.name)),
     check=RowShape(
         QueuedCheck, ProofCheck.id, ProofCheck.status, ProofCheck.plan, ProofCheck.plan_seen, ProofCheck.seats,
@@ -103,17 +121,35 @@ _QUEUED_VERSION = RowShape(
         ProofCheck.tenant_seen,
         optional=True,
     ),
+    preview=RowShape(
+        QueuedPreview, ProofPreview.document.alias("id"), ProofPreview.media_type, ProofPreview.width,
+        ProofPreview.height, optional=True,
+    ),
 )
+
+def _queued_versions(license_join):
+    """The queue's columns of versions, with their license joined `on` the given condition."""
+    return (
+        LicenseVersion.select(*_QUEUED_VERSION.columns)
+        .join(License, on=license_join)
+        .join(Account)
+        .switch(LicenseVersion)
+        .join(ProofCheck, JOIN.LEFT_OUTER, on=(ProofCheck.version == LicenseVersion.id))
+        .switch(LicenseVersion)
+        .join(ProofDocument, on=(ProofDocument.id == LicenseVersion.proof))
+        .join(ProofPreview, JOIN.LEFT_OUTER, on=(ProofPreview.document == ProofDocument.id))
+    )
+
 
 # Only the columns the queue shows, in one statement built once (see compiled_sql).
 _REVIEW_QUEUE = CompiledSelect(_QUEUED_VERSION, lambda: (
-    LicenseVersion.select(*_QUEUED_VERSION.columns)
-    .join(License, on=(License.current == LicenseVersion.id))
-    .join(Account)
-    .switch(LicenseVersion)
-    .join(ProofCheck, JOIN.LEFT_OUTER, on=(ProofCheck.version == LicenseVersion.id))
+    _queued_versions(License.current == LicenseVersion.id)
     .where((LicenseVersion.review_status == LicenseVersion.PENDING) & License.retired_at.is_null())
     .order_by(LicenseVersion.submitted_at, LicenseVersion.id)
+))
+# One version as a row of the queue shows it (a review posted from the queue comes back as its row).
+_QUEUED = CompiledSelect(_QUEUED_VERSION, lambda: (
+    _queued_versions(License.id == LicenseVersion.license).where(LicenseVersion.id == placeholder("version_id"))
 ))
 
 
@@ -124,3 +160,9 @@ def review_queue():
     A plan the customer removed is left out: no cycle still to be decided counts it.
     """
     return _REVIEW_QUEUE.run()
+
+
+def queued_version(version_id):
+    """One version (of any review state) as a row of the queue, or None."""
+    rows = _QUEUED.run(version_id=version_id)
+    return rows[0] if rows else None
