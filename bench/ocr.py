@@ -18,6 +18,9 @@ when the check finds the value entered.
   time without the memory limit, for its figures.
 
 Goals: at least 95% of fields right, at most 3 s per image, peak memory within the reader's limit.
+
+Then the staff preview's cost per document: the reader's time for a one-page PDF proof and for a
+screenshot with and without the preview step (median of --repeat runs each), and the preview's size.
 The wall-clock limit is lifted for the measurement (30 s) so that slow engines are timed, not
 killed; the column "within PROOF_TEXT_SECONDS" counts the images read inside the portal's setting.
 """
@@ -43,6 +46,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one page of the three")
     parser.add_argument("--engines", default="tesseract,rapidocr,rapidocr-unlimited")
+    parser.add_argument("--repeat", type=int, default=10, help="runs per document for the preview's cost")
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # ENGINE DIRECTORY: in a process of its own
     parser.add_argument("--rapidocr-child", type=int, help=argparse.SUPPRESS)  # MEMORY_BYTES (0: none)
     return parser.parse_args(argv)
@@ -188,7 +192,36 @@ def main(argv=None):
         for row in rows:
             if row["error"] or row["missed"]:
                 print(f"    {row['image']}: {row['error'] or 'missed ' + ', '.join(row['missed'])}")
+    preview_cost(shots[2], args.repeat)
     print(f"\nload after: {os.getloadavg()[0]:.2f}")
+
+
+def preview_cost(screenshot, repeat):
+    """The reader's time with and without the preview step, per kind of document, and the preview's size."""
+    from config import Config
+    from webapp.cli.demo import demo_pdf
+    from webapp.licenses.document_text import ACTIVE, PREVIEW, TEXT, Limits, read_document
+
+    limits = Limits(pages=Config.PROOF_TEXT_MAX_PAGES, chars=Config.PROOF_TEXT_MAX_CHARS, seconds=30,
+                    memory_bytes=Config.PROOF_TEXT_MAX_MEMORY_MB * 1024 * 1024)
+    pdf = demo_pdf("Office 365 E3 - 25 licenses - expires 31 December 2027 - contoso.onmicrosoft.com")
+    documents = [("one-page PDF proof", pdf, "application/pdf"),
+                 (f"screenshot ({screenshot.name})", screenshot.content, screenshot.media_type)]
+    print(f"\nthe staff preview's cost per document (median of {repeat} reader runs each)")
+    print(f"{'document':<48}{'without':>10}{'with':>10}{'preview':>10}{'preview size':>22}")
+    for name, content, media_type in documents:
+        timings = {}
+        for label, steps in (("without", (ACTIVE, TEXT)), ("with", (ACTIVE, TEXT, PREVIEW))):
+            runs = []
+            for _ in range(repeat):
+                started = time.monotonic()
+                read = read_document(content, media_type, limits, steps=steps)
+                runs.append(time.monotonic() - started)
+            timings[label] = median(runs)
+        preview = read.preview
+        size = f"{len(preview.content) / 1024:.0f} KB {preview.width}x{preview.height}" if preview else "none"
+        print(f"{name:<48}{timings['without']:>9.2f}s{timings['with']:>9.2f}s"
+              f"{timings['with'] - timings['without']:>+9.2f}s{size:>22}")
 
 
 if __name__ == "__main__":

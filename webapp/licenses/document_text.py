@@ -54,6 +54,9 @@ PREVIEW_HEIGHT = 1400
 PREVIEW_MAX_SCALE = 2.0
 # An image larger than this (in pixels) is refused before it is decoded: 8K at 100%, 4K at 200%.
 IMAGE_MAX_PIXELS = 40_000_000
+# OCR reads an image of at most this many pixels (a larger one is scaled down first): OCR time grows
+# with the pixels, and a screenshot this large is a big screen at a zoom whose text stays legible.
+OCR_MAX_PIXELS = 4_000_000
 # Of a PDF, at most this many objects are looked at for active content.
 ACTIVE_SCAN_MAX_OBJECTS = 50_000
 
@@ -400,6 +403,9 @@ def _image_text(image, chars):
     if tesseract is None:
         raise RuntimeError("no OCR engine installed")
     gray = image.convert("L")
+    if gray.width * gray.height > OCR_MAX_PIXELS:
+        scale = (OCR_MAX_PIXELS / (gray.width * gray.height)) ** 0.5
+        gray = gray.resize((max(1, int(gray.width * scale)), max(1, int(gray.height * scale))))
     png = io.BytesIO()
     gray.save(png, "PNG")
     # One thread: with more, OpenMP's waiting threads cost 2-3x the time on a busy machine.
