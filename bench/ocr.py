@@ -200,7 +200,13 @@ def preview_cost(screenshot, repeat):
     """The reader's time with and without the preview step, per kind of document, and the preview's size."""
     from config import Config
     from webapp.cli.demo import demo_pdf
-    from webapp.licenses.document_text import ACTIVE, PREVIEW, TEXT, Limits, read_document
+    from webapp.licenses.document_text import (
+        ACTIVE,
+        PREVIEW,
+        TEXT,
+        Limits,
+        read_document,
+    )
 
     limits = Limits(pages=Config.PROOF_TEXT_MAX_PAGES, chars=Config.PROOF_TEXT_MAX_CHARS, seconds=30,
                     memory_bytes=Config.PROOF_TEXT_MAX_MEMORY_MB * 1024 * 1024)
