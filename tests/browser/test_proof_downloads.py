@@ -16,7 +16,7 @@ def test_an_admin_proof_link_downloads_and_leaves_the_page_alone(page, portal, c
     loads = watch_page_loads(page)
 
     with page.expect_download() as download_info:
-        page.get_by_role("link", name="proof.html").click()
+        page.get_by_role("link", name="proof.html", exact=True).click()
     download = download_info.value
     assert download.suggested_filename == "proof.pdf"
     with open(download.path(), "rb") as downloaded:
@@ -28,7 +28,7 @@ def test_an_admin_proof_link_downloads_and_leaves_the_page_alone(page, portal, c
     page.get_by_role("link", name="Office 365 E3").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("MS Office 365: Office 365 E3")
     with page.expect_download() as download_info:
-        page.get_by_role("link", name="proof.html").click()
+        page.get_by_role("link", name="proof.html", exact=True).click()
     assert download_info.value.suggested_filename == "proof.pdf"
     assert page.evaluate("window.__cspViolations") == []
     assert problems == []

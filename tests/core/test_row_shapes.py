@@ -20,6 +20,7 @@ from webapp.extensions import db
 from webapp.identity import sessions
 from webapp.identity.models import LoginSession
 from webapp.licenses import store as license_store
+from webapp.licenses.document_text import Preview
 from webapp.licenses.models import (
     License,
     LicenseVersion,
@@ -27,6 +28,7 @@ from webapp.licenses.models import (
     ProofCheck,
     ProofDocument,
 )
+from webapp.licenses.proofs import keep_preview
 from webapp.reminders import _history as history
 from webapp.reminders.models import Reminder, ReminderAttempt
 from webapp.review import store as review_store
@@ -35,6 +37,7 @@ from webapp.review import store as review_store
 COMPILED = {
     "licenses_of": (license_store, license_store._LICENSE_ROWS),
     "review_queue": (review_store, review_store._REVIEW_QUEUE),
+    "queued_version": (review_store, review_store._QUEUED),
     "session_user": (sessions, sessions._SESSION_USER),
     "authorized_users": (directory, directory._AUTHORIZED_USERS),
     "last_sent_reminders": (history, history._LAST_SENT),
@@ -173,6 +176,25 @@ def test_review_queue_rows_carry_what_peewee_reads(rows_data, monkeypatch):
     checked = by_plan["Fabrikam Office 365 E3"]
     assert checked.check.id is not None and isinstance(checked.check.plan_seen, str)
     assert {row["proof_id"][1] for row in named} == {int}
+
+
+
+def test_a_queued_version_carries_what_peewee_reads_with_its_preview_and_active_content(rows_data, monkeypatch):
+    with db.database.connection_context():
+        versions = [row.id for row in review_store.review_queue()]
+        e5 = License.get(License.plan == "Office 365 E5").current
+        keep_preview(e5.proof_id, Preview(b"\x89PNG...", "image/png", 1000, 1294))
+        ProofDocument.update(active_content="javascript").where(ProofDocument.id == e5.proof_id).execute()
+        for version_id in versions:
+            rows = [review_store.queued_version(version_id)]
+            assert_named_as_peewee_reads(rows, peewee_query(monkeypatch, "queued_version", version_id=version_id),
+                                         review_store._QUEUED_VERSION)
+            if version_id == e5.id:
+                assert rows[0].preview == (e5.proof_id, "image/png", 1000, 1294)
+                assert rows[0].active_content == "javascript"
+            else:
+                assert rows[0].preview is None and rows[0].active_content == ""
+        assert review_store.queued_version(2**31 - 1) is None
 
 
 def test_the_session_user_carries_what_peewee_reads(rows_data, monkeypatch, app):
