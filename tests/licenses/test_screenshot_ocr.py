@@ -294,3 +294,16 @@ def test_lookalikes_do_not_make_another_plan_found():
     result = compare_terms("Office 365 E3", plan="Office 365 E5", seats=1, expires_on=SCREENS[0].expires_on,
                            tenant="x")
     assert (result.plan.state, result.plan.seen) == (DIFFERENT, "Office 365 E3")
+
+
+def test_a_screenshot_larger_than_the_ocr_size_is_scaled_down_and_still_read(tesseract):
+    from PIL import Image, ImageDraw, ImageFont
+
+    # 10 million pixels (a 4K screen at 200% is 33 million): OCR reads it at 4 million.
+    image = Image.new("RGB", (4000, 2500), "white")
+    ImageDraw.Draw(image).text((200, 1000), "Office 365 E3   Licenses 25", fill="black",
+                               font=ImageFont.load_default(size=90))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    read = read_document(out.getvalue(), PNG, LIMITS)
+    assert read.status == READ and "Office 365 E3" in read.text and "Licenses 25" in read.text
