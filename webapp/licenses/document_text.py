@@ -141,7 +141,7 @@ def _run_child(command, content, seconds):
         )
     except OSError:
         return {}, False
-    timed_out = False
+    timed_out, output = False, b""
     try:
         output, _ = child.communicate(content, timeout=seconds)
     except subprocess.TimeoutExpired:
@@ -149,6 +149,8 @@ def _run_child(command, content, seconds):
         _kill_group(child)
         # What the child printed before it was killed is not lost.
         output, _ = child.communicate()
+    except OSError:
+        pass  # nothing read: "could not be read"
     finally:
         if child.poll() is None:
             _kill_group(child)
