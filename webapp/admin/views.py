@@ -83,7 +83,8 @@ def _standing(account, licenses, today):
     """
     try:
         return license_store.account_standing(
-            account, licenses, today, timezone_name=current_app.config["BUSINESS_TIMEZONE"]
+            account, licenses, today, timezone_name=current_app.config["BUSINESS_TIMEZONE"],
+            must_be_accepted=current_app.config["PROOF_MUST_BE_ACCEPTED"],
         )
     except Exception:
         current_app.logger.exception("The BYOL standing of account %s could not be computed", account.id)
@@ -119,7 +120,8 @@ def index():
         )
         ids = [account.id for account in listing.accounts]
         timezone_name = current_app.config["BUSINESS_TIMEZONE"]
-        by_account = license_store.terms_by_account(ids, timezone_name) if ids else {}
+        by_account = license_store.terms_by_account(
+            ids, timezone_name, current_app.config["PROOF_MUST_BE_ACCEPTED"]) if ids else {}
         for account in listing.accounts:
             standings.append((account, *_roll_up(account, by_account.get(account.id, []), today)))
     # A bad search, filter or sort lists nothing (the message sits at its field); a bad page shows page 1.
@@ -445,6 +447,7 @@ def billing():
     report = billing_report.billing_report(
         year, month, clock.today(), current_app.config["BUSINESS_TIMEZONE"],
         search=search, mode=mode, page=page, per_page=PAGE_SIZE,
+        must_be_accepted=current_app.config["PROOF_MUST_BE_ACCEPTED"],
     )
     filters = {"cycle": format_cycle(year, month), "mode": mode, "q": search or None}
     return render_template(
@@ -458,7 +461,8 @@ def billing_csv():
     if not valid:
         return render_error(400, detail=" ".join(e for errors in form.errors.values() for e in errors))
     report = billing_report.billing_report(
-        year, month, clock.today(), current_app.config["BUSINESS_TIMEZONE"], search=search, mode=mode
+        year, month, clock.today(), current_app.config["BUSINESS_TIMEZONE"], search=search, mode=mode,
+        must_be_accepted=current_app.config["PROOF_MUST_BE_ACCEPTED"],
     )
     name = f"billing-{format_cycle(year, month)}.csv"
     return Response(

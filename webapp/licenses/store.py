@@ -21,7 +21,7 @@ from .models import (
     ProofPreview,
 )
 from .proofs import Upload, discard_unattached, store_upload, unused
-from .rules import LicenseTerms, byol_status, license_status
+from .rules import LicenseTerms, byol_status, counts_as_proof, license_status
 
 PLAN_KEY_LENGTH = License.plan_key.max_length
 
@@ -88,6 +88,8 @@ class CurrentVersion(NamedTuple):
     review_reason: str
     reviewed_at: datetime | None
     submitted_at: datetime
+    saved_anyway: bool
+    customer_note: str
     proof: ProofSummary
 
     @property
@@ -101,18 +103,23 @@ class LicenseRow(NamedTuple):
     id: int
     account_id: int
     plan: str
+    removal_requested_at: datetime | None
     product: ProductName
     current: CurrentVersion
 
+    @property
+    def removal_awaiting_confirmation(self):
+        return self.removal_requested_at is not None
+
 
 _LICENSE_ROW = RowShape(
-    LicenseRow, License.id, License.account, License.plan,
+    LicenseRow, License.id, License.account, License.plan, License.removal_requested_at,
     product=RowShape(ProductName, Product.id, Product.name),
     current=RowShape(
         CurrentVersion, LicenseVersion.id, LicenseVersion.seats, LicenseVersion.term, LicenseVersion.expires_on,
         LicenseVersion.tenant, LicenseVersion.contact_name, LicenseVersion.contact_email,
         LicenseVersion.review_status, LicenseVersion.review_reason, LicenseVersion.reviewed_at,
-        LicenseVersion.submitted_at,
+        LicenseVersion.submitted_at, LicenseVersion.saved_anyway, LicenseVersion.customer_note,
         proof=RowShape(ProofSummary, ProofDocument.id, ProofDocument.original_name, ProofDocument.size),
     ),
 )
@@ -197,21 +204,28 @@ def kept_proof(account_id, document_id):
     )
 
 
-def terms_of(license, timezone_name):
+def terms_of(license, timezone_name, must_be_accepted=False):
     """The domain's view of a license loaded by licenses_of() (or a License model with its current version).
 
     A rejection is dated by the business calendar: at 22:00 in New York it is still that day there,
     though UTC, which reviewed_at is stored in, has moved on (and so would the billing cycle).
+    `must_be_accepted` is the provider's PROOF_MUST_BE_ACCEPTED.
     """
     version = license.current
     return _terms(license.plan, version.seats, version.expires_on, version.review_status, version.reviewed_at,
-                  timezone_name)
+                  timezone_name, saved_anyway=version.saved_anyway, submitted_at=version.submitted_at,
+                  must_be_accepted=must_be_accepted, removal_requested_at=license.removal_requested_at)
 
 
-def _terms(plan, seats, expires_on, review_status, reviewed_at, timezone_name):
+def _terms(plan, seats, expires_on, review_status, reviewed_at, timezone_name, *, saved_anyway=False,
+           submitted_at=None, must_be_accepted=False, removal_requested_at=None):
     rejected = review_status == LicenseVersion.REJECTED
     rejected_on = business_date(reviewed_at, timezone_name) if rejected and reviewed_at else None
-    return LicenseTerms(plan=plan, seats=seats, expires_on=expires_on, rejected=rejected, rejected_on=rejected_on)
+    unaccepted = not rejected and not counts_as_proof(review_status, saved_anyway, must_be_accepted)
+    unaccepted_on = business_date(submitted_at, timezone_name) if unaccepted and submitted_at else None
+    return LicenseTerms(plan=plan, seats=seats, expires_on=expires_on, rejected=rejected, rejected_on=rejected_on,
+                        unaccepted=unaccepted, unaccepted_on=unaccepted_on,
+                        removal_awaiting=removal_requested_at is not None)
 
 
 class _TermsRow(NamedTuple):
@@ -223,10 +237,14 @@ class _TermsRow(NamedTuple):
     expires_on: date
     review_status: str
     reviewed_at: datetime | None
+    saved_anyway: bool
+    submitted_at: datetime
+    removal_requested_at: datetime | None
 
 
 _TERMS_ROW = RowShape(_TermsRow, License.account, License.plan, LicenseVersion.seats, LicenseVersion.expires_on,
-                      LicenseVersion.review_status, LicenseVersion.reviewed_at)
+                      LicenseVersion.review_status, LicenseVersion.reviewed_at, LicenseVersion.saved_anyway,
+                      LicenseVersion.submitted_at, License.removal_requested_at)
 
 
 def _terms_query(account_ids):
@@ -238,7 +256,7 @@ def _terms_query(account_ids):
     )
 
 
-def terms_by_account(account_ids, timezone_name):
+def terms_by_account(account_ids, timezone_name, must_be_accepted=False):
     """{account id: [LicenseTerms]} for a page of accounts, in one query of only what the roll-up reads.
 
     Rows read straight from the cursor (compiled_sql.rows_of), not models: a page of 50 accounts rolls
@@ -249,22 +267,26 @@ def terms_by_account(account_ids, timezone_name):
     by_account = {}
     for row in rows_of(_terms_query(account_ids), _TERMS_ROW):
         by_account.setdefault(row.account_id, []).append(
-            _terms(row.plan, row.seats, row.expires_on, row.review_status, row.reviewed_at, timezone_name)
+            _terms(row.plan, row.seats, row.expires_on, row.review_status, row.reviewed_at, timezone_name,
+                   saved_anyway=bool(row.saved_anyway), submitted_at=row.submitted_at,
+                   must_be_accepted=must_be_accepted, removal_requested_at=row.removal_requested_at)
         )
     return by_account
 
 
-def account_standing(account, licenses, today, *, timezone_name):
+def account_standing(account, licenses, today, *, timezone_name, must_be_accepted=False):
     """(rows, BYOL status) for a page: each license with its status, and the roll-up.
 
-    `timezone_name` is the business time zone (BUSINESS_TIMEZONE), in which rejections are dated.
+    `timezone_name` is the business time zone (BUSINESS_TIMEZONE), in which rejections are dated;
+    `must_be_accepted` is PROOF_MUST_BE_ACCEPTED.
     """
+    terms = [terms_of(lic, timezone_name, must_be_accepted) for lic in licenses]
     rows = [
-        (lic, license_status(lic.current.expires_on, today, lic.current.is_rejected))
-        for lic in licenses
+        (lic, license_status(lic.current.expires_on, today, lic.current.is_rejected, term.unaccepted))
+        for lic, term in zip(licenses, terms)
     ]
     status = byol_status(
-        [terms_of(lic, timezone_name) for lic in licenses],
+        terms,
         today=today,
         billing_day=account.billing_day,
         enrolled=account.byol_enrolled,

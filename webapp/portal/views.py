@@ -94,6 +94,7 @@ def _panel_context():
     rows, byol = license_store.account_standing(
         account, license_store.licenses_of(account.id), today,
         timezone_name=current_app.config["BUSINESS_TIMEZONE"],
+        must_be_accepted=current_app.config["PROOF_MUST_BE_ACCEPTED"],
     )
     return {
         "account": account, "rows": rows, "byol": byol, "today": today,
