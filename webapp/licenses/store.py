@@ -11,7 +11,7 @@ from ..core.compiled_sql import CompiledSelect, RowShape, placeholder, rows_of
 from ..core.database import on_postgresql, write_transaction
 from . import document_check as proof_text
 from . import plans
-from .document_text import READ, UNREADABLE
+from .document_text import READ, UNCHECKED, UNREADABLE
 from .models import (
     License,
     LicenseVersion,
@@ -435,6 +435,48 @@ def _attach(account_id, user, proof):
     if document is None:
         raise ProofGone()
     return document
+
+
+class ProofVerdict(NamedTuple):
+    """What the customer is told at the form of their document against what they entered.
+
+    `differences` are (field, what the document says) for each field the document names otherwise
+    (plan, seats, expires_on, tenant, in that order). `nothing_to_check` is a document whose text
+    could not be read (a scan, a photo, a hostile file) or that names none of the four: staff check it.
+    """
+
+    status: str
+    differences: tuple
+    nothing_to_check: bool
+
+
+def proof_verdict(account_id, proof, plan, terms):
+    """The document check of a submission before it is saved: `proof` is a new Upload (its text read
+    by with_text()) or a kept upload of the account (its stored text is read, scoped to the account)."""
+    if isinstance(proof, Upload):
+        text = proof.text
+        status, extracted = (text.status, text.text) if text is not None else (UNCHECKED, "")
+    else:
+        row = (
+            ProofDocument.select(ProofDocument.text_status, ProofDocument.extracted_text)
+            .where((ProofDocument.id == proof.id) & (ProofDocument.account == account_id))
+            .first()
+        )
+        status, extracted = (row.text_status, row.extracted_text) if row is not None else (UNCHECKED, "")
+    columns = check_columns(_ReadText(status, extracted), plan, terms)
+    if columns["status"] != READ:
+        return ProofVerdict(columns["status"], (), True)
+    names = ("plan", "seats", "expires_on", "tenant")
+    differences = tuple(
+        (name, columns[f"{name}_seen"]) for name in names if columns[name] == proof_text.DIFFERENT
+    )
+    nothing = all(columns[name] == proof_text.NOT_FOUND for name in names)
+    return ProofVerdict(READ, differences, nothing)
+
+
+class _ReadText(NamedTuple):
+    text_status: str
+    extracted_text: str
 
 
 def check_columns(document, plan, terms):
