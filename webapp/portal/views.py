@@ -35,7 +35,7 @@ from ..licenses.proofs import (
     send_proof,
     with_text,
 )
-from ..licenses.rules import next_cycle_start
+from ..licenses.rules import next_cycle_start, where_account_stands
 from .forms import LicenseForm, LicenseTermsForm
 
 bp = Blueprint("portal", __name__)
@@ -98,6 +98,10 @@ def _panel_context():
     )
     return {
         "account": account, "rows": rows, "byol": byol, "today": today,
+        # Every plan that still needs proof (licenses.rules.where_account_stands), and the review states.
+        "position": where_account_stands(byol),
+        "awaiting_review": sum(1 for lic, _ in rows if lic.current.review_status == LicenseVersion.PENDING),
+        "must_be_accepted": current_app.config["PROOF_MUST_BE_ACCEPTED"],
         "last_reminders": reminders.last_sent_reminders(account.id),
         # A removal, like every billing change, counts from the next cycle: the Remove dialog says when.
         "next_cycle": next_cycle_start(today, account.billing_day),
@@ -182,9 +186,8 @@ def _document_check(form, plan, proof):
 def _saved_message(done, verdict, columns):
     """What a save says about the document check and review, after `done` ("Office 365 E3 was added.")."""
     if columns.get("saved_anyway"):
-        return (f"{done} Your note goes to {current_app.config['PROVIDER_NAME']} with the document. Because the "
-                "document says otherwise than what you entered, this plan counts toward BYOL only once staff "
-                "accept it.")
+        return (f"{done} Your note goes to {current_app.config['PROVIDER_NAME']} with the document. As the "
+                "document differs from what you entered, this plan counts toward BYOL only once staff accept it.")
     if verdict.nothing_to_check:
         return (f"{done} The document could not be checked against what you entered (a scan or a photo, for "
                 "example): staff will check it. Until then it is awaiting review.")
