@@ -194,3 +194,25 @@ def test_the_note_is_plain_text_and_bounded(customer, license_form, today):
     response = post(customer, "/licenses", license_form, None, {}, expires_on=expiry(today).isoformat(),
                     kept_proof=kept_id(first), save_anyway="1", staff_note="bad \u202e note")
     assert response.status_code == 422 and saved_versions() == []
+
+
+def test_the_review_queue_shows_the_customers_note_and_accepting_makes_it_count(customer, staff, license_form, today):
+    first = post(customer, "/licenses", license_form, matching_pdf(today, seats=20), {},
+                 expires_on=expiry(today).isoformat())
+    post(customer, "/licenses", license_form, None, {}, expires_on=expiry(today).isoformat(),
+         kept_proof=kept_id(first), save_anyway="1", staff_note="Five <b>more</b> seats were bought on 1 December.")
+    (version,) = saved_versions()
+    queue = staff.get("/admin/reviews")
+    note = page_of(queue).find(id=f"review-{version.id}-note")
+    assert "Saved anyway by the customer" in text_of(note)
+    assert "Five <b>more</b> seats were bought on 1 December." in text_of(note)  # shown as text, escaped
+    assert "<b>more</b>" not in queue.get_data(as_text=True)
+    assert "BYOL has lapsed" in byol(customer)
+    staff.post(f"/admin/reviews/{version.id}", data={"decision": "accepted", "reason": ""})
+    assert byol(customer).startswith("BYOL is valid")
+    row = page_of(customer.get("/licenses")).find(id=f"license-{version.license_id}")
+    assert "Proof accepted" in text_of(row) and "current" in text_of(row)
+
+
+def byol(client):
+    return text_of(page_of(client.get("/licenses")).find(id="byol-status"))

@@ -210,6 +210,12 @@ def byol_status(licenses, today, billing_day, enrolled=True):
     return ByolStatus(True, True, seats, first, first.expires_on, starts, False, False)
 
 
+def removal_waits_for_staff(lic, today):
+    """Whether removing this license waits for staff: a lapsed plan (expired, rejected, or counting as
+    missing) does not cure the lapse by being removed (docs/domain.md, "Removing a plan")."""
+    return not license_status(lic.expires_on, today, lic.rejected, lic.unaccepted).keeps_byol
+
+
 def is_lapsed(byol):
     """An enrolled account whose BYOL a plan broke (expired or proof rejected); none on file is "no proof"."""
     return byol.enrolled and not byol.no_licenses and not byol.valid

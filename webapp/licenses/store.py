@@ -364,6 +364,89 @@ def retire_license(license, user, now=None):
     return changed
 
 
+def request_removal(license, user, now=None):
+    """Ask to remove a lapsed plan: it waits for staff as removal awaiting confirmation, and still
+    counts as lapsed until they confirm (docs/domain.md, "Removing a plan"). False when it was
+    already asked or removed; one conditional UPDATE decides, its audit entry in the same transaction.
+    """
+    now = now or utcnow()
+    version = license.current
+    with write_transaction():
+        changed = License.update(removal_requested_at=now, removal_requested_by=user).where(
+            (License.id == license.id)
+            & (License.account == license.account_id)
+            & License.retired_at.is_null()
+            & License.removal_requested_at.is_null()
+        ).execute() == 1
+        if changed:
+            audit.record(
+                "license.removal_requested", account=license.account_id, subject=license.plan,
+                before={"plan": license.plan, "seats": version.seats, "expires_on": version.expires_on,
+                        "review_status": version.review_status},
+                after={"removal_requested_at": now},
+            )
+    if changed:
+        license.removal_requested_at, license.removal_requested_by = now, user
+    return changed
+
+
+def confirm_removal(account_id, license_id, now=None):
+    """Staff confirm a removal awaiting confirmation: the plan is removed from `now` on, as if the
+    customer had removed it then (it stops counting from the next billing cycle that starts after).
+    Returns the plan's name, or None when no removal of the account's license awaits (already decided).
+    """
+    now = now or utcnow()
+    with write_transaction():
+        row = _awaiting_removal(account_id, license_id)
+        if row is None:
+            return None
+        changed = License.update(retired_at=now, retired_by=row.removal_requested_by_id).where(
+            (License.id == license_id) & (License.account == account_id)
+            & License.removal_requested_at.is_null(False) & License.retired_at.is_null()
+        ).execute() == 1
+        if not changed:
+            return None
+        audit.record(
+            "license.removal_confirmed", account=account_id, subject=row.plan,
+            before={"removal_requested_at": row.removal_requested_at, "retired_at": None},
+            after={"retired_at": now},
+        )
+    return row.plan
+
+
+def refuse_removal(account_id, license_id, reason):
+    """Staff refuse a removal awaiting confirmation, with a reason: the plan stays, as it was.
+
+    Returns (plan, who asked: a user id or None), or None when no removal awaits (already decided).
+    """
+    with write_transaction():
+        row = _awaiting_removal(account_id, license_id)
+        if row is None:
+            return None
+        changed = License.update(removal_requested_at=None, removal_requested_by=None).where(
+            (License.id == license_id) & (License.account == account_id)
+            & License.removal_requested_at.is_null(False) & License.retired_at.is_null()
+        ).execute() == 1
+        if not changed:
+            return None
+        audit.record(
+            "license.removal_refused", account=account_id, subject=row.plan,
+            before={"removal_requested_at": row.removal_requested_at},
+            after={"removal_requested_at": None, "reason": reason},
+        )
+    return row.plan, row.removal_requested_by_id
+
+
+def _awaiting_removal(account_id, license_id):
+    query = License.select(
+        License.id, License.plan, License.removal_requested_at, License.removal_requested_by,
+    ).where(
+        (License.id == license_id) & (License.account == account_id)
+        & License.removal_requested_at.is_null(False) & License.retired_at.is_null()
+    )
+    return (query.for_update() if on_postgresql() else query).first()
+
+
 def rename_license(license, plan):
     """Staff fix a typo in a plan's name; False when the name is already that.
 

@@ -35,7 +35,7 @@ from ..licenses.proofs import (
     send_proof,
     with_text,
 )
-from ..licenses.rules import next_cycle_start, where_account_stands
+from ..licenses.rules import next_cycle_start, removal_waits_for_staff, where_account_stands
 from .forms import LicenseForm, LicenseTermsForm
 
 bp = Blueprint("portal", __name__)
@@ -406,11 +406,26 @@ def remove_license(license_id):
         abort(404)
     if license.is_retired:
         return _already_removed(license)
+    if license.removal_awaiting_confirmation:
+        return _saved(f"The removal of {license.plan} already awaits confirmation by staff; nothing changed.",
+                      category="info")
+    config = current_app.config
+    terms = license_store.terms_of(license, config["BUSINESS_TIMEZONE"], config["PROOF_MUST_BE_ACCEPTED"])
+    waits = removal_waits_for_staff(terms, clock.today())
     if request.method == "GET":
         context = _panel_context()
         return render(
             "portal/remove_license.html", "portal/_remove_license.html",
             license=license, next_cycle=context["next_cycle"], only_license=len(context["rows"]) == 1,
+            waits_for_staff=waits,
+        )
+    if waits:
+        if not license_store.request_removal(license, current_user.id):
+            return _already_removed(license)
+        return _saved(
+            f"{license.plan} has lapsed, so its removal waits for {config['PROVIDER_NAME']} to confirm it. Until "
+            "then it still counts as lapsed and your BYOL status stays as it is. If the removal is refused, "
+            "you are told why by email.", category="info",
         )
     if not license_store.retire_license(license, current_user.id):
         return _already_removed(license)  # a second tab or click got there between the lookup and now
