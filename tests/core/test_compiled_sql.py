@@ -61,7 +61,7 @@ def test_the_tab_shows_what_the_rows_hold(logged_in, account, today):
     row = page_of(logged_in.get("/licenses")).find(id=f"license-{license.id}")
     cells = [" ".join(cell.get_text(" ").split()) for cell in row.find_all("td")]
     assert cells[:7] == ["MS Office 365", "Office 365 E5", "7", "Yearly", _day(today + timedelta(days=10)),
-                         "proof rejected Wrong tenant", "Ada ada@northwind.example"]
+                         "proof rejected Proof rejected: Wrong tenant", "Ada ada@northwind.example"]
     links = [a["href"] for a in row.find_all("a")]
     assert links == ["mailto:ada@northwind.example", f"/proofs/{proof_id}", f"/licenses/{license.id}/update",
                      f"/licenses/{license.id}", f"/licenses/{license.id}/remove"]

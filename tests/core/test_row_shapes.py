@@ -46,6 +46,7 @@ COMPILED = {
 READ_WITH_ROWS_OF = {
     "terms_by_account": license_store._TERMS_ROW,
     "billing_accounts_with_versions": report._ACCOUNT_VERSION,
+    "removals_awaiting": review_store._AWAITING_REMOVAL,
 }
 SHAPES = {**{name: compiled.shape for name, (_, compiled) in COMPILED.items()}, **READ_WITH_ROWS_OF}
 
@@ -264,6 +265,19 @@ def test_billing_accounts_with_versions_carry_what_peewee_reads(rows_data, curre
     assert len(grouped["Northwind Traders"]) == (4 if current_only else 5)  # the renewed license's first version
     assert sum(version.retired_at is not None for version in grouped["Northwind Traders"]) == 1
     assert {row["byol_enrolled"][1] for row in named} == {bool}
+
+
+def test_removals_awaiting_carry_what_peewee_reads(rows_data):
+    with db.database.connection_context():
+        pat = User.get(User.email == "pat@northwind.example")
+        for plan, user in (("Office 365 E1", pat.id), ("Office 365 E5", None)):
+            license_store.request_removal(License.get(License.plan == plan), user)
+        query = review_store._removals_query()
+        rows = review_store.removals_awaiting()
+        named = assert_named_as_peewee_reads(rows, query, review_store._AWAITING_REMOVAL)
+    assert [(row.plan, row.requested_by, row.account_name) for row in rows] == [
+        ("Office 365 E1", "pat@northwind.example", "Northwind Traders"), ("Office 365 E5", None, "Northwind Traders")]
+    assert {row["removal_requested_at"][1] for row in named} == {datetime}
 
 
 def test_an_aliased_field_is_named_by_its_alias_and_converted_as_peewee_converts(rows_data):

@@ -81,7 +81,8 @@ def test_a_license_expiring_in_december_9999_takes_no_page_down(app, logged_in, 
     tab = logged_in.get("/licenses")
     assert tab.status_code == 200
     standing = " ".join(page_of(tab).find(id="byol-status").get_text(" ").split())
-    assert standing == "BYOL is valid until 31 Dec 9999"
+    assert standing == ("BYOL is valid until 31 Dec 9999 1 of your licenses has its proof awaiting review by staff; "
+                        "meanwhile it counts toward BYOL.")
     assert "31 Dec 9999" in text_of(logged_in.get(f"/licenses/{license.id}"))
 
     listing = staff.get("/admin/")

@@ -142,6 +142,8 @@ EXPECTED = {
     "admin.reviews": {"GET": customers_forbidden(Outcome(200, text="Proof to review"))},
     # admin.review (registered first) has already reviewed the version: the queue leaves it alone.
     "admin.review_from_queue": {"POST": customers_forbidden(Outcome(302, "/admin/reviews"))},
+    # No removal of the tested plan awaits confirmation (it keeps BYOL, so its removal took effect at once).
+    "admin.decide_removal": {"POST": customers_forbidden(NOT_FOUND)},
     "admin.invite_user": {"POST": customers_forbidden(SAVED_TO_ACCOUNT)},
     "admin.set_access": {
         "GET": customers_forbidden(Outcome(200, text="Deactivate noauth@northwind.example?")),
@@ -306,6 +308,8 @@ def _body(endpoint, world, license_form):
         return {"access": "deactivated"}
     if endpoint == "admin.set_authorization":
         return {"authorization": "authorized"}
+    if endpoint == "admin.decide_removal":
+        return {"decision": "confirm"}
     if endpoint == "admin.rename_license":
         return {"plan": "Office 365 E5"}
     return {}

@@ -81,7 +81,10 @@ def _seed_licenses(account, today):
         ("Office 365 E3", 10, today + timedelta(days=21), None),
         ("Microsoft 365 Business Premium", 5, today - timedelta(days=6), None),
         ("Office 365 E1", 8, today + timedelta(days=120), "The document shows a monthly plan."),
+        ("Office 365 E5", 3, today + timedelta(days=300), None),
     ]
+    # Saved anyway against a document that says otherwise: not counted until staff accept it.
+    saved_anyway = {"Office 365 E5": "We added 3 seats on the 1st; the invoice attached shows the order before."}
     for plan, seats, expires_on, rejection in samples:
         upload = Upload(demo_pdf(f"Proof of licensing: {plan}, {seats} licenses, ends {expires_on}"),
                         "application/pdf", f"{plan}.pdf")
@@ -91,6 +94,8 @@ def _seed_licenses(account, today):
             "tenant": "contosodemo.onmicrosoft.com",
             "contact_name": "Alex Wilber", "contact_email": DEMO_USER,
         }
+        if plan in saved_anyway:
+            terms |= {"saved_anyway": True, "customer_note": saved_anyway[plan]}
         license = license_store.add_license(account, None, product, plan, terms, proof)
         if rejection:
             review_version(license.current.id, LicenseVersion.REJECTED, rejection)

@@ -196,7 +196,11 @@ _AWAITING_REMOVAL = RowShape(
 
 def removals_awaiting():
     """Every plan whose removal awaits staff confirmation, across accounts, oldest request first."""
-    query = (
+    return list(rows_of(_removals_query(), _AWAITING_REMOVAL))
+
+
+def _removals_query():
+    return (
         License.select(*_AWAITING_REMOVAL.columns)
         .join(Account, on=(License.account == Account.id))
         .switch(License)
@@ -206,4 +210,3 @@ def removals_awaiting():
         .where(License.removal_requested_at.is_null(False) & License.retired_at.is_null())
         .order_by(License.removal_requested_at, License.id)
     )
-    return list(rows_of(query, _AWAITING_REMOVAL))
