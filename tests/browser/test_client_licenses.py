@@ -204,7 +204,11 @@ def test_no_old_success_message_above_errors_and_no_csp_violation_in_any_swap(pa
     fill_license_form(page, portal.today() + timedelta(days=200))
     page.get_by_role("button", name="Save").click()  # the panel swap, with the message out of band
     messages = page.locator("#messages")
-    expect(messages).to_have_text("Office 365 E3 was added.")
+    # The demo proof names none of the details entered: staff will check it.
+    expect(messages).to_have_text(
+        "Office 365 E3 was added. The document could not be checked against what you entered, as it does not "
+        "show those details as text (a scan or a photo, for example): staff will check it. Until then it is "
+        "awaiting review.")
 
     page.get_by_role("link", name="Add License").click()
     fill_license_form(page, portal.today() + timedelta(days=200), plan="Office 365 E5", term="Monthly")

@@ -136,7 +136,10 @@ def test_add_license_with_an_error_then_success(page, portal, customer, pdf):
     # Saved: the focus is on the new row, highlighted, and the message is announced.
     expect_focus(page, "#license-table tr.just-saved")
     expect(page.locator("#license-table tr.just-saved")).to_contain_text("Office 365 E3")
-    expect(page.locator("#announcer")).to_have_text("Office 365 E3 was added.")
+    expect(page.locator("#announcer")).to_have_text(
+        "Office 365 E3 was added. The document could not be checked against what you entered, as it does not "
+        "show those details as text (a scan or a photo, for example): staff will check it. Until then it is "
+        "awaiting review.")
     # The next Tab goes on from the row (its Update link), not back to the top of the page.
     page.keyboard.press("Tab")
     assert is_focused(page, "tr.just-saved a"), focused(page)

@@ -218,9 +218,18 @@ def test_a_jpeg_screenshot_of_another_plan_shows_what_it_says(tesseract, custome
     if not chromium_available():
         skip_or_fail("/usr/bin/chromium is not installed")
     products, jpeg = screenshot_for(today, "jpeg")
-    customer.post("/licenses", data=license_form(
-        proof=(io.BytesIO(jpeg), "products.jpg"), plan="Office 365 E5", seats="30",
-        expires_on=products.expires_on.isoformat(), tenant=products.tenant))
+    terms = {"plan": "Office 365 E5", "seats": "30", "expires_on": products.expires_on.isoformat(),
+             "tenant": products.tenant}
+    asked = customer.post("/licenses", data=license_form(proof=(io.BytesIO(jpeg), "products.jpg"), **terms))
+    # The customer is told at the form, before anything is saved; then saves anyway with a note.
+    assert asked.status_code == 422
+    told = " ".join(page_of(asked).find(id="proof-differences").get_text(" ").split())
+    assert "The document says Office 365 E3; you entered Office 365 E5." in told
+    assert "The document says 25 licenses; you entered 30 licenses." in told
+    kept = page_of(asked).find("input", attrs={"name": "kept_proof"})["value"]
+    saved = customer.post("/licenses", data=license_form(proof=None, kept_proof=kept, save_anyway="1",
+                                                         staff_note="E5 since Monday.", **terms))
+    assert saved.status_code == 302
     with db.database.connection_context():
         check = ProofCheck.get()
         assert (check.status, check.plan, check.plan_seen) == (READ, DIFFERENT, "Office 365 E3")

@@ -189,8 +189,9 @@ def _saved_message(done, verdict, columns):
         return (f"{done} Your note goes to {current_app.config['PROVIDER_NAME']} with the document. As the "
                 "document differs from what you entered, this plan counts toward BYOL only once staff accept it.")
     if verdict.nothing_to_check:
-        return (f"{done} The document could not be checked against what you entered (a scan or a photo, for "
-                "example): staff will check it. Until then it is awaiting review.")
+        return (f"{done} The document could not be checked against what you entered, as it does not show those "
+                "details as text (a scan or a photo, for example): staff will check it. Until then it is awaiting "
+                "review.")
     return f"{done} The document matches what you entered; it is awaiting review by staff."
 
 
