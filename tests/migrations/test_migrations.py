@@ -495,3 +495,53 @@ def test_the_license_expiry_migration_copies_each_current_expiration_date(blank_
     assert [(row[0], str(row[1]) if row[1] else None, row[2]) for row in rows] == [
         (1, str(today + timedelta(days=200)), 30), (2, None, None)]
     db.database.close()
+
+
+# -- hostile audit, round three --------------------------------------------------------------------
+
+def _refused(database, sql, params=()):
+    """True when the database refuses the statement (rolled back to a savepoint, so the test goes on)."""
+    from peewee import DatabaseError
+
+    try:
+        with database.atomic():
+            database.execute_sql(sql, params)
+    except DatabaseError:
+        return True
+    return False
+
+
+def test_the_billing_day_migration_brings_stray_days_into_range_and_adds_the_check(blank_url, blank):
+    """0023: a billing day outside 1..31 (a manual UPDATE, an import) becomes the day the rules read it as,
+    and from then on the database itself refuses one, whatever writes the row."""
+    _load_first_release_schema(blank)
+    _fill_first_release(blank, date.today())
+    _insert(blank, "account", id=3, name="Contoso", status="active", byol_enrolled=True, billing_day=0,
+            created_at=datetime(2026, 1, 1))
+    _insert(blank, "account", id=4, name="Litware", status="active", byol_enrolled=True, billing_day=45,
+            created_at=datetime(2026, 1, 1))
+
+    result = _app(blank_url).test_cli_runner().invoke(args=["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    assert "0023_billing_day_check" in result.output
+    days = blank.execute_sql('SELECT "id", "billing_day" FROM "account" ORDER BY "id"').fetchall()
+    assert [tuple(row) for row in days] == [(1, 15), (2, 31), (3, 1), (4, 31)]
+    for day in (0, 32, -1):
+        assert _refused(blank, f'UPDATE "account" SET "billing_day" = {day} WHERE "id" = 1'), day
+    for day in (1, 31):
+        assert not _refused(blank, f'UPDATE "account" SET "billing_day" = {day} WHERE "id" = 1'), day
+    # The users that point at the rebuilt table (SQLite) still do, and the foreign keys still hold.
+    assert blank.execute_sql('SELECT count(*) FROM "user" WHERE "account_id" = 1').fetchone()[0] == 1
+    assert _refused(blank, 'INSERT INTO "user" ("email", "name", "password_hash", "account_id", "is_admin", '
+                           '"is_authorized", "created_at") VALUES (\'x@y.example\', \'\', \'!\', 999, '
+                           f'{blank.param}, {blank.param}, {blank.param})', (False, False, datetime(2026, 1, 1)))
+    db.database.close()
+
+
+def test_a_schema_made_from_the_models_refuses_a_billing_day_out_of_range_too(blank):
+    with blank.bind_ctx(MODELS):
+        blank.create_tables(MODELS)
+    assert _refused(blank, 'INSERT INTO "account" ("name", "status", "byol_enrolled", "billing_day", "created_at") '
+                           f"VALUES ('Contoso', 'active', {blank.param}, 32, {blank.param})", (True, datetime(2026, 1, 1)))
+    _drop_everything(blank)
