@@ -9,9 +9,11 @@ from datetime import timedelta
 import pytest
 from conftest import PASSWORD
 
+from webapp.accounts import invitations
 from webapp.accounts.models import User
 from webapp.core.clock import utcnow
 from webapp.extensions import db
+from webapp.identity import sessions
 from webapp.identity.models import AccessToken, LoginSession
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -142,6 +144,80 @@ def test_a_newer_link_replaces_the_earlier_one(mail_app, client, user, smtp_serv
     assert first != second
     assert client.get(first).status_code == 410
     assert set_password(client, second).status_code == 302
+
+
+# -- every password change, by any path, ends every unused link (hostile audit, round three) -------
+
+
+def _invitation_link(app, user):
+    """An invitation link for `user`, as staff inviting them again would make it."""
+    with app.app_context(), db.database.connection_context():
+        _, _, token = invitations.invite_user(user.account_id, user.email, user.name, True, timedelta(days=7),
+                                              utcnow())
+    return f"/password/set/{token}"
+
+
+def _refused(app, link):
+    """The link, opened in a fresh browser, is refused and sets nothing."""
+    browser = app.test_client()
+    return browser.get(link).status_code == 410 and set_password(browser, link, "an attacker's passphrase").status_code == 410
+
+
+def test_change_password_ends_a_reset_link_sent_before(mail_app, client, user, login, smtp_server):
+    link = reset_link(client, smtp_server, user.email)
+    signed_in = mail_app.test_client()
+    login(signed_in, user.email)
+    assert change(signed_in).status_code == 302
+
+    assert _refused(mail_app, link)
+    with db.database.connection_context():
+        assert User.get_by_id(user.id).check_password(NEW_PASSWORD)
+
+
+def test_flask_set_password_ends_reset_and_invitation_links_sent_before(mail_app, client, user, runner, smtp_server):
+    invitation = _invitation_link(mail_app, user)
+    reset = reset_link(client, smtp_server, user.email)
+    assert runner.invoke(args=["set-password", user.email, "--password", NEW_PASSWORD]).exit_code == 0
+
+    assert _refused(mail_app, reset) and _refused(mail_app, invitation)
+    with db.database.connection_context():
+        assert User.get_by_id(user.id).check_password(NEW_PASSWORD)
+
+
+def test_accepting_an_invitation_ends_a_reset_link(mail_app, user, smtp_server):
+    reset = reset_link(mail_app.test_client(), smtp_server, user.email)
+    # The invitation is newer: it already ended the reset link; using it ends any link left.
+    invitation = _invitation_link(mail_app, user)
+    assert _refused(mail_app, reset)
+    assert set_password(mail_app.test_client(), invitation).status_code == 302
+    assert _refused(mail_app, invitation)
+
+
+def test_a_newer_reset_link_ends_an_invitation_link(mail_app, client, user, smtp_server):
+    invitation = _invitation_link(mail_app, user)
+    reset = reset_link(client, smtp_server, user.email)
+
+    assert _refused(mail_app, invitation)
+    assert set_password(mail_app.test_client(), reset).status_code == 302
+
+
+def test_a_newer_invitation_ends_a_reset_link(mail_app, client, user, smtp_server):
+    reset = reset_link(client, smtp_server, user.email)
+    invitation = _invitation_link(mail_app, user)
+
+    assert _refused(mail_app, reset)
+    assert set_password(mail_app.test_client(), invitation).status_code == 302
+
+
+def test_every_path_that_changes_a_password_ends_the_links(app, user):
+    """The one function every path calls (Set password, Change password, set-password, the demo) ends them."""
+    with app.app_context(), db.database.connection_context():
+        now = utcnow()
+        for purpose in (AccessToken.RESET, AccessToken.INVITE):
+            AccessToken.create(token_hash=purpose * 8, purpose=purpose, user=user.id, created_at=now,
+                               expires_at=now + timedelta(hours=1))
+        sessions.change_password(User.get_by_id(user.id), NEW_PASSWORD)
+        assert AccessToken.select().where((AccessToken.user == user.id) & AccessToken.used_at.is_null()).count() == 0
 
 
 def test_the_new_password_must_meet_the_rules_and_match(mail_app, client, user, smtp_server):

@@ -389,11 +389,8 @@ def set_password(token):
         if not tokens.use(token, clock.now()):
             # Used by another click, or expired, between the page and this post.
             return _link_refused(tokens.find(token, clock.now()).refusal or tokens.USED)
-        sessions.change_password(user, form.new_password.data)  # ends every session of the user
-        # Reset tokens of the user are spent too: any other link sent before is now stale.
-        AccessToken.update(used_at=clock.now()).where(
-            (AccessToken.user == user.id) & AccessToken.used_at.is_null()
-        ).execute()
+        # Ends every session of the user, and every other link sent before, which is now stale.
+        sessions.change_password(user, form.new_password.data, clock.now())
         link = "invitation link" if found.row.purpose == AccessToken.INVITE else "password reset link"
         # Whoever holds the link acts as the user it was sent to.
         audit.record("user.password_changed", account=user.account_id, subject=user.email,
