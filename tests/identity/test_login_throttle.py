@@ -114,6 +114,37 @@ def test_the_address_limit_spans_emails_and_other_addresses_are_free(app, user, 
     assert try_login(from_address(app, "198.51.100.8"), user.email, PASSWORD).status_code == 302
 
 
+@pytest.mark.parametrize(("spellings"), [
+    ("10.9.9.9", "10.9.9.9:1234", "10.9.9.9:80", " 10.9.9.9 ", "::ffff:10.9.9.9", "[::ffff:10.9.9.9]:8080"),
+    ("2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:443", "2001:DB8::1", "2001:db8:0:0::1%eth0",
+     "[2001:db8::1%25eth0]:443"),
+    ("fe80::1", "fe80::1%eth0", "fe80::1%2", "[fe80::1%eth0]:1234", "FE80::1"),
+])
+def test_every_spelling_of_one_forwarded_address_counts_alike(spellings):
+    assert {address_key(spelling) for spelling in spellings} == {address_key(spellings[0])}
+    assert len({address_key(spelling, "reset:") for spelling in spellings}) == 1
+
+
+def test_what_is_no_address_shares_one_counter_and_never_a_real_clients():
+    garbage = {address_key(text) for text in ("unknown", "10.9.9.999", "evil", "[zz]", "", None, "1.2.3.4:5:6")}
+    assert len(garbage) == 1
+    assert garbage.isdisjoint({address_key("10.9.9.9"), address_key("2001:db8::1")})
+
+
+def test_an_address_written_another_way_gets_no_fresh_tries(database_url, user):
+    """Through the proxy (PROXY_COUNT=1), X-Forwarded-For as an attacker writes it: ports, brackets, zones."""
+    proxied = create_app(TestConfig, DATABASE_URL=database_url, WTF_CSRF_ENABLED=False, PROXY_COUNT=1, **LIMITS)
+    client = proxied.test_client()
+    spellings = ["2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:1234", "2001:db8::1%eth0", "2001:DB8::1",
+                 "[2001:db8::1%eth1]:9"]
+    for n, spelling in enumerate(spellings):
+        answer = try_login(client, f"guess{n}@northwind.example", headers={"X-Forwarded-For": spelling})
+        assert answer.status_code == 401, spelling
+    refused = try_login(client, user.email, PASSWORD, headers={"X-Forwarded-For": "[2001:db8::1]:5555"})
+    assert refused.status_code == 429 and PAUSED in text_of(refused)
+    assert try_login(client, user.email, PASSWORD, headers={"X-Forwarded-For": "198.51.100.8:1"}).status_code == 302
+
+
 def test_an_ipv6_client_is_counted_by_its_64_network():
     assert address_key("2001:db8:1:2::1") == address_key("2001:db8:1:2:ffff::9")
     assert address_key("2001:db8:1:2::1") != address_key("2001:db8:1:3::1")
