@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 # PASSWORD is also importable from here, where test modules have long found it.
 from helpers import PASSWORD, create_user, insert_license, proof_document, reject
@@ -53,6 +54,29 @@ class _TemplateCache(BytecodeCache):
 
 # Test processes only: production builds one app per process, so it has nothing to share.
 Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": _TemplateCache()}
+
+
+class _PortalClient(FlaskClient):
+    """Flask's test client, whose cookie helpers default to the portal's own host.
+
+    The app answers only at PORTAL_URL's host (TRUSTED_HOSTS), and the client sends that host (its
+    SERVER_NAME), so the cookies it keeps are that host's, not werkzeug's default "localhost".
+    """
+
+    def _domain(self, domain):
+        return domain or urlsplit(self.application.config["PORTAL_URL"]).hostname
+
+    def get_cookie(self, key, domain=None, path="/"):
+        return super().get_cookie(key, self._domain(domain), path)
+
+    def set_cookie(self, key, value="", *args, domain=None, **kwargs):
+        return super().set_cookie(key, value, *args, domain=self._domain(domain), **kwargs)
+
+    def delete_cookie(self, key, *args, domain=None, **kwargs):
+        return super().delete_cookie(key, *args, domain=self._domain(domain), **kwargs)
+
+
+Flask.test_client_class = _PortalClient
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

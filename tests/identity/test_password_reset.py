@@ -54,7 +54,12 @@ def reset_link(client, smtp_server, email, count=1):
 
 
 def set_password(client, link, password=NEW_PASSWORD, confirm=None):
-    return client.post(link, data={"new_password": password, "confirm_password": confirm or password})
+    """Open the link (its token goes into the session, the browser on to /password/set), then post the form."""
+    opened = client.get(link)
+    if opened.status_code != 302:
+        return opened
+    assert opened.headers["Location"] == "/password/set"
+    return client.post("/password/set", data={"new_password": password, "confirm_password": confirm or password})
 
 
 def test_the_login_page_links_to_forgot_password(client):
@@ -74,7 +79,7 @@ def test_reset_link_sets_the_password_ends_other_sessions_and_signs_in(mail_app,
     assert message["Subject"] == "Set a new password for the Onboarding Portal"
     assert "1 hour" in message.get_body(("plain",)).get_content()
     assert link in message.get_body(("html",)).get_content()
-    page = client.get(link)
+    page = client.get(link, follow_redirects=True)
     assert page.status_code == 200
     assert "New password" in page.get_data(as_text=True) and "Confirm new password" in page.get_data(as_text=True)
 
@@ -119,7 +124,7 @@ def test_a_link_expires_after_an_hour_by_the_injected_clock(mail_app, client, us
     mail_app.config["CLOCK"] = lambda: issued
     link = reset_link(client, smtp_server, user.email)
     mail_app.config["CLOCK"] = lambda: issued + timedelta(minutes=59, seconds=59)
-    assert client.get(link).status_code == 200
+    assert client.get(link, follow_redirects=True).status_code == 200
     mail_app.config["CLOCK"] = lambda: issued + timedelta(hours=1)
     response = client.get(link)
     assert response.status_code == 410 and "expired" in response.get_data(as_text=True)
@@ -144,6 +149,47 @@ def test_a_newer_link_replaces_the_earlier_one(mail_app, client, user, smtp_serv
     assert first != second
     assert client.get(first).status_code == 410
     assert set_password(client, second).status_code == 302
+
+
+# -- the token leaves the URL at once (hostile audit, round three) ----------------------------------
+
+
+def test_opening_a_link_keeps_the_token_in_the_session_and_moves_to_a_url_without_it(mail_app, client, user,
+                                                                                   smtp_server):
+    link = reset_link(client, smtp_server, user.email)
+    token = link.rsplit("/", 1)[1]
+
+    opened = client.get(link)
+
+    assert opened.status_code == 302 and opened.headers["Location"] == "/password/set"
+    assert opened.headers["Referrer-Policy"] == "no-referrer"
+    page = client.get("/password/set")
+    assert page.status_code == 200 and page.headers["Referrer-Policy"] == "no-referrer"
+    body = page.get_data(as_text=True)
+    assert token not in body  # no form action, link or asset URL of the page carries it
+    assert 'action="/password/set"' in body and 'hx-post="/password/set"' in body
+    invalid = client.post("/password/set", data={"new_password": "short", "confirm_password": "short"})
+    assert invalid.status_code == 422 and invalid.headers["Referrer-Policy"] == "no-referrer"
+    assert token not in invalid.get_data(as_text=True)
+    done = client.post("/password/set", data={"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert done.status_code == 302 and done.headers["Location"] == "/licenses"
+    # The session forgets the token once it is used: the form is gone from this browser too.
+    assert client.get("/password/set").status_code == 404
+
+
+def test_the_form_without_an_opened_link_is_refused(mail_app, client, user, smtp_server):
+    link = reset_link(client, smtp_server, user.email)
+    stranger = mail_app.test_client()  # never opened the link: no token in its session
+    for response in (stranger.get("/password/set"),
+                     stranger.post("/password/set", data={"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})):
+        assert response.status_code == 404 and "This link is not valid" in response.get_data(as_text=True)
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert set_password(client, link).status_code == 302  # the link itself still works
+
+
+def test_refused_links_send_no_referrer_either(mail_app, client):
+    refused = client.get("/password/set/" + "A" * 43)
+    assert refused.status_code == 404 and refused.headers["Referrer-Policy"] == "no-referrer"
 
 
 # -- every password change, by any path, ends every unused link (hostile audit, round three) -------
@@ -311,7 +357,8 @@ def test_a_deactivated_user_gets_no_reset_email(mail_app, client, user, smtp_ser
 def test_two_posts_of_one_link_set_the_password_once(mail_app, user, smtp_server):
     link = reset_link(mail_app.test_client(), smtp_server, user.email)
     first, second = mail_app.test_client(), mail_app.test_client()
-    assert first.get(link).status_code == second.get(link).status_code == 200
+    assert first.get(link, follow_redirects=True).status_code == 200
+    assert second.get(link, follow_redirects=True).status_code == 200
     assert set_password(first, link).status_code == 302
     assert set_password(second, link, "the second passphrase").status_code == 410
     with db.database.connection_context():

@@ -11,6 +11,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
@@ -368,23 +369,47 @@ def forgot_password():
     return response
 
 
+# The Set password link's token, once opened, is kept here (the signed session cookie) and the browser
+# goes on to a URL without it, as Django's PasswordResetConfirmView does: the token then appears in
+# one access-log line only, never in a Referer header, nor in the address the page's assets see.
+LINK_TOKEN = "set_password_token"
+
+
+def _no_referrer(response):
+    """Pages reached from a Set password link send no Referer anywhere, not even to this portal."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 def _link_refused(refusal):
     """The page for a link that cannot be used, saying what to do instead."""
-    return make_response(render_template("auth/link_refused.html", refusal=refusal), 410 if refusal != tokens.UNKNOWN else 404)
+    page = render_template("auth/link_refused.html", refusal=refusal)
+    return _no_referrer(make_response(page, 410 if refusal != tokens.UNKNOWN else 404))
 
 
 @bp.route("/password/set/<token>", methods=["GET", "POST"])
 def set_password(token):
-    """Set password, from a reset or invitation link: once, before it expires."""
+    """A reset or invitation link: a usable token goes into the session, and the browser on to the form."""
+    found = tokens.find(token, clock.now())
+    if found.refusal:
+        return _link_refused(found.refusal)
+    session[LINK_TOKEN] = token
+    return _no_referrer(redirect(url_for("auth.set_password_form")))
+
+
+@bp.route("/password/set", methods=["GET", "POST"])
+def set_password_form():
+    """Set password, for the link this browser opened: once, before it expires."""
+    token = session.get(LINK_TOKEN)
     found = tokens.find(token, clock.now())
     if found.refusal:
         return _link_refused(found.refusal)
     user = found.row.user
     form = SetPasswordForm(email_of_user=user.email)
     if not form.validate_on_submit():
-        return render("auth/set_password.html", "auth/_set_password_form.html",
-                      status=422 if request.method == "POST" else 200, form=form, token=token, user=user,
-                      invitation=found.row.purpose == AccessToken.INVITE)
+        return _no_referrer(render("auth/set_password.html", "auth/_set_password_form.html",
+                                   status=422 if request.method == "POST" else 200, form=form, user=user,
+                                   invitation=found.row.purpose == AccessToken.INVITE))
     with db.database.atomic():
         if not tokens.use(token, clock.now()):
             # Used by another click, or expired, between the page and this post.
@@ -395,12 +420,13 @@ def set_password(token):
         # Whoever holds the link acts as the user it was sent to.
         audit.record("user.password_changed", account=user.account_id, subject=user.email,
                      after={"password": f"set from a {link}"}, actor=user)
+    session.pop(LINK_TOKEN, None)
     if current_user.is_authenticated:
         logout_user()
     sessions.start_session(user, request.remote_addr, request.user_agent.string)
     login_user(user)
     flash("Your password is set. You are signed in.", "success")
-    return redirect_to(home_for(user))
+    return _no_referrer(redirect_to(home_for(user)))
 
 
 @bp.route("/password/change", methods=["GET", "POST"])
