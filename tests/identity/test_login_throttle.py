@@ -11,6 +11,7 @@ from conftest import PASSWORD
 
 from config import TestConfig
 from webapp import create_app
+from webapp.accounts.models import User
 from webapp.core import limiter
 from webapp.core.clock import utcnow
 from webapp.core.limiter import Counter
@@ -112,6 +113,29 @@ def test_the_address_limit_spans_emails_and_other_addresses_are_free(app, user, 
     assert refused.status_code == 429 and PAUSED in text_of(refused)
     assert len(hashes) == 6
     assert try_login(from_address(app, "198.51.100.8"), user.email, PASSWORD).status_code == 302
+
+
+def test_every_wrong_login_costs_one_hash_whoever_the_email_belongs_to(app, account, make_user, hashes):
+    """Counted, not timed: an invited user without a password yet (stored "!"), a deactivated user, staff,
+    a customer and an unknown email each cost exactly one password hash, as does the right password."""
+    from webapp.accounts.invitations import invite_user
+
+    customer = make_user("pat@northwind.example", account=account)
+    staff = make_user("staff@provider.example", admin=True)
+    gone = make_user("gone@northwind.example", account=account)
+    with app.app_context(), db.database.connection_context():
+        invite_user(account.id, "invited@northwind.example", "New Person", True, timedelta(days=7), utcnow())
+        User.update(deactivated_at=utcnow()).where(User.id == gone.id).execute()
+    emails = [customer.email, staff.email, gone.email, "invited@northwind.example", "nobody@northwind.example"]
+    cost = {}
+    for n, email in enumerate(emails):
+        hashes.clear()
+        assert try_login(from_address(app, f"192.0.2.{n + 1}"), email).status_code == 401
+        cost[email] = len(hashes)
+    assert cost == dict.fromkeys(emails, 1)
+    hashes.clear()
+    assert try_login(from_address(app, "192.0.2.99"), customer.email, PASSWORD).status_code == 302
+    assert len(hashes) == 1
 
 
 @pytest.mark.parametrize(("spellings"), [

@@ -360,7 +360,7 @@ def forgot_password():
         if user is not None:
             tokens.issue(user.id, AccessToken.RESET, current_app.config["PASSWORD_RESET_VALID_FOR"], clock.now(), token)
         else:
-            tokens.purge_spent(clock.now(), current_app.config["PASSWORD_RESET_VALID_FOR"])
+            tokens.issue_for_nobody(token, current_app.config["PASSWORD_RESET_VALID_FOR"], clock.now())
     message = _reset_email(email, user.name if user else "", token)
     # The page is rendered before the sending thread starts, so that thread does not slow the answer down.
     response = render("auth/forgot_password.html", "auth/_forgot_form.html", form=form, sent=True, email=email)
