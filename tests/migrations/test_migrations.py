@@ -284,7 +284,9 @@ def _audit_times(database):
 def test_the_audit_trail_migration_backfills_account_changes(blank_url, blank, tmp_path, monkeypatch):
     """A database at 0008 with staff changes of accounts: 0009 turns each into its audit entry."""
     before_audit = tmp_path / "migrations"
-    shutil.copytree(schema.MIGRATIONS_DIR, before_audit, ignore=shutil.ignore_patterns("__pycache__", "0009_*"))
+    # The migrations up to 0008 only: the later ones (0024's triggers, say) build on 0009's table.
+    shutil.copytree(schema.MIGRATIONS_DIR, before_audit, ignore=lambda _, names: [
+        name for name in names if name == "__pycache__" or (name[:4].isdigit() and int(name[:4]) >= 9)])
     _load_first_release_schema(blank)
     _fill_first_release(blank, date.today())
     schema.upgrade(blank, before_audit)

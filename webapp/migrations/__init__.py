@@ -11,7 +11,7 @@ from playhouse.migrations import Migration, Runner, template
 from playhouse.schema_diff import diff_models
 
 from ..accounts.models import Account, AccountChange, User
-from ..audit.models import AuditEntry
+from ..audit.models import AuditEntry, AuditPurge
 from ..billing.models import ApiToken
 from ..calendar.models import CalendarFeed
 from ..core.limiter import Counter
@@ -35,7 +35,7 @@ MODELS = [
     Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
     LoginSession, Counter, AccountChange, ReviewEvent, ApiToken, CalendarFeed, RecoveryCode,
     AccessToken, ReminderRunLog, AuditEntry, ProofCheck, DocumentReading,
-    ProofPreview,
+    ProofPreview, AuditPurge,
 ]
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 BASELINE = "0001_baseline"
