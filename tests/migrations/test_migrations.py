@@ -547,3 +547,60 @@ def test_a_schema_made_from_the_models_refuses_a_billing_day_out_of_range_too(bl
     assert _refused(blank, 'INSERT INTO "account" ("name", "status", "byol_enrolled", "billing_day", "created_at") '
                            f"VALUES ('Contoso', 'active', {blank.param}, 32, {blank.param})", (True, datetime(2026, 1, 1)))
     _drop_everything(blank)
+
+
+SLOW_MIGRATION = '''"""Takes its time, and notes each run of it in a file, so a test can count them."""
+import os
+import time
+
+
+def up(migrator, db):
+    with open(os.environ["MIGRATION_RUNS"], "a") as runs:
+        runs.write(f"{os.getpid()}\\n")
+    time.sleep(2)
+'''
+
+UPGRADE_PROCESS = """
+import sys
+from webapp import migrations as schema
+from webapp.core.database import open_database
+
+database = open_database(sys.argv[1])
+database.connect()
+try:
+    applied = schema.upgrade(database, sys.argv[2])
+except schema.SchemaError as error:
+    print(f"refused: {error}")
+    sys.exit(1)
+print(f"applied {len(applied)}")
+"""
+
+
+def test_two_upgrades_at_once_apply_each_migration_once(blank_url, blank, tmp_path):
+    """Two real processes run the upgrade at the same moment (two servers deploying): the second waits
+    for the first's lock, then finds nothing left to do; no migration runs twice."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    directory = tmp_path / "migrations"
+    shutil.copytree(schema.MIGRATIONS_DIR, directory, ignore=shutil.ignore_patterns("__pycache__"))
+    (directory / "0999_slow.py").write_text(SLOW_MIGRATION)
+    runs = tmp_path / "runs.txt"
+    runs.touch()
+    env = {**os.environ, "MIGRATION_RUNS": str(runs), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    command = [sys.executable, "-c", UPGRADE_PROCESS, blank_url, str(directory)]
+
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not runs.read_text() and time.monotonic() < deadline:  # the first is inside the slow migration
+        time.sleep(0.02)
+    second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    outputs = [process.communicate(timeout=120)[0] for process in (first, second)]
+
+    assert [process.returncode for process in (first, second)] == [0, 0], outputs
+    expected = len(list(directory.glob("[0-9]*.py")))
+    assert [output.strip().splitlines()[-1] for output in outputs] == [f"applied {expected}", "applied 0"], outputs
+    assert len(runs.read_text().splitlines()) == 1
+    assert all(applied for _, applied in schema.status(blank, directory))
