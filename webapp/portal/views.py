@@ -21,6 +21,7 @@ from ..core.clock import business_date
 from ..core.errors import render_error
 from ..core.filters import day
 from ..core.hypermedia import render, wants_fragment
+from ..core.mail import portal_url
 from ..core.row_ids import parse_row_id
 from ..extensions import login_manager
 from ..licenses import store as license_store
@@ -370,7 +371,7 @@ def calendar():
 @bp.route("/calendar", methods=["POST"])
 def regenerate_calendar():
     token = calendar_feed.issue_feed_token(_account().id, current_user.id)
-    feed_url = url_for("feeds.calendar", token=token, _external=True)
+    feed_url = portal_url("feeds.calendar", token=token)
     # Shown in this response only: the database keeps the token's hash, never the URL.
     response = make_response(render_template("portal/calendar.html", has_feed=True, feed_url=feed_url))
     response.headers["Cache-Control"] = "no-store"
