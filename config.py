@@ -132,6 +132,9 @@ class Config:
     PROOF_TEXT_MAX_CHARS = _int("PROOF_TEXT_MAX_CHARS", 100_000)
     PROOF_TEXT_SECONDS = _float("PROOF_TEXT_SECONDS", 2)
     PROOF_TEXT_MAX_MEMORY_MB = _int("PROOF_TEXT_MAX_MEMORY_MB", 512)
+    # Only proof staff accepted counts for BYOL (docs/domain.md, "Trust in proof"); by default proof
+    # awaiting review counts too, unless saved anyway against a document that says otherwise.
+    PROOF_MUST_BE_ACCEPTED = _bool("PROOF_MUST_BE_ACCEPTED", False)
     PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
 
     PROVIDER_NAME = os.environ.get("PROVIDER_NAME", "Your hosting provider")
