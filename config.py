@@ -1,4 +1,6 @@
 """Configuration, read from the environment. See the README for every setting."""
+import base64
+import hashlib
 import math
 import os
 import secrets
@@ -196,6 +198,11 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
+    # Fernet keys (comma-separated) that encrypt staff TOTP secrets at rest: the first encrypts, all
+    # decrypt (rotate with `flask rotate-totp-key`). Required in production; development and the
+    # tests derive one from SECRET_KEY.
+    TOTP_ENCRYPTION_KEYS = os.environ.get("TOTP_ENCRYPTION_KEYS")
+
     @classmethod
     def finalize(cls, config):
         """Check every setting and fill in the derived ones; a setting it cannot run with raises ConfigError."""
@@ -249,6 +256,29 @@ class Config:
                 f"SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes. Generate one with: "
                 "python3 -c 'import secrets; print(secrets.token_hex(32))'"
             )
+        config["TOTP_ENCRYPTION"] = _totp_encryption(config)
+
+
+GENERATE_FERNET_KEY = "python3 -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+
+
+def _totp_encryption(config):
+    """The MultiFernet of TOTP_ENCRYPTION_KEYS; outside production, one key derived from SECRET_KEY when unset."""
+    from cryptography.fernet import Fernet, MultiFernet
+
+    text = config.get("TOTP_ENCRYPTION_KEYS")
+    keys = [key.strip() for key in (text or "").split(",") if key.strip()]
+    if not keys:
+        if config["PORTAL_ENV"] not in ("development", "test"):
+            raise ConfigError(f"TOTP_ENCRYPTION_KEYS is not set: staff authenticator secrets are encrypted with it. "
+                              f"Generate a key with: {GENERATE_FERNET_KEY}")
+        derived = hashlib.sha256(b"totp-encryption:" + _as_bytes(config["SECRET_KEY"])).digest()
+        keys = [base64.urlsafe_b64encode(derived).decode("ascii")]
+    try:
+        return MultiFernet([Fernet(key) for key in keys])
+    except (ValueError, TypeError):
+        raise ConfigError("TOTP_ENCRYPTION_KEYS holds a value that is not a Fernet key (32 url-safe base64-encoded "
+                          f"bytes). Generate one with: {GENERATE_FERNET_KEY}") from None
 
 
 def _check_range(config, name, kind, low, high):

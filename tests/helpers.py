@@ -10,6 +10,7 @@ from datetime import date
 from html import unescape
 
 from bs4 import BeautifulSoup, Tag
+from cryptography.fernet import Fernet
 
 from webapp.accounts.models import User
 from webapp.cli.demo import demo_pdf
@@ -22,6 +23,8 @@ from webapp.review import store as review_store
 from webapp.review.models import ReviewEvent
 
 PASSWORD = "correct horse battery staple"
+# A Fernet key for apps built with production settings, which require TOTP_ENCRYPTION_KEYS.
+PRODUCTION_TOTP_KEY = Fernet.generate_key().decode()  # made per test run, never committed
 # An expiration date no test day reaches.
 FAR = date(2099, 12, 31)
 HTMX = {"HX-Request": "true"}

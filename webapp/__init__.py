@@ -8,7 +8,7 @@ from .admin import bp as admin_bp
 from .auth import bp as auth_bp
 from .billing.api import bp as api_bp
 from .calendar.views import bp as feeds_bp
-from .core import errors, filters, row_urls, security
+from .core import errors, filters, row_urls, secret_box, security
 from .core.database import open_database
 from .core.row_ids import RowIdConverter
 
@@ -29,6 +29,7 @@ def create_app(config_class=Config, **overrides):
     except (RuntimeError, ValueError, ImportError) as error:  # an unknown scheme, a malformed URL
         raise ConfigError(f"DATABASE_URL cannot be used: {error}") from None
 
+    secret_box.init_app(app)
     db.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -233,7 +233,7 @@ def test_last_reminders_and_authorized_users_are_scoped(app, account, make_accou
 ])
 def test_row_url_writes_what_url_for_writes(app, endpoint, name):
     for script_root in ("", "/portal"):
-        with app.test_request_context(base_url=f"http://localhost{script_root}/"):
+        with app.test_request_context(base_url=f"http://portal.test{script_root}/"):  # PORTAL_URL's host
             for row_id in (1, 42, MAX_ROW_ID):
                 assert row_url(endpoint, **{name: row_id}) == url_for(endpoint, **{name: row_id})
             with pytest.raises(ValueError):

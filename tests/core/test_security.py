@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from flask import request, url_for
-from helpers import PASSWORD
+from helpers import PASSWORD, PRODUCTION_TOTP_KEY
 
 from config import Config, ConfigError, TestConfig
 from webapp import create_app
@@ -17,6 +17,7 @@ STRONG_KEY = "k" * 32
 
 def production(database_url, **settings):
     settings.setdefault("SECRET_KEY", STRONG_KEY)
+    settings.setdefault("TOTP_ENCRYPTION_KEYS", PRODUCTION_TOTP_KEY)
     return create_app(Config, DATABASE_URL=database_url, DATABASE_POOL=False, PORTAL_ENV="production", **settings)
 
 
@@ -101,8 +102,9 @@ PROXIED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "portal.example", "
 
 
 def test_forwarded_headers_are_ignored_unless_a_proxy_is_configured(database_url, app):
-    for proxies, secure, external in ((0, False, "http://localhost/login"), (1, True, "https://portal.example/login")):
-        proxied = production(database_url, PROXY_COUNT=proxies)
+    # The host of external URLs is PORTAL_URL's either way (SERVER_NAME); only a believed proxy makes it https.
+    for proxies, secure, external in ((0, False, "http://portal.example/login"), (1, True, "https://portal.example/login")):
+        proxied = production(database_url, PROXY_COUNT=proxies, PORTAL_URL="https://portal.example")
         seen = {}
 
         @proxied.before_request
@@ -116,7 +118,7 @@ def test_forwarded_headers_are_ignored_unless_a_proxy_is_configured(database_url
 
 
 def test_behind_a_tls_proxy_csrf_checks_the_https_referrer(database_url, user):
-    client = production(database_url, PROXY_COUNT=1, WTF_CSRF_ENABLED=True).test_client()
+    client = production(database_url, PROXY_COUNT=1, WTF_CSRF_ENABLED=True, PORTAL_URL="https://portal.example").test_client()
     page = client.get("/login", headers=PROXIED, base_url="https://portal.example").get_data(as_text=True)
     form = {"email": user.email, "password": PASSWORD, "csrf_token": hidden_csrf_token(page)}
 

@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import PASSWORD
+from helpers import PRODUCTION_TOTP_KEY
 
 from config import Config, TestConfig
 from webapp import create_app
@@ -250,7 +251,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, user):
 
 def test_production_session_cookie_is_also_secure(database_url, user):
     production = create_app(Config, DATABASE_URL=database_url, PORTAL_ENV="production", SECRET_KEY="k" * 32,
-                            WTF_CSRF_ENABLED=False)
+                            WTF_CSRF_ENABLED=False, TOTP_ENCRYPTION_KEYS=PRODUCTION_TOTP_KEY)
     response = production.test_client().post("/login", data={"email": user.email, "password": PASSWORD})
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "; Secure" in cookie and "; HttpOnly" in cookie and "; SameSite=Lax" in cookie

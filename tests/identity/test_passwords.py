@@ -1,6 +1,7 @@
 """Password rules (NIST SP 800-63B): length 12 to 128, no common password, no composition rules."""
 import pytest
 from conftest import PASSWORD
+from helpers import PRODUCTION_TOTP_KEY
 
 from config import Config, ConfigError
 from webapp import create_app
@@ -56,7 +57,7 @@ def test_only_spaces_are_refused():
 @pytest.mark.parametrize("portal_env", ["production", "development"])
 def test_production_and_development_store_passwords_with_scrypt(database_url, portal_env):
     app = create_app(Config, PORTAL_ENV=portal_env, SECRET_KEY="k" * 64, DATABASE_URL=database_url,
-                     DATABASE_POOL=False)
+                     DATABASE_POOL=False, TOTP_ENCRYPTION_KEYS=PRODUCTION_TOTP_KEY)
     assert app.config["PASSWORD_HASH_METHOD"] == "scrypt"
     with app.app_context():
         stored = hash_password("zebra violin tuba")

@@ -604,3 +604,30 @@ def test_two_upgrades_at_once_apply_each_migration_once(blank_url, blank, tmp_pa
     assert [output.strip().splitlines()[-1] for output in outputs] == [f"applied {expected}", "applied 0"], outputs
     assert len(runs.read_text().splitlines()) == 1
     assert all(applied for _, applied in schema.status(blank, directory))
+
+
+def test_the_totp_migration_encrypts_each_stored_secret(blank_url, blank, tmp_path):
+    """0025: a secret stored in plain base32 before is encrypted under the configured key; codes still check."""
+    import pyotp
+
+    from webapp.identity import two_factor
+
+    before = tmp_path / "migrations"
+    shutil.copytree(schema.MIGRATIONS_DIR, before, ignore=lambda _, names: [
+        name for name in names if name == "__pycache__" or (name[:4].isdigit() and int(name[:4]) >= 25)])
+    _load_first_release_schema(blank)
+    _fill_first_release(blank, date.today())
+    schema.upgrade(blank, before)
+    secret = pyotp.random_base32()
+    blank.execute_sql(f'UPDATE "user" SET "totp_secret" = {blank.param} WHERE "id" = 2', (secret,))
+
+    app = _app(blank_url)
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    assert "0025_totp_secret_encrypted" in result.output
+    raw = blank.execute_sql('SELECT "totp_secret" FROM "user" WHERE "id" = 2').fetchone()[0]
+    assert raw.startswith("gAAAAA") and secret not in raw
+    with app.app_context(), db.database.connection_context():
+        assert two_factor.verify_totp(2, pyotp.TOTP(secret).now())
+    db.database.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import count_queries
-from helpers import proof_document, renew_license, send, summary_of
+from helpers import PRODUCTION_TOTP_KEY, proof_document, renew_license, send, summary_of
 
 from webapp.accounts.models import Account
 from webapp.core.clock import utcnow
@@ -658,6 +658,7 @@ def cli_env(database_url, smtp_server, **extra):
         SECRET_KEY="reminder-subprocess-test-key-32-bytes",
         PORTAL_URL="http://portal.test",
         PORTAL_ENV="production",
+        TOTP_ENCRYPTION_KEYS=PRODUCTION_TOTP_KEY,
     )
     env.update({key: str(value) for key, value in extra.items()})
     return env

@@ -10,6 +10,7 @@ from peewee import (
 )
 
 from ..core.clock import utcnow
+from ..core.secret_box import SealedField
 from ..extensions import db
 from ..identity.passwords import hash_password, password_matches
 
@@ -42,8 +43,8 @@ class User(UserMixin, db.Model):
     is_authorized = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
     # A staff admin's TOTP authenticator (base32 secret); None until one is enrolled and confirmed.
-    # It has to be readable to check a code, so it is kept as is, like the password hash's salt.
-    totp_secret = CharField(max_length=64, null=True)
+    # It has to be readable to check a code, so it is encrypted, not hashed (core.secret_box, 0025).
+    totp_secret = SealedField(null=True)
     # The last TOTP time step accepted: a code of that step or an earlier one is a replay, refused.
     totp_last_step = IntegerField(null=True)
     # Set by staff: the user can no longer sign in; the row stays for the history that names them.

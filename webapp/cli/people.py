@@ -113,3 +113,17 @@ def reset_2fa(email):
         ended = two_factor.reset(user.id)
     what = "Authenticator and recovery codes cleared" if had_one else "No authenticator was set up; nothing to clear"
     click.echo(f"{what} for {email}; {ended} {'session' if ended == 1 else 'sessions'} ended.")
+
+
+@click.command("rotate-totp-key")
+@with_appcontext
+def rotate_totp_key():
+    """Re-encrypt every staff TOTP secret under the first key of TOTP_ENCRYPTION_KEYS.
+
+    Rotate a key: put the new key first in TOTP_ENCRYPTION_KEYS (the old one after it), restart, run
+    this, then drop the old key.
+    """
+    with operator_work():
+        rotated = two_factor.rotate_secrets()
+    click.echo(f"Re-encrypted {rotated} TOTP {'secret' if rotated == 1 else 'secrets'} under the first key "
+               "of TOTP_ENCRYPTION_KEYS; older keys can now be removed.")

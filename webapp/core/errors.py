@@ -90,7 +90,8 @@ def register(app):
         the page is plain, links to the portal's own address, and is never cached."""
         portal = current_app.config["PORTAL_URL"]
         body = (
-            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Wrong address</title></head>'
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Wrong address</title></head>'
             f"<body><h1>Wrong address</h1><p>This portal answers only at "
             f'<a href="{escape(portal)}">{escape(portal)}</a>. Open it there.</p></body></html>'
         )

@@ -11,10 +11,11 @@ import secrets
 
 import pyotp
 import segno
+from peewee import Value, fn
 
 from .. import audit
 from ..accounts.models import User
-from ..core import clock
+from ..core import clock, secret_box
 from ..core.clock import utcnow
 from ..core.secret_tokens import digest
 from ..extensions import db
@@ -76,7 +77,9 @@ def matching_step(secret, code, now):
 def verify_totp(user_id, code, now=None):
     """True when `code` is the admin's TOTP code now and no code of its time step (or a later one) was used."""
     now = clock.unix_time(clock.now()) if now is None else now
-    secret = User.select(User.totp_secret).where(User.id == user_id).scalar()
+    # The stored (sealed) value as it is, so the UPDATE can require that it did not change meanwhile.
+    sealed = User.select(fn.COALESCE(User.totp_secret, None).coerce(False)).where(User.id == user_id).scalar()
+    secret = secret_box.unseal(sealed) if sealed else None
     step = matching_step(secret, code, now) if secret else None
     if step is None:
         return False
@@ -84,12 +87,25 @@ def verify_totp(user_id, code, now=None):
         User.update(totp_last_step=step)
         .where(
             (User.id == user_id)
-            & (User.totp_secret == secret)
+            & (User.totp_secret == Value(sealed, converter=False))
             & (User.totp_last_step.is_null() | (User.totp_last_step < step))
         )
         .execute()
         == 1
     )
+
+
+def rotate_secrets():
+    """Re-encrypt every stored TOTP secret under the first of TOTP_ENCRYPTION_KEYS (`flask rotate-totp-key`);
+    returns how many. Rows are read and written as stored, each update conditional on the value read."""
+    rotated = 0
+    with db.database.atomic():
+        rows = User.select(User.id, fn.COALESCE(User.totp_secret, None).coerce(False).alias("sealed")).where(
+            User.totp_secret.is_null(False)).tuples()
+        for user_id, sealed in list(rows):
+            rotated += User.update(totp_secret=Value(secret_box.reseal(sealed), converter=False)).where(
+                (User.id == user_id) & (User.totp_secret == Value(sealed, converter=False))).execute()
+    return rotated
 
 
 def _recovery_digest(code):
