@@ -140,16 +140,28 @@ def due_license_join(query):
     )
 
 
-def escalation_users():
+def escalation_users(other_than_contact=True):
     """SQL: the users a step escalates to: active authorized customer users of the license's account,
     other than the contact on the form (who gets the contact's message: one message per person)."""
-    return (
+    condition = (
         (User.account == License.account)
         & (User.is_authorized == True)  # noqa: E712
         & (User.is_admin == False)  # noqa: E712
         & User.deactivated_at.is_null()
-        & (fn.LOWER(User.email) != fn.LOWER(LicenseVersion.contact_email))
     )
+    if other_than_contact:
+        condition &= fn.LOWER(User.email) != fn.LOWER(LicenseVersion.contact_email)
+    return condition
+
+
+def _same_step_sent(audience_condition, address):
+    """SQL: a message of the same license, date and kind went out to `address` (or not to it: ~)."""
+    other = Reminder.alias()
+    return fn.EXISTS(other.select(other.id).where(
+        (other.license == Reminder.license) & (other.expires_on == Reminder.expires_on)
+        & (other.kind == Reminder.kind) & (other.status == Reminder.SENT) & audience_condition(other)
+        & address(other)
+    ))
 
 
 def due_reminders(columns, today):
@@ -161,12 +173,24 @@ def due_reminders(columns, today):
         .join_from(Reminder, User, JOIN.LEFT_OUTER, on=(
             (User.id == Reminder.audience) & (Reminder.audience != Reminder.CONTACT)))
     )
+    # One message per person and step, whoever the contact on the form is by now: the contact's message
+    # is not sent to a user who already had this step as a user, and a user's copy is not sent while the
+    # user is the contact, unless the contact's message already went to someone else.
+    contact_due = (Reminder.audience == Reminder.CONTACT) & ~_same_step_sent(
+        lambda other: other.audience != Reminder.CONTACT,
+        lambda other: fn.LOWER(other.recipient) == fn.LOWER(LicenseVersion.contact_email))
+    user_due = (
+        (Reminder.audience != Reminder.CONTACT) & Reminder.kind.in_(escalated or [""]) & User.id.is_null(False)
+        & escalation_users(other_than_contact=False)
+        & ((fn.LOWER(User.email) != fn.LOWER(LicenseVersion.contact_email)) | _same_step_sent(
+            lambda other: other.audience == Reminder.CONTACT,
+            lambda other: fn.LOWER(other.recipient) != fn.LOWER(User.email)))
+    )
     return due_license_join(query).where(
         due_kind(Reminder.kind, Reminder.expires_on, today)
         & (LicenseVersion.expires_on == Reminder.expires_on)
         & (Reminder.status != Reminder.SENT)
-        & ((Reminder.audience == Reminder.CONTACT)
-           | (Reminder.kind.in_(escalated or [""]) & User.id.is_null(False) & escalation_users()))
+        & (contact_due | user_due)
     )
 
 
