@@ -281,3 +281,47 @@ def test_a_reminder_after_the_cycle_changed_says_since(scheduled, runner, smtp_s
     assert send(runner, date(2026, 4, 5))[0] == 0  # E3's 30-day step, a cycle after E1 lapsed
     text = smtp_server.to("dana@contoso.example")[0].get_body(("plain",)).get_content()
     assert "Since the billing cycle that began on 1 Apr 2026, all 25 BYOL users" in text
+
+
+# --- two runs at once, with the schedule and escalation on ------------------------------------
+
+
+def test_two_concurrent_runs_with_the_schedule_on_send_no_duplicate(app, database_url, smtp_server, make_account,
+                                                                     make_user):
+    import asyncio
+    import time
+    from collections import Counter
+
+    from reminders.test_send_reminders import bulk_licenses, cli_env, flask_send_reminders
+
+    expected = Counter()
+    for n, left in enumerate((59, 29, 13, 6, -1)):
+        account = make_account(f"Overlap {n}")
+        users = [make_user(f"u{k}@overlap{n}.example", account=account).email for k in range(3)]
+        contacts = bulk_licenses(account, 30, TODAY + timedelta(days=left), prefix=f"s{n}-")
+        escalated = left <= 14  # REMINDER_ESCALATE_DAYS=14 below, and the lapse notice always
+        for contact in contacts:
+            expected[contact] += 1
+            for email in users if escalated else ():
+                expected[email] += 1
+
+    peers = set()
+
+    async def wait_for_the_other_run(session, envelope):
+        peers.add(session.peer)
+        deadline = time.monotonic() + 20
+        while len(peers) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    smtp_server.before_data = wait_for_the_other_run
+    env = cli_env(database_url, smtp_server, REMINDER_BATCH_SIZE=25, REMINDER_DAYS="60,30,14,7,1",
+                  REMINDER_ESCALATE_DAYS=14)
+    runs = [flask_send_reminders(env, "--today", TODAY.isoformat()) for _ in range(2)]
+    results = [run.communicate(timeout=180) for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0], [stderr for _, stderr in results]
+    delivered = Counter(recipients[0] for recipients, _ in smtp_server.messages)
+    assert sum(expected.values()) == 30 * 5 + 30 * 3 * 3
+    assert delivered == expected
+    assert len(peers) >= 2
+    assert {(r.status, r.attempts, r.claim_token) for r in rows()} == {("sent", 1, None)}
