@@ -325,3 +325,48 @@ def test_two_concurrent_runs_with_the_schedule_on_send_no_duplicate(app, databas
     assert delivered == expected
     assert len(peers) >= 2
     assert {(r.status, r.attempts, r.claim_token) for r in rows()} == {("sent", 1, None)}
+
+
+# --- visible to the customer and to staff -----------------------------------------------------
+
+
+def test_the_license_row_and_the_staff_license_page_show_every_step_sent(
+    scheduled, runner, smtp_server, account, make_user, add_license, logged_in, staff
+):
+    from helpers import page_of
+
+    scheduled.config["REMINDER_ESCALATE_DAYS"] = 7
+    make_user("ann@northwind.example", account=account)
+    expires_on = TODAY + timedelta(days=29)
+    license = add_license(account, "Office 365 E3", expires_on, "dana@northwind.example")
+    for day in (TODAY, expires_on - timedelta(days=13), expires_on - timedelta(days=6)):
+        assert send(runner, day)[0] == 0
+
+    cell = page_of(logged_in.get("/licenses")).find(id=f"license-{license.id}").find("td", class_="last-reminder")
+    steps = [" ".join(p.get_text(" ").split()) for p in cell.find_all("p", class_="sent-step")]
+    assert [step.split(":")[0].strip() for step in steps] == ["30-day reminder", "14-day reminder", "7-day reminder"]
+    assert steps[0].endswith("UTC to dana@northwind.example")
+    assert steps[2].endswith("UTC to dana@northwind.example, pat@northwind.example, ann@northwind.example")
+    assert all(p.find("time") for p in cell.find_all("p", class_="sent-step"))
+
+    page = page_of(staff.get(f"/admin/licenses/{license.id}"))
+    attempts = [[" ".join(td.get_text(" ").split()) for td in tr.find_all("td")]
+                for tr in page.find(id="reminder-attempts").find("tbody").find_all("tr")]
+    assert [(row[1], row[3]) for row in attempts] == [
+        ("7-day reminder", "ann@northwind.example"), ("7-day reminder", "pat@northwind.example"),
+        ("7-day reminder", "dana@northwind.example"), ("14-day reminder", "dana@northwind.example"),
+        ("30-day reminder", "dana@northwind.example")]
+
+
+def test_the_staff_dashboard_shows_the_configured_schedule(scheduled, staff):
+    from helpers import page_of
+
+    scheduled.config["REMINDER_ESCALATE_DAYS"] = 14
+    text = " ".join(page_of(staff.get("/admin/")).find(id="reminder-schedule").get_text(" ").split())
+    assert "60, 30, 14, 7 and 1 days before expiration" in text
+    assert "steps 14 days or fewer before expiration also go to every active authorized user" in text
+
+    scheduled.config.update(REMINDER_STEPS=(30,), REMINDER_ESCALATE_DAYS=None)
+    text = " ".join(page_of(staff.get("/admin/")).find(id="reminder-schedule").get_text(" ").split())
+    assert "a reminder to the license's contact 30 days before expiration" in text
+    assert "no copy to the authorized users" in text

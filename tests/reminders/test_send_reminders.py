@@ -389,7 +389,18 @@ def test_the_admin_page_lists_no_reminder_once_delivered(
 
     page = client.get(f"/admin/accounts/{account.id}").get_data(as_text=True)
 
-    assert "None: every reminder due so far was delivered." in page
+    assert "None queued or failing. The last reminder run started" in page and "(sent 1, failed 0, skipped 0)" in page
+    assert "every reminder" not in page and "No reminder run yet" not in page
+
+
+def test_before_the_first_run_the_admin_page_says_no_run_yet(app, account, add_license, client, admin, login, today):
+    add_license(account, "Office 365 E3", today + timedelta(days=20), "pat@northwind.example")
+    login(client, admin.email)
+
+    page = client.get(f"/admin/accounts/{account.id}").get_data(as_text=True)
+
+    assert "No reminder run yet" in page
+    assert "every reminder" not in page and "None queued" not in page
 
 
 def _point_mail_at(app, port, timeout):

@@ -97,7 +97,7 @@ def _panel_context():
     )
     return {
         "account": account, "rows": rows, "byol": byol, "today": today,
-        "last_reminders": reminders.last_sent_reminders(account.id),
+        "sent_steps": reminders.sent_steps(account.id),
         # A removal, like every billing change, counts from the next cycle: the Remove dialog says when.
         "next_cycle": next_cycle_start(today, account.billing_day),
     }

@@ -8,8 +8,9 @@ from .. import audit
 from ..core.clock import utcnow
 from ..core.compiled_sql import CompiledSelect, RowShape, placeholder
 from ..extensions import db
-from ..licenses.models import License
-from .models import ReminderAttempt, ReminderRunLog
+from ..licenses.models import License, LicenseVersion
+from ._due import step_label
+from .models import Reminder, ReminderAttempt, ReminderRunLog
 
 
 class SentReminder(NamedTuple):
@@ -63,13 +64,53 @@ def last_sent_reminders(account_id):
     return {row.license_id: row for row in _LAST_SENT.run(account_id=account_id)}
 
 
+class SentStep(NamedTuple):
+    """A step of the schedule (or the lapse notice) that went out for a license's current expiration date:
+    which, when it first went (naive UTC), and to whom."""
+
+    label: str
+    attempted_at: datetime
+    recipients: tuple
+
+
+def sent_steps(account_id):
+    """{license id: [SentStep], in the order sent} for the account's licenses' current expiration dates."""
+    rows = (
+        ReminderAttempt.select(
+            ReminderAttempt.license.alias("license_id"), Reminder.kind.alias("kind"),
+            ReminderAttempt.recipient.alias("recipient"), ReminderAttempt.attempted_at.alias("attempted_at"),
+        )
+        .join(Reminder, on=(ReminderAttempt.reminder == Reminder.id))
+        .join_from(ReminderAttempt, License, on=(ReminderAttempt.license == License.id))
+        .join(LicenseVersion, on=(License.current == LicenseVersion.id))
+        .where((License.account == account_id) & (ReminderAttempt.outcome == ReminderAttempt.SENT)
+               & (ReminderAttempt.expires_on == LicenseVersion.expires_on))
+        .order_by(ReminderAttempt.attempted_at, ReminderAttempt.id)
+        .namedtuples()
+    )
+    steps = {}  # license id -> {kind: (first sent at, [recipients])}
+    for row in rows:
+        first, recipients = steps.setdefault(row.license_id, {}).setdefault(row.kind, (row.attempted_at, []))
+        recipients.append(row.recipient)
+    return {
+        license_id: [SentStep(step_label(kind), at, tuple(recipients)) for kind, (at, recipients) in kinds.items()]
+        for license_id, kinds in steps.items()
+    }
+
+
 def attempts_of(license_id):
-    """Every attempt at a license's reminders, newest first."""
-    return list(
-        ReminderAttempt.select()
+    """Every attempt at a license's reminders, newest first, each with its kind (`kind`) and its step in words
+    (`step`)."""
+    attempts = list(
+        ReminderAttempt.select(ReminderAttempt, Reminder.kind.alias("kind"))
+        .join(Reminder, on=(ReminderAttempt.reminder == Reminder.id))
         .where(ReminderAttempt.license == license_id)
         .order_by(ReminderAttempt.attempted_at.desc(), ReminderAttempt.id.desc())
+        .objects()
     )
+    for attempt in attempts:
+        attempt.step = step_label(attempt.kind)
+    return attempts
 
 
 def last_run():
