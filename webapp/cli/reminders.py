@@ -1,5 +1,6 @@
-"""`flask send-reminders`, run daily from cron."""
+"""`flask send-reminders`, run daily from cron, and `flask send-digest`, weekly."""
 import signal
+import smtplib
 import sys
 import threading
 from contextlib import contextmanager
@@ -8,8 +9,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .. import audit, reminders
+from .. import audit, digest, reminders
 from ..core import clock
+from ..core.mail import MailSettingsError, TimedConnection, check_settings, portal_url
 from ..core.text import printable
 from ..extensions import db
 from ._common import (
@@ -85,3 +87,36 @@ def send_reminders(today, dry_run):
     click.echo(summary.line)
     if exit_status:
         sys.exit(exit_status)
+
+
+@click.command("send-digest")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+              help="Report as of this date (tests). Default: today in BUSINESS_TIMEZONE.")
+@with_appcontext
+def send_digest(today):
+    """Email the weekly staff digest to STAFF_DIGEST_TO (run weekly from cron).
+
+    It goes out even with nothing to report, saying so. Exits 2 when STAFF_DIGEST_TO or the mail settings
+    cannot work, 1 when the mail server did not take it.
+    """
+    app = current_app._get_current_object()
+    if app.config["STAFF_DIGEST_PROBLEM"]:
+        raise Misconfigured(printable(app.config["STAFF_DIGEST_PROBLEM"]))
+    try:
+        check_settings(app)
+    except MailSettingsError as error:
+        raise Misconfigured(printable(error)) from None
+    day = today.date() if today else clock.today()
+    with db.database.connection_context():
+        found = digest.gather(day, clock.now())
+        message = digest.digest_email(found, app.config["STAFF_DIGEST_ADDRESSES"], portal_url("admin.reviews"),
+                                      portal_url("admin.index"))
+    try:
+        with TimedConnection(app.extensions["mail"], float(app.config["MAIL_TIMEOUT"])) as connection:
+            connection.send(message)
+    except (smtplib.SMTPException, OSError) as error:
+        click.echo(printable(f"the digest was not sent: "
+                             f"{reminders.describe_smtp_error(error, float(app.config['MAIL_TIMEOUT']))}"), err=True)
+        sys.exit(1)
+    click.echo(f"digest sent to {len(message.recipients)} address{'es' if len(message.recipients) != 1 else ''}: "
+               + ("action needed" if found.has_news else "nothing to report"))

@@ -1,10 +1,11 @@
 """Reminder history: the last reminder each license got, every attempt of a license, and the log of runs."""
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from peewee import fn
 
 from .. import audit
+from ..accounts.models import Account
 from ..core.clock import utcnow
 from ..core.compiled_sql import CompiledSelect, RowShape, placeholder
 from ..extensions import db
@@ -96,6 +97,42 @@ def sent_steps(account_id):
         license_id: [SentStep(step_label(kind), at, tuple(recipients)) for kind, (at, recipients) in kinds.items()]
         for license_id, kinds in steps.items()
     }
+
+
+class FailedReminder(NamedTuple):
+    """A message not delivered that a run tried within the period: for the staff digest."""
+
+    account_name: str
+    plan: str
+    label: str
+    expires_on: date
+    recipient: str
+    attempts: int
+    last_error: str
+
+
+def failed_since(since):
+    """Messages still not sent that a run tried and failed at since `since` (naive UTC), soonest expiration first."""
+    tried = (
+        ReminderAttempt.select(ReminderAttempt.reminder)
+        .where((ReminderAttempt.attempted_at >= since) & (ReminderAttempt.outcome != ReminderAttempt.SENT))
+    )
+    rows = (
+        Reminder.select(
+            Account.name.alias("account_name"), License.plan.alias("plan"), Reminder.kind, Reminder.expires_on,
+            Reminder.recipient, Reminder.attempts, Reminder.last_error,
+        )
+        .join(License, on=(Reminder.license == License.id))
+        .join(Account, on=(License.account == Account.id))
+        .where((Reminder.status == Reminder.FAILED) & Reminder.id.in_(tried))
+        .order_by(Reminder.expires_on, Account.name, Reminder.id)
+        .namedtuples()
+    )
+    return [
+        FailedReminder(row.account_name, row.plan, step_label(row.kind), row.expires_on, row.recipient, row.attempts,
+                       row.last_error)
+        for row in rows
+    ]
 
 
 def attempts_of(license_id):
