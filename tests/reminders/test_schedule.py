@@ -370,3 +370,44 @@ def test_the_staff_dashboard_shows_the_configured_schedule(scheduled, staff):
     text = " ".join(page_of(staff.get("/admin/")).find(id="reminder-schedule").get_text(" ").split())
     assert "a reminder to the license's contact 30 days before expiration" in text
     assert "no copy to the authorized users" in text
+
+
+def test_a_dry_run_lists_each_message_with_its_step_and_records_nothing(
+    scheduled, runner, smtp_server, account, make_user, add_license
+):
+    scheduled.config["REMINDER_ESCALATE_DAYS"] = 14
+    make_user("ann@northwind.example", account=account)
+    add_license(account, "Office 365 E3", TODAY + timedelta(days=10), "dana@northwind.example")
+    add_license(account, "Office 365 E1", TODAY - timedelta(days=2), "kim@northwind.example")
+
+    code, output, counts = send(runner, TODAY, "--dry-run")
+
+    assert code == 0 and counts == (0, 0, 0)
+    lines = sorted(line for line in output.splitlines() if line.startswith("would send"))
+    assert lines == sorted([
+        "would send: 2026-03-20  Northwind Traders · Office 365 E3  to dana@northwind.example  (14-day reminder)",
+        "would send: 2026-03-20  Northwind Traders · Office 365 E3  to pat@northwind.example  (14-day reminder)",
+        "would send: 2026-03-20  Northwind Traders · Office 365 E3  to ann@northwind.example  (14-day reminder)",
+        "would send: 2026-03-08  Northwind Traders · Office 365 E1  to kim@northwind.example  (lapse notice)",
+        "would send: 2026-03-08  Northwind Traders · Office 365 E1  to pat@northwind.example  (lapse notice)",
+        "would send: 2026-03-08  Northwind Traders · Office 365 E1  to ann@northwind.example  (lapse notice)",
+    ])
+    assert "6 would be sent" in output
+    assert rows() == [] and smtp_server.messages == []
+    assert send(runner, TODAY)[2] == (6, 0, 0)
+
+
+@pytest.mark.parametrize("kind, expires_on, on, expected", [
+    ("expiry-60-days", date(2026, 4, 1), date(2026, 3, 20), "replaced by the 14-day reminder"),
+    ("expiry-14-days", date(2026, 4, 1), date(2026, 3, 20), "will be retried on the next run (attempt 2 of 5)"),
+    ("lapse-notice", date(2026, 3, 1), date(2026, 3, 20), "will be retried on the next run (attempt 2 of 5)"),
+    ("lapse-notice", date(2026, 1, 1), date(2026, 3, 20), "never delivered: the lapse is too old for a notice"),
+    ("expiry-1-days", date(2026, 3, 19), date(2026, 3, 20), "never delivered: the license has expired"),
+])
+def test_staff_read_where_a_step_stands(scheduled, kind, expires_on, on, expected):
+    from webapp.accounts.models import Account
+    from webapp.reminders import reminder_state
+
+    reminder = Reminder(kind=kind, expires_on=expires_on, attempts=1, status="failed")
+    with scheduled.app_context():
+        assert reminder_state(reminder, expires_on, Account(), on) == expected

@@ -42,7 +42,7 @@ def _terminate_as_exit():
 @click.option("--dry-run", is_flag=True, help="List what would be sent; send and record nothing.")
 @with_appcontext
 def send_reminders(today, dry_run):
-    """Email the 30-day expiration reminder to each due license's contact person (run daily from cron).
+    """Email the reminders due on the REMINDER_DAYS schedule, and lapse notices (run daily from cron).
 
     The last line is always `sent N, failed N, skipped N`. Skipped: due, but not attempted by this run
     (another run is sending it, it used up REMINDER_MAX_ATTEMPTS, or the mail server was unreachable).
@@ -59,7 +59,7 @@ def send_reminders(today, dry_run):
                     continue
                 planned += 1
                 click.echo(printable(f"would send: {due.expires_on.isoformat()}  {due.account_name} · {due.plan}"
-                                     f"  to {due.contact_email}"))
+                                     f"  to {due.recipient_email}  ({reminders.step_label(due.kind)})"))
             click.echo(f"dry run as of {day.isoformat()}: {planned} would be sent; nothing sent or recorded")
             click.echo(reminders.RunSummary(skipped=skipped).line)
             return
@@ -70,7 +70,7 @@ def send_reminders(today, dry_run):
 
         def report_failure(due, outcome, error):
             click.echo(printable(f"{outcome}: {due.account_name} · {due.plan} (expires {due.expires_on.isoformat()}) "
-                                 f"to {due.contact_email}: {error}"), err=True)
+                                 f"to {due.recipient_email}: {error}"), err=True)
 
         log = reminders.record_run_start(day)
         with _terminate_as_exit():
