@@ -327,6 +327,8 @@ def outstanding_reminders(account, today):
         .order_by(Reminder.expires_on.desc(), Reminder.id.desc())
         .objects()
     )
+    for row in rows:
+        row.step = step_label(row.kind)
     return [
         (row, reminder_state(row, row.current_expires_on, account, today, retired=row.retired_at is not None))
         for row in rows
