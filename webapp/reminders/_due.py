@@ -223,16 +223,6 @@ DETAIL_COLUMNS = (
 )
 
 
-def account_seats():
-    """SQL, per row: the seats of every current license (not removed) of the row's account."""
-    other, other_version = License.alias(), LicenseVersion.alias()
-    return (
-        other_version.select(fn.SUM(other_version.seats))
-        .join(other, on=((other_version.license == other.id) & (other.current == other_version.id)))
-        .where((other.account == License.account) & other.retired_at.is_null())
-    )
-
-
 USER_COLUMNS = (User.email.alias("user_email"), User.name.alias("user_name"))
 
 
