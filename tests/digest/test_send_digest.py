@@ -44,6 +44,7 @@ def test_a_digest_with_nothing_to_report_still_goes_out_and_says_so(mail_app, ru
     assert "Proofs awaiting review: 0" in text
     assert "Accounts whose next billing cycle is billed by subscription: 0" in text
     assert "still not delivered: 0" in text
+    assert "Removals awaiting confirmation: 0" in text
     assert "send-reminders: ran in the last 48 hours" in text
     assert "If it stops arriving, check the cron jobs" in text
 
@@ -135,3 +136,22 @@ def test_the_real_command_exits_2_with_one_line_for_an_unusable_address(app, dat
     assert "Traceback" not in result.stderr
     assert "STAFF_DIGEST_TO='ops at provider' is not a comma-separated list of email addresses" in result.stderr
     assert smtp_server.messages == []
+
+
+def test_the_digest_lists_removals_awaiting_confirmation(mail_app, runner, smtp_server, account, user, add_license,
+                                                         today):
+    from webapp.licenses import store as license_store
+
+    configure(mail_app, "ops@provider.example")
+    lapsed = add_license(account, "Office 365 E1", today - timedelta(days=3), "gone@northwind.example")
+    with db.database.connection_context():
+        license_store.request_removal(lapsed, user)
+    assert send(runner, today)[0] == 0
+
+    code, output = digest(runner, today)
+
+    assert code == 0, output
+    text = words(smtp_server.messages[-1][1])
+    assert "Removals awaiting confirmation: 1" in text
+    assert "- Northwind Traders · Office 365 E1, asked" in text and "by pat@northwind.example" in text
+    assert "action needed" in output

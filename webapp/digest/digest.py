@@ -11,7 +11,7 @@ from ..billing.rules import SUBSCRIPTION
 from ..core.filters import day
 from ..core.mail import build_email
 from ..licenses.rules import next_cycle_start
-from ..review.store import review_queue
+from ..review.store import removals_awaiting, review_queue
 
 DIGEST_DAYS = 7
 
@@ -36,6 +36,8 @@ class StaffDigest:
     subscription_accounts: tuple
     not_enrolled: int
     failed_reminders: tuple
+    # Plans whose removal awaits staff confirmation (review.store.AwaitingRemoval), oldest request first.
+    removals: tuple
     last_run_finished: datetime | None
     run_stale_hours: float
     runs_stale: bool
@@ -43,7 +45,8 @@ class StaffDigest:
     @property
     def has_news(self):
         """Whether anything needs staff: a digest without news still goes out, saying so."""
-        return bool(self.awaiting_review or self.subscription_accounts or self.failed_reminders or self.runs_stale)
+        return bool(self.awaiting_review or self.subscription_accounts or self.failed_reminders or self.runs_stale
+                    or self.removals)
 
 
 def _subscription_accounts(today, timezone_name):
@@ -83,6 +86,7 @@ def gather(today, now):
         subscription_accounts=accounts,
         not_enrolled=not_enrolled,
         failed_reminders=tuple(reminders.failed_since(now - timedelta(days=DIGEST_DAYS))),
+        removals=tuple(removals_awaiting()),
         last_run_finished=last_finished,
         run_stale_hours=stale_hours,
         runs_stale=reminders.runs_are_stale(last_finished, now, stale_hours),

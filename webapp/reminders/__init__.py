@@ -28,12 +28,14 @@ from ._history import (
     last_run,
     last_sent_reminders,
     record_run_end,
+    record_run_refused,
     record_run_start,
     runs_are_stale,
     sent_steps,
 )
 from ._run import ReminderRun, RunSummary
 
-__all__ = ["DueReminder", "MailSettingsError", "ReminderRun", "RunSummary", "attempts_of", "describe_smtp_error", "failed_since", "last_finished_at",
-           "last_run", "last_sent_reminders", "outstanding_reminders", "preview", "record_run_end", "record_run_start", "reminder_email",
-           "reminder_state", "runs_are_stale", "schedule", "sent_steps", "step_label"]
+__all__ = ["DueReminder", "MailSettingsError", "ReminderRun", "RunSummary", "attempts_of", "describe_smtp_error",
+           "failed_since", "last_finished_at", "last_run", "last_sent_reminders", "outstanding_reminders", "preview",
+           "record_run_end", "record_run_refused", "record_run_start", "reminder_email", "reminder_state",
+           "runs_are_stale", "schedule", "sent_steps", "step_label"]

@@ -6,7 +6,7 @@ from flask_mail import BadHeaderError
 
 from ..core.filters import day
 from ..core.mail import TimedConnection, build_email
-from ..licenses.rules import next_cycle_start, plans_needing_proof
+from ..licenses.rules import next_cycle_start, where_account_stands
 from .models import Reminder, ReminderAttempt
 
 
@@ -21,8 +21,10 @@ def reminder_email(due, licenses_url):
     """The reminder or lapse notice for one license, text and HTML, to one person: the contact on its form,
     or an authorized user of the account it escalates to. It states where the account really stands."""
     position = due.position
-    # Other plans that already break BYOL: then renewing this one alone does not bring BYOL back.
-    others = plans_needing_proof(position, other_than=due.plan) if position is not None else ()
+    # Other plans that already break BYOL (licenses.rules.where_account_stands, as the banner says it):
+    # then renewing this one alone does not bring BYOL back.
+    stands = where_account_stands(position, due.plan) if position is not None else None
+    others = tuple(lic for lic in position.broken if lic.plan != due.plan) if stands and stands.lapsed_by_others else ()
     if position is not None and not position.valid and position.subscription_from is not None and (
             others or due.kind == Reminder.LAPSE_NOTICE):
         subscription_from, already_moved = position.subscription_from, position.already_moved
@@ -34,7 +36,6 @@ def reminder_email(due, licenses_url):
         due.recipient_email, reminder_subject(due), to_name=due.recipient_name,
         due=due, byol_users=due.byol_users, licenses_url=licenses_url, as_contact=due.audience == Reminder.CONTACT,
         subscription_from=subscription_from, already_moved=already_moved, other_lapsed=others,
-        needing_proof=plans_needing_proof(position) if position is not None else (),
     )
 
 

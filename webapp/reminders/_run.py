@@ -173,7 +173,8 @@ class ReminderRun:
         if not batch:
             return batch
         terms = license_store.terms_by_account(
-            sorted({due.account_id for due in batch}), self.app.config["BUSINESS_TIMEZONE"])
+            sorted({due.account_id for due in batch}), self.app.config["BUSINESS_TIMEZONE"],
+            self.app.config["PROOF_MUST_BE_ACCEPTED"])
         positions = {}
         for due in batch:
             if due.account_id not in positions:
