@@ -411,3 +411,23 @@ def test_staff_read_where_a_step_stands(scheduled, kind, expires_on, on, expecte
     reminder = Reminder(kind=kind, expires_on=expires_on, attempts=1, status="failed")
     with scheduled.app_context():
         assert reminder_state(reminder, expires_on, Account(), on) == expected
+
+
+def test_a_plan_saved_anyway_and_not_yet_accepted_is_named_as_needing_proof(
+    scheduled, runner, smtp_server, make_account, add_license
+):
+    from webapp.licenses.models import LicenseVersion
+
+    account = make_account("Contoso Pharma", billing_day=1)
+    unaccepted = add_license(account, "Office 365 E1", TODAY + timedelta(days=300), "a@contoso.example", seats=5)
+    add_license(account, "Office 365 E3", TODAY + timedelta(days=29), "dana@contoso.example", seats=20)
+    with db.database.connection_context():
+        # Saved anyway against a document that says otherwise: it counts only once staff accept it.
+        LicenseVersion.update(saved_anyway=True, submitted_at=utcnow() - timedelta(days=400)).where(
+            LicenseVersion.license == unaccepted.id).execute()
+
+    assert send(runner, TODAY)[0] == 0
+    text = plain(smtp_server.to("dana@contoso.example")[0].get_body(("plain",)).get_content())
+    assert "Your BYOL status has already lapsed" in text
+    assert "Office 365 E1: proof not counted until staff accept it" in text
+    assert "Updating Office 365 E3 alone does not bring BYOL back" in text
