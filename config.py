@@ -155,6 +155,12 @@ class Config:
     REMINDER_CLAIM_LEASE = _int("REMINDER_CLAIM_LEASE", 3600)
     # The admin dashboard warns when no send-reminders run has finished within this many hours.
     REMINDER_RUN_STALE_HOURS = _float("REMINDER_RUN_STALE_HOURS", 48)
+    # Days before expiration on which a reminder goes out (finalize() makes it REMINDER_STEPS).
+    REMINDER_DAYS = os.environ.get("REMINDER_DAYS", "30")
+    # From this many days before expiration a step also goes to every active authorized user; unset: off.
+    REMINDER_ESCALATE_DAYS = _int("REMINDER_ESCALATE_DAYS", None)
+    # Who gets the weekly `flask send-digest` (comma-separated addresses); unset, the command exits 2.
+    STAFF_DIGEST_TO = os.environ.get("STAFF_DIGEST_TO", "")
 
     # Behind a TLS-terminating proxy: how many proxies in front of the app set X-Forwarded-For,
     # -Proto, -Host and -Port (werkzeug's ProxyFix). 0 trusts no such header.
@@ -221,6 +227,11 @@ class Config:
         config["SESSION_LIFETIME"] = timedelta(days=config["SESSION_LIFETIME_DAYS"])
         config["PASSWORD_RESET_VALID_FOR"] = timedelta(hours=config["PASSWORD_RESET_VALID_HOURS"])
         config["INVITATION_VALID_FOR"] = timedelta(days=config["INVITATION_VALID_DAYS"])
+        config["REMINDER_STEPS"] = _reminder_steps(config["REMINDER_DAYS"])
+        escalate = config.get("REMINDER_ESCALATE_DAYS")
+        if escalate is not None:
+            _check_range(config, "REMINDER_ESCALATE_DAYS", int, 0, MAX_REMINDER_DAYS)
+        config["STAFF_DIGEST_ADDRESSES"], config["STAFF_DIGEST_PROBLEM"] = _digest_addresses(config.get("STAFF_DIGEST_TO"))
         try:
             ZoneInfo(config["BUSINESS_TIMEZONE"])
         except (ValueError, ZoneInfoNotFoundError):
@@ -290,6 +301,33 @@ def _check_range(config, name, kind, low, high):
         bounds = "more than 0" if low == POSITIVE else f"at least {low:g}"
         bounds += f" and at most {high:g}" if high is not None else ""
         raise ConfigError(f"{name}={value!r} is out of range: it must be {bounds}.")
+
+
+MAX_REMINDER_DAYS = 366
+
+
+def _reminder_steps(text):
+    """REMINDER_DAYS ("60,30,14,7,1") as its steps, largest first; anything else is a ConfigError."""
+    parts = [part.strip() for part in str(text or "").split(",")]
+    if any(not (part.isascii() and part.isdigit()) for part in parts) or not all(
+        1 <= int(part) <= MAX_REMINDER_DAYS for part in parts
+    ):
+        raise ConfigError(f"REMINDER_DAYS={text!r} is not a comma-separated list of days from 1 to "
+                          f"{MAX_REMINDER_DAYS}, such as 60,30,14,7,1.")
+    return tuple(sorted({int(part) for part in parts}, reverse=True))
+
+
+def _digest_addresses(text):
+    """(addresses, problem) of STAFF_DIGEST_TO; only send-digest stops on a problem, with exit status 2."""
+    if not (text or "").strip():
+        return (), "STAFF_DIGEST_TO is not set: the digest needs at least one address."
+    addresses = tuple(part.strip() for part in text.split(",") if part.strip())
+    for address in addresses:
+        local, _, domain = address.rpartition("@")
+        if (not local or "." not in domain or not address.isascii() or not address.isprintable()
+                or any(ch in address for ch in ' <>,;"()[]\\')):
+            return (), f"STAFF_DIGEST_TO={text!r} is not a comma-separated list of email addresses ({address!r})."
+    return addresses, ""
 
 
 def _as_bytes(key):

@@ -1,8 +1,10 @@
-"""Benchmark of `flask send-reminders`: 10k due reminders among 250k licenses, sent within a minute.
+"""Benchmark of `flask send-reminders`: 10k due licenses among 250k, sent within a minute, with the schedule
+60,30,14,7,1 and escalation from 14 days on (each account's authorized user gets a copy of those steps).
 
     .venv/bin/python bench/reminders.py                         # SQLite and PostgreSQL, 250k then 500k licenses
     .venv/bin/python bench/reminders.py --database sqlite --no-double
     .venv/bin/python bench/reminders.py --licenses 25000 --due 1000 --no-double   # a smoke check
+    .venv/bin/python bench/reminders.py --schedule 30 --escalate-days -1          # the article's single reminder
 
 For each database and size: seed a fresh database (bench/seed.py), start an aiosmtpd sink in a process of
 its own (so it does not share the GIL with the sender), time a plain smtplib loop sending the same due
@@ -128,20 +130,30 @@ class ScratchDatabase:
 # --- the two senders ----------------------------------------------------------------------------
 
 
-def prerender(database_url, today, port):
-    """(sender, [(recipient, bytes)]) for every reminder due: the exact messages the command sends."""
+def schedule_settings(schedule, escalate_days):
+    """The environment settings of the schedule under test."""
+    settings = {"REMINDER_DAYS": schedule}
+    if escalate_days >= 0:
+        settings["REMINDER_ESCALATE_DAYS"] = str(escalate_days)
+    return settings
+
+
+def prerender(database_url, today, port, settings):
+    """(sender, [(recipient, bytes)]) for every message due: the exact messages the command sends."""
     from config import Config
     from webapp import create_app
     from webapp.core.mail import portal_url
     from webapp.extensions import db
     from webapp.reminders import preview, reminder_email
 
+    escalate = settings.get("REMINDER_ESCALATE_DAYS")
     app = create_app(Config, DATABASE_URL=database_url, DATABASE_POOL=False, SECRET_KEY=secrets.token_hex(16),
-                     MAIL_SERVER=HOST, MAIL_PORT=port, MAIL_DEFAULT_SENDER=SENDER)
+                     MAIL_SERVER=HOST, MAIL_PORT=port, MAIL_DEFAULT_SENDER=SENDER,
+                     REMINDER_DAYS=settings["REMINDER_DAYS"], REMINDER_ESCALATE_DAYS=int(escalate) if escalate else None)
     with app.app_context(), db.database.connection_context():
         licenses_url = portal_url("portal.licenses")
         messages = [
-            (due.contact_email, reminder_email(due, licenses_url).as_bytes())
+            (due.recipient_email, reminder_email(due, licenses_url).as_bytes())
             for due, attempt in preview(today) if attempt
         ]
     return SENDER, messages
@@ -157,7 +169,7 @@ def plain_loop(port, sender, messages):
     return time.perf_counter() - started
 
 
-def run_command(database_url, today, port, batch_size):
+def run_command(database_url, today, port, batch_size, settings):
     """Run `flask send-reminders` in a fresh process: (wall s, summary, SQL statements, peak RSS KB, command s)."""
     env = dict(
         os.environ,
@@ -168,6 +180,7 @@ def run_command(database_url, today, port, batch_size):
         SECRET_KEY=secrets.token_hex(16),
         PORTAL_URL="https://portal.bench.example",
         REMINDER_BATCH_SIZE=str(batch_size),
+        **settings,
     )
     started = time.perf_counter()
     result = subprocess.run(
@@ -213,27 +226,34 @@ def child(today):
 # --- one measurement ----------------------------------------------------------------------------
 
 
-def measure(kind, postgres_url, licenses, due, today, batch_size):
+def measure(kind, postgres_url, licenses, due, today, batch_size, settings):
     from bench.seed import seed
 
     accounts = licenses // ACCOUNT_LICENSES
     with ScratchDatabase(kind, postgres_url, f"{licenses // 1000}k") as database, Sink() as sink:
-        seeded = seed(database.url, accounts, ACCOUNT_LICENSES, today, due=due, users=False)
-        sender, messages = prerender(database.url, today, sink.port)
-        assert len(messages) == due, f"{len(messages)} due, expected {due}"
+        escalating = "REMINDER_ESCALATE_DAYS" in settings
+        # With escalation, each account's one authorized user gets a copy of the steps that escalate.
+        seeded = seed(database.url, accounts, ACCOUNT_LICENSES, today, due=due, users=escalating)
+        sender, messages = prerender(database.url, today, sink.port, settings)
+        count = len(messages)
+        assert count == due or (escalating and count > due), f"{count} messages for {due} due licenses"
 
         before = sink.delivered.value
         loop_seconds = plain_loop(sink.port, sender, messages)
-        assert sink.delivered.value - before == due
+        assert sink.delivered.value - before == count
         del messages
 
         before = sink.delivered.value
-        wall, summary, queries, rss_kb, command_seconds = run_command(database.url, today, sink.port, batch_size)
-        assert summary == (due, 0, 0), summary
-        assert sink.delivered.value - before == due
+        wall, summary, queries, rss_kb, command_seconds = run_command(database.url, today, sink.port, batch_size,
+                                                                      settings)
+        assert summary == (count, 0, 0), summary
+        assert sink.delivered.value - before == count
+    due_licenses = due
+    due = count
     return {
         "database": kind,
         "licenses": licenses,
+        "due_licenses": due_licenses,
         "due": due,
         "seed_s": seeded.seconds,
         "loop_s": loop_seconds,
@@ -249,9 +269,10 @@ def measure(kind, postgres_url, licenses, due, today, batch_size):
 
 def report(row):
     print(
-        f"{row['database']:10} {row['licenses']:>7} licenses, {row['due']} due | "
+        f"{row['database']:10} {row['licenses']:>7} licenses, {row['due_licenses']} due, {row['due']} messages | "
         f"plain smtplib loop {row['loop_mps']:7.0f} msg/s ({row['loop_s']:.1f} s) | "
-        f"send-reminders {row['command_mps']:7.0f} msg/s ({row['command_wall_s']:.1f} s wall) | "
+        f"send-reminders {row['command_mps']:7.0f} msg/s ({row['command_wall_s']:.1f} s wall, "
+        f"{row['command_wall_s'] / row['loop_s']:.1f}x the plain loop) | "
         f"{row['queries']} SQL statements for {row['batches']} batches | "
         f"peak RSS {row['peak_rss_mb']:.1f} MB | "
         f"goals: <= {GOAL_SECONDS} s {'met' if row['command_wall_s'] <= GOAL_SECONDS else 'MISSED'}, "
@@ -269,6 +290,9 @@ def main(argv=None):
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=200, help="REMINDER_BATCH_SIZE for the run")
     parser.add_argument("--no-double", action="store_true", help="skip the second run at twice the licenses")
+    parser.add_argument("--schedule", default="60,30,14,7,1", help="REMINDER_DAYS for the run")
+    parser.add_argument("--escalate-days", type=int, default=14,
+                        help="REMINDER_ESCALATE_DAYS for the run (-1: escalation off)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--today", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -279,12 +303,15 @@ def main(argv=None):
     from webapp.core.clock import business_today
 
     today = business_today(Config.BUSINESS_TIMEZONE)
+    print(f"schedule REMINDER_DAYS={args.schedule}, REMINDER_ESCALATE_DAYS="
+          f"{args.escalate_days if args.escalate_days >= 0 else 'unset'}", flush=True)
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     sizes = [args.licenses] if args.no_double else [args.licenses, 2 * args.licenses]
     rows = []
     for kind in kinds:
         for licenses in sizes:
-            rows.append(measure(kind, args.postgres_url, licenses, args.due, today, args.batch_size))
+            rows.append(measure(kind, args.postgres_url, licenses, args.due, today, args.batch_size,
+                                schedule_settings(args.schedule, args.escalate_days)))
             report(rows[-1])
     for kind in kinds:
         runs = [row for row in rows if row["database"] == kind]

@@ -85,7 +85,10 @@ def test_create_app_checks_with_the_config_class_it_was_given(database_url):
 
 
 @pytest.mark.parametrize("variable, text", [("SESSION_LIFETIME_DAYS", "0"), ("MAIL_PORT", "twenty-five"),
-                                             ("SESSION_COOKIE_SECURE", "ture")])
+                                             ("SESSION_COOKIE_SECURE", "ture"), ("REMINDER_DAYS", "60,thirty"),
+                                             ("REMINDER_DAYS", "30,0"), ("REMINDER_DAYS", "400"),
+                                             ("REMINDER_DAYS", ""), ("REMINDER_ESCALATE_DAYS", "soon"),
+                                             ("REMINDER_ESCALATE_DAYS", "-3")])
 def test_flask_prints_one_line_for_a_bad_setting(tmp_path, variable, text):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")
            and k not in {"PORTAL_ENV", "DATABASE_URL", "TEST_DATABASE_URL"}}

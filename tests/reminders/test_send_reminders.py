@@ -55,7 +55,8 @@ def attempt_rows():
 # --- which licenses are due -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("days_before, due", [(31, False), (30, True), (1, True), (0, True), (-1, False)])
+@pytest.mark.parametrize("days_before, due", [(31, None), (30, "expires on"), (1, "expires on"), (0, "expires on"),
+                                               (-1, "expired on")])
 def test_due_window_edges(mail_app, runner, smtp_server, account, add_license, days_before, due):
     add_license(account, "Office 365 E3", TODAY + timedelta(days=days_before), "pat@northwind.example")
 
@@ -63,7 +64,11 @@ def test_due_window_edges(mail_app, runner, smtp_server, account, add_license, d
 
     assert code == 0, output
     assert counts == ((1, 0, 0) if due else (0, 0, 0))
-    assert len(smtp_server.to("pat@northwind.example")) == (1 if due else 0)
+    received = smtp_server.to("pat@northwind.example")
+    assert len(received) == (1 if due else 0)
+    if due:
+        # The day after expiry the reminder is over; the lapse notice goes instead.
+        assert due in received[0]["Subject"]
 
 
 def test_a_license_entered_after_its_window_opened_is_reminded_on_the_next_run(
@@ -384,7 +389,18 @@ def test_the_admin_page_lists_no_reminder_once_delivered(
 
     page = client.get(f"/admin/accounts/{account.id}").get_data(as_text=True)
 
-    assert "None: every reminder due so far was delivered." in page
+    assert "None queued or failing. The last reminder run started" in page and "(sent 1, failed 0, skipped 0)" in page
+    assert "every reminder" not in page and "No reminder run yet" not in page
+
+
+def test_before_the_first_run_the_admin_page_says_no_run_yet(app, account, add_license, client, admin, login, today):
+    add_license(account, "Office 365 E3", today + timedelta(days=20), "pat@northwind.example")
+    login(client, admin.email)
+
+    page = client.get(f"/admin/accounts/{account.id}").get_data(as_text=True)
+
+    assert "No reminder run yet" in page
+    assert "every reminder" not in page and "None queued" not in page
 
 
 def _point_mail_at(app, port, timeout):
@@ -463,17 +479,24 @@ def test_seven_days_without_a_mail_server_lose_no_reminder(app, runner, account,
     smtp_server.configure(app)
     code, output, counts = send(runner, TODAY + timedelta(days=7))
 
-    assert (code, counts) == (0, (8, 0, 0)), output
+    # The 8 reminders still due, and the lapse notice of the one that expired during the outage, to
+    # its contact and the account's authorized user.
+    assert (code, counts) == (0, (10, 0, 0)), output
     for contact, expires_on in contacts.items():
-        assert len(smtp_server.to(contact)) == (0 if expires_on < TODAY + timedelta(days=7) else 1), contact
+        reminders = [m for m in smtp_server.to(contact) if "expires on" in m["Subject"]]
+        assert len(reminders) == (0 if expires_on < TODAY + timedelta(days=7) else 1), contact
+    notices = [(r, m["Subject"]) for r, m in smtp_server.messages if "expired on" in m["Subject"]]
+    assert sorted(r for r, _ in notices) == [("c2@northwind.example",), ("pat@northwind.example",)]
     assert send(runner, TODAY + timedelta(days=8))[:3:2] == (0, (0, 0, 0))
-    assert len(smtp_server.messages) == 8
-    # Each day of the outage tried one reminder, recorded it, and used up no attempt.
+    assert len(smtp_server.messages) == 10
+    # Each day of the outage tried one message, recorded it, and used up no attempt.
     outage = [a for a in attempt_rows() if a.outcome != "sent"]
     assert [a.outcome for a in outage] == ["unreachable"] * 7
-    assert {r.recipient: (r.status, r.attempts) for r in reminder_rows()} == {
+    assert {r.recipient: (r.status, r.attempts) for r in reminder_rows() if r.kind == "expiry-30-days"} == {
         contact: ("sent", 1) if contact != "c2@northwind.example" else ("failed", 0) for contact in contacts
     }
+    assert {(r.recipient, r.status) for r in reminder_rows() if r.kind == "lapse-notice"} == {
+        ("c2@northwind.example", "sent"), ("pat@northwind.example", "sent")}
 
 
 @pytest.mark.parametrize("settings, said", [
@@ -573,8 +596,9 @@ def test_four_hundred_days_of_cron_with_gaps_sends_each_reminder_exactly_once(
             else:
                 Account.update(byol_enrolled=value).where(Account.id == target.id).execute()
 
-    def due_now(day):
-        """The oracle: the reminder rule of docs/domain.md, evaluated from the rows as they stand on `day`."""
+    def due_now(day, first, last):
+        """The oracle: the reminder rule of docs/domain.md, evaluated from the rows as they stand on `day`:
+        (contact, expiration date) of every license `first` to `last` days from expiry."""
         with db.database.connection_context():
             rows = (
                 License.select(License, LicenseVersion, Account)
@@ -584,24 +608,26 @@ def test_four_hundred_days_of_cron_with_gaps_sends_each_reminder_exactly_once(
             return {
                 (lic.current.contact_email, lic.current.expires_on)
                 for lic in rows
-                if 0 <= (lic.current.expires_on - day).days <= 30
+                if first <= (lic.current.expires_on - day).days <= last
                 and lic.account.status == Account.ACTIVE and lic.account.byol_enrolled
             }
 
-    expected = set()
-    sent_on = {}  # (contact, expires_on) -> [run days]
+    expected, expected_notices = set(), set()
+    sent_on, notices_on = {}, {}  # (contact, expires_on) -> [run days]
     day, runs = start, 0
     while day <= start + timedelta(days=400):
         while events and events[0][0] <= day:
             apply(events.pop(0)[2])
-        expected |= due_now(day)
+        expected |= due_now(day, 0, 30)
+        # The lapse notice: from the day after expiry, for 30 days, while that date still stands.
+        expected_notices |= due_now(day, -30, -1)
         before = len(smtp_server.messages)
         code, output, counts = send(runner, day)
         assert code == 0 and counts[1] == 0, output
         for recipients, message in smtp_server.messages[before:]:
-            subject_date = re.search(r"expires on (\d+ \w+ \d{4}):", message["Subject"]).group(1)
+            kind, subject_date = re.search(r"(expires|expired) on (\d+ \w+ \d{4}):", message["Subject"]).groups()
             expires_on = datetime.strptime(subject_date, "%d %b %Y").date()
-            sent_on.setdefault((recipients[0], expires_on), []).append(day)
+            (sent_on if kind == "expires" else notices_on).setdefault((recipients[0], expires_on), []).append(day)
         runs += 1
         day += timedelta(days=rng.randint(1, 10))
 
@@ -613,6 +639,10 @@ def test_four_hundred_days_of_cron_with_gaps_sends_each_reminder_exactly_once(
     assert set(sent_on) == expected
     late = {key: days for key, days in sent_on.items() if days[0] > key[1] or days[0] < key[1] - timedelta(days=30)}
     assert late == {}
+    assert expected_notices and set(notices_on) == expected_notices
+    assert {key: days for key, days in notices_on.items() if len(days) > 1} == {}
+    assert {key: days for key, days in notices_on.items()
+            if not key[1] < days[0] <= key[1] + timedelta(days=30)} == {}
 
 
 # --- bulk rows for the overlap and query-count tests ------------------------------------------

@@ -172,6 +172,7 @@ def _account_page(account, invite_form=None, status=200):
         byol=byol,
         users=users,
         reminders=reminders.outstanding_reminders(account, today),
+        last_reminder_run=reminders.last_run(),
         today=today,
         status_form=AccountStatusForm(),
         enrollment_form=EnrollmentForm(),

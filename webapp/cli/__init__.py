@@ -5,8 +5,9 @@ from . import billing, database, housekeeping, people, reminders
 # app.test_cli_runner() invokes app.cli directly, where a plain click command gets none.
 COMMANDS = [
     database.init_db, database.db_group, database.seed_demo,
-    people.create_account, people.create_user, people.create_admin, people.set_password, people.reset_2fa, people.rotate_totp_key,
-    reminders.send_reminders,
+    people.create_account, people.create_user, people.create_admin, people.set_password, people.reset_2fa,
+    people.rotate_totp_key,
+    reminders.send_reminders, reminders.send_digest,
     housekeeping.purge_uploads, housekeeping.purge_sessions, housekeeping.purge_audit,
     billing.billing_report_command, billing.create_api_token, billing.revoke_api_token,
 ]

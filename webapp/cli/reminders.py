@@ -1,5 +1,6 @@
-"""`flask send-reminders`, run daily from cron."""
+"""`flask send-reminders`, run daily from cron, and `flask send-digest`, weekly."""
 import signal
+import smtplib
 import sys
 import threading
 from contextlib import contextmanager
@@ -8,8 +9,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .. import audit, reminders
+from .. import audit, digest, reminders
 from ..core import clock
+from ..core.mail import MailSettingsError, TimedConnection, check_settings, portal_url
 from ..core.text import printable
 from ..extensions import db
 from ._common import (
@@ -40,7 +42,7 @@ def _terminate_as_exit():
 @click.option("--dry-run", is_flag=True, help="List what would be sent; send and record nothing.")
 @with_appcontext
 def send_reminders(today, dry_run):
-    """Email the 30-day expiration reminder to each due license's contact person (run daily from cron).
+    """Email the reminders due on the REMINDER_DAYS schedule, and lapse notices (run daily from cron).
 
     The last line is always `sent N, failed N, skipped N`. Skipped: due, but not attempted by this run
     (another run is sending it, it used up REMINDER_MAX_ATTEMPTS, or the mail server was unreachable).
@@ -57,7 +59,7 @@ def send_reminders(today, dry_run):
                     continue
                 planned += 1
                 click.echo(printable(f"would send: {due.expires_on.isoformat()}  {due.account_name} · {due.plan}"
-                                     f"  to {due.contact_email}"))
+                                     f"  to {due.recipient_email}  ({reminders.step_label(due.kind)})"))
             click.echo(f"dry run as of {day.isoformat()}: {planned} would be sent; nothing sent or recorded")
             click.echo(reminders.RunSummary(skipped=skipped).line)
             return
@@ -70,7 +72,7 @@ def send_reminders(today, dry_run):
 
         def report_failure(due, outcome, error):
             click.echo(printable(f"{outcome}: {due.account_name} · {due.plan} (expires {due.expires_on.isoformat()}) "
-                                 f"to {due.contact_email}: {error}"), err=True)
+                                 f"to {due.recipient_email}: {error}"), err=True)
 
         log = reminders.record_run_start(day)
         with _terminate_as_exit():
@@ -87,3 +89,36 @@ def send_reminders(today, dry_run):
     click.echo(summary.line)
     if exit_status:
         sys.exit(exit_status)
+
+
+@click.command("send-digest")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+              help="Report as of this date (tests). Default: today in BUSINESS_TIMEZONE.")
+@with_appcontext
+def send_digest(today):
+    """Email the weekly staff digest to STAFF_DIGEST_TO (run weekly from cron).
+
+    It goes out even with nothing to report, saying so. Exits 2 when STAFF_DIGEST_TO or the mail settings
+    cannot work, 1 when the mail server did not take it.
+    """
+    app = current_app._get_current_object()
+    if app.config["STAFF_DIGEST_PROBLEM"]:
+        raise Misconfigured(printable(app.config["STAFF_DIGEST_PROBLEM"]))
+    try:
+        check_settings(app)
+    except MailSettingsError as error:
+        raise Misconfigured(printable(error)) from None
+    day = today.date() if today else clock.today()
+    with db.database.connection_context():
+        found = digest.gather(day, clock.now())
+        message = digest.digest_email(found, app.config["STAFF_DIGEST_ADDRESSES"], portal_url("admin.reviews"),
+                                      portal_url("admin.index"))
+    try:
+        with TimedConnection(app.extensions["mail"], float(app.config["MAIL_TIMEOUT"])) as connection:
+            connection.send(message)
+    except (smtplib.SMTPException, OSError) as error:
+        click.echo(printable(f"the digest was not sent: "
+                             f"{reminders.describe_smtp_error(error, float(app.config['MAIL_TIMEOUT']))}"), err=True)
+        sys.exit(1)
+    click.echo(f"digest sent to {len(message.recipients)} address{'es' if len(message.recipients) != 1 else ''}: "
+               + ("action needed" if found.has_news else "nothing to report"))

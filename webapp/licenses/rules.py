@@ -83,6 +83,58 @@ def reminder_due(expires_on, today):
     return 0 <= days_left(expires_on, today) <= REMINDER_DAYS_BEFORE
 
 
+# The lapse notice goes out on the first run from the day after expiry, for this many days: a lapse older
+# than that is old news the invoices have told, and a first run after an upgrade must not mail every
+# account that lapsed years ago.
+LAPSE_NOTICE_DAYS = 30
+
+
+def parse_reminder_days(text):
+    """REMINDER_DAYS ("60,30,14,7,1") as the steps, largest first; ValueError for anything else."""
+    parts = [part.strip() for part in str(text).split(",")]
+    if not parts or any(not part.isdigit() or not part.isascii() for part in parts):
+        raise ValueError("a comma-separated list of whole numbers of days, such as 60,30,14,7,1")
+    steps = sorted({int(part) for part in parts}, reverse=True)
+    if steps[0] > 366 or steps[-1] < 1:
+        raise ValueError("a list of days from 1 to 366, such as 60,30,14,7,1")
+    return tuple(steps)
+
+
+def reminder_step(expires_on, today, steps):
+    """The step of the schedule due on `today`: the latest one passed (a late run sends only that one),
+    from the largest step's day through the expiration day; None outside that span."""
+    left = days_left(expires_on, today)
+    passed = [step for step in steps if step >= left]
+    return min(passed) if left >= 0 and passed else None
+
+
+def step_windows(today, steps):
+    """[(step, first, last)]: the expiration dates for which each step is the one due on `today`."""
+    windows, previous, room = [], -1, (date.max - today).days
+    for step in sorted(steps):
+        if previous + 1 > room:
+            break
+        windows.append((step, today + timedelta(days=previous + 1), today + timedelta(days=min(step, room))))
+        previous = step
+    return windows
+
+
+def lapse_notice_window(today):
+    """The (first, last) expiration dates whose lapse notice is due on `today`, or None at the calendar's start."""
+    if (today - date.min).days < 1:
+        return None
+    return _days_earlier(today, LAPSE_NOTICE_DAYS), today - timedelta(days=1)
+
+
+def lapse_notice_due(expires_on, today):
+    """The lapse notice is due from the day after expiry, for LAPSE_NOTICE_DAYS days."""
+    return 1 <= -days_left(expires_on, today) <= LAPSE_NOTICE_DAYS
+
+
+def _days_earlier(day, n):
+    return date.min if (day - date.min).days < n else day - timedelta(days=n)
+
+
 def expiring_window(today):
     """The (first, last) expiration dates of a license that is expiring soon on `today`."""
     return today, _days_later(today, EXPIRING_SOON_DAYS)

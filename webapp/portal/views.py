@@ -103,7 +103,7 @@ def _panel_context():
         "position": where_account_stands(byol),
         "awaiting_review": sum(1 for lic, _ in rows if lic.current.review_status == LicenseVersion.PENDING),
         "must_be_accepted": current_app.config["PROOF_MUST_BE_ACCEPTED"],
-        "last_reminders": reminders.last_sent_reminders(account.id),
+        "sent_steps": reminders.sent_steps(account.id),
         # A removal, like every billing change, counts from the next cycle: the Remove dialog says when.
         "next_cycle": next_cycle_start(today, account.billing_day),
     }

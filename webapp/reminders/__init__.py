@@ -19,10 +19,11 @@ reminders are due, and the queries a run claims with), `_delivery` (the email an
 `_run` (arming, claiming, sending and recording), `_history` (what was sent, every attempt, the runs).
 """
 from ..core.mail import MailSettingsError
-from ._delivery import reminder_email
-from ._due import DueReminder, outstanding_reminders, preview, reminder_state
+from ._delivery import describe_smtp_error, reminder_email
+from ._due import DueReminder, outstanding_reminders, preview, reminder_state, schedule, step_label
 from ._history import (
     attempts_of,
+    failed_since,
     last_finished_at,
     last_run,
     last_sent_reminders,
@@ -30,10 +31,11 @@ from ._history import (
     record_run_refused,
     record_run_start,
     runs_are_stale,
+    sent_steps,
 )
 from ._run import ReminderRun, RunSummary
 
-__all__ = ["DueReminder", "MailSettingsError", "ReminderRun", "RunSummary", "attempts_of", "last_finished_at",
-           "last_run", "last_sent_reminders", "outstanding_reminders", "preview", "record_run_end", "record_run_refused",
-           "record_run_start", "reminder_email",
-           "reminder_state", "runs_are_stale"]
+__all__ = ["DueReminder", "MailSettingsError", "ReminderRun", "RunSummary", "attempts_of", "describe_smtp_error",
+           "failed_since", "last_finished_at", "last_run", "last_sent_reminders", "outstanding_reminders", "preview",
+           "record_run_end", "record_run_refused", "record_run_start", "reminder_email", "reminder_state",
+           "runs_are_stale", "schedule", "sent_steps", "step_label"]

@@ -6,21 +6,36 @@ from flask_mail import BadHeaderError
 
 from ..core.filters import day
 from ..core.mail import TimedConnection, build_email
-from ..licenses.rules import next_cycle_start
-from .models import ReminderAttempt
+from ..licenses.rules import next_cycle_start, where_account_stands
+from .models import Reminder, ReminderAttempt
 
 
 def reminder_subject(due):
     """The subject names the plan and the date."""
+    if due.kind == Reminder.LAPSE_NOTICE:
+        return f"{due.plan} expired on {day(due.expires_on)}: BYOL billing has lapsed"
     return f"{due.plan} expires on {day(due.expires_on)}: please update your proof of licensing"
 
 
 def reminder_email(due, licenses_url):
-    """The reminder for one license, text and HTML, to the contact person on its form."""
+    """The reminder or lapse notice for one license, text and HTML, to one person: the contact on its form,
+    or an authorized user of the account it escalates to. It states where the account really stands."""
+    position = due.position
+    # Other plans that already break BYOL (licenses.rules.where_account_stands, as the banner says it):
+    # then renewing this one alone does not bring BYOL back.
+    stands = where_account_stands(position, due.plan) if position is not None else None
+    others = tuple(lic for lic in position.broken if lic.plan != due.plan) if stands and stands.lapsed_by_others else ()
+    if position is not None and not position.valid and position.subscription_from is not None and (
+            others or due.kind == Reminder.LAPSE_NOTICE):
+        subscription_from, already_moved = position.subscription_from, position.already_moved
+    else:
+        subscription_from = next_cycle_start(due.expires_on, due.billing_day)
+        already_moved = False
     return build_email(
-        "reminder", due.contact_email, reminder_subject(due), to_name=due.contact_name,
-        due=due, byol_users=due.byol_users, licenses_url=licenses_url,
-        subscription_from=next_cycle_start(due.expires_on, due.billing_day),
+        "lapse_notice" if due.kind == Reminder.LAPSE_NOTICE else "reminder",
+        due.recipient_email, reminder_subject(due), to_name=due.recipient_name,
+        due=due, byol_users=due.byol_users, licenses_url=licenses_url, as_contact=due.audience == Reminder.CONTACT,
+        subscription_from=subscription_from, already_moved=already_moved, other_lapsed=others,
     )
 
 

@@ -1,15 +1,17 @@
 """Reminder history: the last reminder each license got, every attempt of a license, and the log of runs."""
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from peewee import fn
 
 from .. import audit
+from ..accounts.models import Account
 from ..core.clock import utcnow
 from ..core.compiled_sql import CompiledSelect, RowShape, placeholder
 from ..extensions import db
-from ..licenses.models import License
-from .models import ReminderAttempt, ReminderRunLog
+from ..licenses.models import License, LicenseVersion
+from ._due import step_label
+from .models import Reminder, ReminderAttempt, ReminderRunLog
 
 
 class SentReminder(NamedTuple):
@@ -71,13 +73,89 @@ def last_sent_reminders(account_id):
     return {row.license_id: row for row in _LAST_SENT.run(account_id=account_id)}
 
 
+class SentStep(NamedTuple):
+    """A step of the schedule (or the lapse notice) that went out for a license's current expiration date:
+    which, when it first went (naive UTC), and to whom."""
+
+    label: str
+    attempted_at: datetime
+    recipients: tuple
+
+
+def sent_steps(account_id):
+    """{license id: [SentStep], in the order sent} for the account's licenses' current expiration dates."""
+    rows = (
+        ReminderAttempt.select(
+            ReminderAttempt.license.alias("license_id"), Reminder.kind.alias("kind"),
+            ReminderAttempt.recipient.alias("recipient"), ReminderAttempt.attempted_at.alias("attempted_at"),
+        )
+        .join(Reminder, on=(ReminderAttempt.reminder == Reminder.id))
+        .join_from(ReminderAttempt, License, on=(ReminderAttempt.license == License.id))
+        .join(LicenseVersion, on=(License.current == LicenseVersion.id))
+        .where((License.account == account_id) & (ReminderAttempt.outcome == ReminderAttempt.SENT)
+               & (ReminderAttempt.expires_on == LicenseVersion.expires_on))
+        .order_by(ReminderAttempt.attempted_at, ReminderAttempt.id)
+        .namedtuples()
+    )
+    steps = {}  # license id -> {kind: (first sent at, [recipients])}
+    for row in rows:
+        first, recipients = steps.setdefault(row.license_id, {}).setdefault(row.kind, (row.attempted_at, []))
+        recipients.append(row.recipient)
+    return {
+        license_id: [SentStep(step_label(kind), at, tuple(recipients)) for kind, (at, recipients) in kinds.items()]
+        for license_id, kinds in steps.items()
+    }
+
+
+class FailedReminder(NamedTuple):
+    """A message not delivered that a run tried within the period: for the staff digest."""
+
+    account_name: str
+    plan: str
+    label: str
+    expires_on: date
+    recipient: str
+    attempts: int
+    last_error: str
+
+
+def failed_since(since):
+    """Messages still not sent that a run tried and failed at since `since` (naive UTC), soonest expiration first."""
+    tried = (
+        ReminderAttempt.select(ReminderAttempt.reminder)
+        .where((ReminderAttempt.attempted_at >= since) & (ReminderAttempt.outcome != ReminderAttempt.SENT))
+    )
+    rows = (
+        Reminder.select(
+            Account.name.alias("account_name"), License.plan.alias("plan"), Reminder.kind, Reminder.expires_on,
+            Reminder.recipient, Reminder.attempts, Reminder.last_error,
+        )
+        .join(License, on=(Reminder.license == License.id))
+        .join(Account, on=(License.account == Account.id))
+        .where((Reminder.status == Reminder.FAILED) & Reminder.id.in_(tried))
+        .order_by(Reminder.expires_on, Account.name, Reminder.id)
+        .namedtuples()
+    )
+    return [
+        FailedReminder(row.account_name, row.plan, step_label(row.kind), row.expires_on, row.recipient, row.attempts,
+                       row.last_error)
+        for row in rows
+    ]
+
+
 def attempts_of(license_id):
-    """Every attempt at a license's reminders, newest first."""
-    return list(
-        ReminderAttempt.select()
+    """Every attempt at a license's reminders, newest first, each with its kind (`kind`) and its step in words
+    (`step`)."""
+    attempts = list(
+        ReminderAttempt.select(ReminderAttempt, Reminder.kind.alias("kind"))
+        .join(Reminder, on=(ReminderAttempt.reminder == Reminder.id))
         .where(ReminderAttempt.license == license_id)
         .order_by(ReminderAttempt.attempted_at.desc(), ReminderAttempt.id.desc())
+        .objects()
     )
+    for attempt in attempts:
+        attempt.step = step_label(attempt.kind)
+    return attempts
 
 
 def last_run():

@@ -1,6 +1,6 @@
 """One `send-reminders` run: arm the due reminders, then claim, send and record them batch by batch."""
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from time import monotonic
 
@@ -11,21 +11,27 @@ from ..core import clock
 from ..core.database import on_postgresql
 from ..core.mail import MailSettingsError, check_settings, portal_url
 from ..extensions import db
+from ..accounts.models import User
+from ..licenses import store as license_store
 from ..licenses.models import License, LicenseVersion, Product
-from ..licenses.rules import reminder_due, reminder_window
+from ..licenses.rules import byol_status
 from ._delivery import Courier, describe_smtp_error, reminder_email
 from ._due import (
     DETAIL_COLUMNS,
-    KIND,
-    account_seats,
+    USER_COLUMNS,
     as_due,
     batch_size,
     claim_lease,
     claimable,
+    due_bounds,
+    due_kind,
     due_license_join,
     due_reminders,
+    escalates,
+    escalation_users,
     is_claimable,
-    reminder_for_version,
+    kind_due,
+    kind_windows,
 )
 from .models import Reminder, ReminderAttempt
 
@@ -61,29 +67,56 @@ class ReminderRun:
         self.summary = RunSummary()
 
     def arm(self):
-        """Create the pending reminder of every due license that has none; returns how many are due."""
-        missing = (
-            due_license_join(License.select(
-                License.id, LicenseVersion.expires_on, Value(KIND), Value(Reminder.PENDING),
-                LicenseVersion.contact_email, Value(0), Value(""), Value(clock.now()),
-            ), self.today)
-            .where(~fn.EXISTS(Reminder.select(Reminder.id).where(reminder_for_version())))
-            # One order for every run, so concurrent inserts on PostgreSQL cannot deadlock.
-            .order_by(License.id)
-        )
+        """Create the pending message of every due license and person that has none; returns how many are due.
+
+        One INSERT ... SELECT per kind of the schedule due today (and one more for the authorized users of
+        a kind that escalates): the unique key turns a concurrent run's same insert into a no-op.
+        """
+        now = clock.now()
         fields = [
-            Reminder.license, Reminder.expires_on, Reminder.kind, Reminder.status,
-            Reminder.recipient, Reminder.attempts, Reminder.last_error, Reminder.created_at,
+            Reminder.license, Reminder.expires_on, Reminder.kind, Reminder.status, Reminder.recipient,
+            Reminder.attempts, Reminder.last_error, Reminder.created_at, Reminder.audience,
         ]
-        Reminder.insert_from(missing, fields).on_conflict_ignore().execute()
+        for kind, first, last in kind_windows(self.today):
+            existing = Reminder.alias()
+            exists = existing.select(existing.id).where(
+                (existing.license == License.id) & (existing.expires_on == LicenseVersion.expires_on)
+                & (existing.kind == kind) & (existing.audience == Reminder.CONTACT)
+            )
+            contacts = (
+                due_license_join(License.select(
+                    License.id, LicenseVersion.expires_on, Value(kind), Value(Reminder.PENDING),
+                    LicenseVersion.contact_email, Value(0), Value(""), Value(now), Value(Reminder.CONTACT),
+                ))
+                .where(LicenseVersion.expires_on.between(first, last), ~fn.EXISTS(exists))
+                # One order for every run, so concurrent inserts on PostgreSQL cannot deadlock.
+                .order_by(License.id)
+            )
+            Reminder.insert_from(contacts, fields).on_conflict_ignore().execute()
+            if not escalates(kind):
+                continue
+            exists = existing.select(existing.id).where(
+                (existing.license == License.id) & (existing.expires_on == LicenseVersion.expires_on)
+                & (existing.kind == kind) & (existing.audience == User.id)
+            )
+            users = (
+                due_license_join(License.select(
+                    License.id, LicenseVersion.expires_on, Value(kind), Value(Reminder.PENDING),
+                    User.email, Value(0), Value(""), Value(now), User.id,
+                ))
+                .join_from(License, User, on=escalation_users())
+                .where(LicenseVersion.expires_on.between(first, last), ~fn.EXISTS(exists))
+                .order_by(License.id, User.id)
+            )
+            Reminder.insert_from(users, fields).on_conflict_ignore().execute()
         return due_reminders([fn.COUNT(Reminder.id)], self.today).scalar()
 
     def send(self, progress=None, on_failure=None):
         """Send every due reminder this run can claim; returns the RunSummary."""
-        after = (self.today - timedelta(days=1), 0)
+        first, last = due_bounds(self.today)
+        after = (first - timedelta(days=1), 0)
         # Built once per run from PORTAL_URL: every reminder links to the same tab.
         licenses_url = portal_url("portal.licenses")
-        first, last = reminder_window(self.today)
         while not self.summary.stopped:
             # Two steps, so the database walks the reminders' (expires_on, id) index instead of
             # every license version in the window: the next batch of unsent reminders, then their
@@ -91,8 +124,7 @@ class ReminderRun:
             window = list(
                 Reminder.select(Reminder.id, Reminder.expires_on)
                 .where(
-                    Reminder.expires_on.between(first, last),
-                    Reminder.kind == KIND,
+                    due_kind(Reminder.kind, Reminder.expires_on, self.today),
                     Reminder.status != Reminder.SENT,
                     Tuple(Reminder.expires_on, Reminder.id) > Tuple(*after),
                 )
@@ -105,9 +137,9 @@ class ReminderRun:
             after = (window[-1].expires_on, window[-1].id)
             candidates = list(
                 due_reminders(
-                    [Reminder.id, Reminder.attempts, Reminder.claim_token, Reminder.claimed_at,
-                     Reminder.recipient.alias("recipient_on_file"), *DETAIL_COLUMNS,
-                     account_seats().alias("byol_users")],
+                    [Reminder.id, Reminder.attempts, Reminder.claim_token, Reminder.claimed_at, Reminder.kind,
+                     Reminder.audience, Reminder.recipient.alias("recipient_on_file"), *DETAIL_COLUMNS,
+                     *USER_COLUMNS],
                     self.today,
                 )
                 .join_from(License, Product, on=(License.product == Product.id))
@@ -117,10 +149,12 @@ class ReminderRun:
             )
             now = clock.now()
             mine = set(self._claim([row.id for row in candidates if is_claimable(row, now)], now))
-            batch = [
-                as_due(row, row.id, row.recipient_on_file, row.byol_users) for row in candidates
-                if row.id in mine and reminder_due(row.expires_on, self.today)
-            ]
+            batch = self._with_positions([
+                as_due(row, row.id, row.recipient_on_file, kind=row.kind, audience=row.audience,
+                       user_email=row.user_email, user_name=row.user_name)
+                for row in candidates
+                if row.id in mine and kind_due(row.expires_on, self.today) == row.kind
+            ])
             self.summary.skipped += len(candidates) - len(batch)
             if progress:
                 progress(len(candidates) - len(batch))
@@ -133,6 +167,22 @@ class ReminderRun:
             ).scalar()
             self.summary.skipped += left
         return self.summary
+
+    def _with_positions(self, batch):
+        """The batch, each with its account's BYOL status as of the run: one query for the batch's accounts."""
+        if not batch:
+            return batch
+        terms = license_store.terms_by_account(
+            sorted({due.account_id for due in batch}), self.app.config["BUSINESS_TIMEZONE"],
+            self.app.config["PROOF_MUST_BE_ACCEPTED"])
+        positions = {}
+        for due in batch:
+            if due.account_id not in positions:
+                positions[due.account_id] = byol_status(terms.get(due.account_id, []), self.today, due.billing_day)
+        return [
+            replace(due, position=positions[due.account_id], byol_users=positions[due.account_id].seats or due.seats)
+            for due in batch
+        ]
 
     def _claim(self, ids, now):
         """Atomically take the reminders no other run holds; returns the ids now carrying our token."""
@@ -176,7 +226,7 @@ class ReminderRun:
                     outcome, error_text = ReminderAttempt.FAILED, describe_smtp_error(error, self.timeout)
                 else:
                     outcome, error_text = courier.deliver(message)
-                outcomes.append((due, due.contact_email, outcome, error_text))
+                outcomes.append((due, due.recipient_email, outcome, error_text))
                 if progress:
                     progress(1)
                 if outcome == ReminderAttempt.UNREACHABLE:

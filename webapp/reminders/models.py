@@ -14,13 +14,18 @@ from ..licenses.models import License
 
 
 class Reminder(db.Model):
-    """The reminder of one kind for one expiration date of one license: pending, sent or failed.
+    """One message of one kind for one expiration date of one license, to one person: pending, sent or failed.
 
-    The unique key (license, expires_on, kind) is what makes it exactly once: a renewal with a new
-    date is a new key, and two runs cannot both create or both claim the same row.
+    The kind is a step of the schedule (`expiry-<days>-days`, REMINDER_DAYS) or the lapse notice. The
+    audience is the contact person on the form (0) or an authorized user of the account (their user id),
+    when the step escalates. The unique key (license, expires_on, kind, audience) is what makes it
+    exactly once: a renewal with a new date is a new key, and two runs cannot both create or both claim
+    the same row.
     """
 
     EXPIRY_30_DAYS = "expiry-30-days"
+    LAPSE_NOTICE = "lapse-notice"
+    CONTACT = 0
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
@@ -28,6 +33,8 @@ class Reminder(db.Model):
     license = ForeignKeyField(License, backref="reminders", on_delete="CASCADE")
     expires_on = DateField()
     kind = CharField(max_length=32, default=EXPIRY_30_DAYS)
+    # 0: the contact on the license's current form; otherwise the id of the authorized user it goes to.
+    audience = IntegerField(default=CONTACT)
     status = CharField(max_length=16, default=PENDING)
     recipient = CharField(max_length=254, default="")
     attempts = IntegerField(default=0)
@@ -40,10 +47,22 @@ class Reminder(db.Model):
 
     class Meta:
         indexes = (
-            (("license", "expires_on", "kind"), True),
+            (("license", "expires_on", "kind", "audience"), True),
             # The send loop walks the due ones in (expires_on, id) order, soonest first.
             (("expires_on", "id"), False),
         )
+
+    @staticmethod
+    def step_kind(days):
+        """The kind of the schedule's step `days` before expiration."""
+        return f"expiry-{days}-days"
+
+    @staticmethod
+    def step_of(kind):
+        """The days of a step's kind ("expiry-14-days" is 14); None for the lapse notice."""
+        if kind.startswith("expiry-") and kind.endswith("-days"):
+            return int(kind[len("expiry-"):-len("-days")])
+        return None
 
 class ReminderAttempt(db.Model):
     """One try at sending a reminder: to whom, when, and what the mail server said.
