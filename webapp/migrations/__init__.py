@@ -26,6 +26,7 @@ from ..licenses.models import (
     ProofPreview,
     add_products,
 )
+from ..microsoft365.models import ConsentRequest, TenantLink, TenantSnapshot
 from ..reminders.models import Reminder, ReminderAttempt, ReminderRunLog
 from ..review.models import ReviewEvent
 
@@ -36,6 +37,7 @@ MODELS = [
     LoginSession, Counter, AccountChange, ReviewEvent, ApiToken, CalendarFeed, RecoveryCode,
     AccessToken, ReminderRunLog, AuditEntry, ProofCheck, DocumentReading,
     ProofPreview,
+    TenantLink, TenantSnapshot, ConsentRequest,
 ]
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 BASELINE = "0001_baseline"

@@ -36,6 +36,7 @@ from ..licenses.proofs import (
     with_text,
 )
 from ..licenses.rules import next_cycle_start
+from ..microsoft365 import store as microsoft365
 from .forms import LicenseForm, LicenseTermsForm
 
 bp = Blueprint("portal", __name__)
@@ -100,6 +101,7 @@ def _panel_context():
         "last_reminders": reminders.last_sent_reminders(account.id),
         # A removal, like every billing change, counts from the next cycle: the Remove dialog says when.
         "next_cycle": next_cycle_start(today, account.billing_day),
+        "m365": microsoft365.tab_standing(account.id, current_app.config),
     }
 
 
