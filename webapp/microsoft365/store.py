@@ -9,6 +9,7 @@ from peewee import IntegrityError, fn
 
 from .. import audit
 from ..accounts.models import Account
+from ..audit.models import AuditEntry
 from ..core.database import write_transaction
 from ..core.secret_tokens import digest, new_token
 from ..licenses.models import License, LicenseVersion
@@ -221,9 +222,10 @@ def _snapshot(row):
 
 
 def latest_snapshots(account_ids):
-    """{account id: its latest Snapshot} for connected accounts among `account_ids`, in one query."""
-    ids = list(account_ids)
-    if not ids:
+    """{account id: its latest Snapshot} for connected accounts among `account_ids` (ids, or a query of them), in
+    one query."""
+    ids = account_ids if hasattr(account_ids, "sql") else list(account_ids)
+    if not hasattr(ids, "sql") and not ids:
         return {}
     Latest = TenantSnapshot.alias()
     newest = (Latest.select(Latest.account, fn.MAX(Latest.taken_on).alias("taken_on"))
@@ -255,19 +257,6 @@ def _current_versions(account_ids):
     )
 
 
-def verified_by_account(account_ids):
-    """{account id: True when every license not removed is verified by its latest snapshot, else False};
-    accounts with no connected tenant (or no license) are left out: nothing says either way."""
-    snapshots = latest_snapshots(account_ids)
-    if not snapshots:
-        return {}
-    verified = {}
-    for version in _current_versions(list(snapshots)):
-        verdict = snapshots[version.account_id].verdict(version.plan, version.seats, version.expires_on)
-        verified[version.account_id] = verified.get(version.account_id, True) and verdict.verified
-    return verified
-
-
 def accept_verified(account_id, snapshot):
     """Accept each current version awaiting review that the snapshot verifies (AUTO_ACCEPT_VERIFIED); returns how
     many. Each acceptance is a review like a person's, with an audit entry naming the snapshot."""
@@ -293,6 +282,18 @@ class TabStanding:
     enabled: bool
     link: TenantLink | None = None
     snapshot: Snapshot | None = None
+
+
+def staff_snapshots(account_ids, config):
+    """{account id: latest Snapshot} for a staff page listing these accounts; no query while the feature is off."""
+    return latest_snapshots(account_ids) if enabled(config) else {}
+
+
+def refused_claims(account_id):
+    """The account's refused claims of a tenant another account holds (audit entries), newest first."""
+    return list(AuditEntry.select().where((AuditEntry.account == account_id)
+                                          & (AuditEntry.kind == "microsoft365.claim_refused"))
+                .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(20))
 
 
 def tab_standing(account_id, config):
