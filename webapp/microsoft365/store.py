@@ -127,7 +127,7 @@ def connect(account_id, user_id, tenant, reading, now, today):
     except IntegrityError:
         # Another account linked the tenant between the check and the insert.
         raise TenantTaken(tenant) from None
-    return snapshot
+    return _snapshot(snapshot)
 
 
 def disconnect(account_id):
@@ -155,7 +155,7 @@ def record_reading(account_id, tenant, reading, now, today):
                 snapshot = _snapshot_row(account_id, tenant, reading, now, today)
                 TenantLink.update(read_at=now, problem="", problem_at=None).where(
                     (TenantLink.account == account_id) & (TenantLink.tenant_id == tenant)).execute()
-            return snapshot
+            return _snapshot(snapshot)
         except IntegrityError:
             if attempt == 2:
                 raise
