@@ -22,9 +22,10 @@ def portal_users_only():
         abort(404)
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
-    if current_user.is_admin or not current_user.may_use_portal:
-        # The portal's own page says why (or sends staff to their pages).
-        return redirect(url_for("portal.licenses"))
+    if current_user.is_admin:
+        return redirect(url_for("admin.index"))
+    if not current_user.may_use_portal:
+        return redirect(url_for("portal.licenses"))  # the portal's own page says why, and whom to ask
     return None
 
 
