@@ -39,7 +39,7 @@ def connect(customer, microsoft, standin):
     def go(tenant, client=None):
         client = client or customer
         microsoft.admin_of = tenant.id if tenant is not None else None
-        start = client.post("/microsoft365/connect")
+        start = client.get("/microsoft365/connect")
         assert start.status_code == 303, start.get_data(as_text=True)[:300]
         at_microsoft = requests.get(start.headers["Location"], allow_redirects=False, timeout=10,
                                     verify=standin.ca_file)

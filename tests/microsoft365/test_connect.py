@@ -16,13 +16,13 @@ def test_without_a_client_id_there_is_no_button_and_no_route(customer, app):
     assert app.config["M365_CLIENT_ID"] == ""
     page = customer.get("/licenses").get_data(as_text=True)
     assert "Connect Microsoft 365" not in page
-    assert customer.post("/microsoft365/connect").status_code == 404
+    assert customer.get("/microsoft365/connect").status_code == 404
 
 
 def test_the_button_sends_the_admin_to_microsofts_admin_consent_page(customer, microsoft, standin):
     page = customer.get("/licenses").get_data(as_text=True)
     assert "Connect Microsoft 365" in page
-    response = customer.post("/microsoft365/connect")
+    response = customer.get("/microsoft365/connect")
     target = urlsplit(response.headers["Location"])
     query = parse_qs(target.query)
     assert f"{target.scheme}://{target.netloc}" == standin.login_url
@@ -85,7 +85,7 @@ def test_a_replayed_state_is_refused(customer, microsoft, standin):
     import requests
 
     microsoft.admin_of = microsoft.add_tenant("Contoso").id
-    start = customer.post("/microsoft365/connect")
+    start = customer.get("/microsoft365/connect")
     back = urlsplit(requests.get(start.headers["Location"], allow_redirects=False, timeout=10,
                                  verify=standin.ca_file).headers["Location"])
     assert customer.get(f"{back.path}?{back.query}").status_code == 302
@@ -98,7 +98,7 @@ def test_a_state_from_another_sign_in_is_refused(app, customer, microsoft, stand
     import requests
 
     microsoft.admin_of = microsoft.add_tenant("Contoso").id
-    start = customer.post("/microsoft365/connect")
+    start = customer.get("/microsoft365/connect")
     back = urlsplit(requests.get(start.headers["Location"], allow_redirects=False, timeout=10,
                                  verify=standin.ca_file).headers["Location"])
     other = app.test_client()
@@ -148,8 +148,18 @@ def test_reconnect_and_disconnect_are_audited_and_disconnect_asks_first(connect,
 
 
 def test_staff_and_unauthorized_users_cannot_connect(app, microsoft, staff, make_user, account, login):
-    assert staff.post("/microsoft365/connect").status_code == 302
+    assert staff.get("/microsoft365/connect").status_code == 302
     make_user("guest@northwind.example", account=account, authorized=False)
     guest = app.test_client()
     login(guest, "guest@northwind.example")
-    assert guest.post("/microsoft365/connect").status_code == 302
+    assert guest.get("/microsoft365/connect").status_code == 302
+
+
+def test_connecting_again_and_again_keeps_few_pending_requests(customer, microsoft, user):
+    from webapp.microsoft365.models import ConsentRequest
+    from webapp.microsoft365.store import PENDING_PER_USER
+
+    for _ in range(PENDING_PER_USER + 3):
+        assert customer.get("/microsoft365/connect").status_code == 303
+    with db.database.connection_context():
+        assert ConsentRequest.select().where(ConsentRequest.user == user.id).count() == PENDING_PER_USER

@@ -164,7 +164,7 @@ EXPECTED = {
     # Microsoft 365, switched on for the matrix (world): a customer who may use the portal is sent to
     # Microsoft's admin-consent page with a new state; a callback without one is refused; with no tenant
     # connected, Disconnect says so on the tab. Everyone else goes where the portal would send them.
-    "microsoft365.connect": {"POST": row(LOGIN, TO_TAB, TO_TAB,
+    "microsoft365.connect": {"GET": row(LOGIN, TO_TAB, TO_TAB,
                                          Outcome(303, "/organizations/v2.0/adminconsent", writes=True),
                                          Outcome(303, "/organizations/v2.0/adminconsent", writes=True), TO_ADMIN)},
     "microsoft365.callback": {"GET": row(LOGIN, TO_TAB, TO_TAB,

@@ -21,6 +21,8 @@ from .models import ConsentRequest, TenantLink, TenantSnapshot
 # How long a Connect may take at Microsoft (sign-in, consent) before its state no longer works.
 CONSENT_VALID_FOR = timedelta(minutes=30)
 AUTO_ACCEPT_ACTOR = "Microsoft 365 verification"
+# Connect requests one user may have on their way through Microsoft at once (several tabs).
+PENDING_PER_USER = 5
 
 
 def enabled(config):
@@ -45,6 +47,11 @@ def start_consent(account_id, user_id, session_token, now):
     """A new single-use state for this sign-in's Connect; the database keeps its digest only."""
     state = new_token()
     ConsentRequest.delete().where(ConsentRequest.expires_at < now).execute()
+    # A user's earlier requests beyond the last few go: clicking Connect again and again keeps few rows.
+    kept = (ConsentRequest.select(ConsentRequest.state_digest).where(ConsentRequest.user == user_id)
+            .order_by(ConsentRequest.expires_at.desc()).limit(PENDING_PER_USER - 1))
+    ConsentRequest.delete().where((ConsentRequest.user == user_id)
+                                  & ConsentRequest.state_digest.not_in(kept)).execute()
     ConsentRequest.create(state_digest=digest(state), account=account_id, user=user_id,
                           session_digest=digest(session_token or ""), expires_at=now + CONSENT_VALID_FOR)
     return state

@@ -34,9 +34,15 @@ def _back(message, category):
     return redirect(url_for("portal.licenses"))
 
 
-@bp.route("/connect", methods=["POST"])
+@bp.route("/connect")
 def connect():
-    """Send the customer's global admin to Microsoft's admin-consent page with a new single-use state."""
+    """Send the customer's global admin to Microsoft's admin-consent page with a new single-use state.
+
+    A link (GET), not a form: the portal's CSP allows forms to post only to itself (`form-action 'self'`),
+    which Chromium applies to a form's redirects too, so a POST that redirects to Microsoft is blocked.
+    A GET from elsewhere can do no harm: it only opens Microsoft's page, where the customer's admin must
+    consent, and the state it makes works once, for this sign-in only.
+    """
     state = store.start_consent(current_user.account_id, current_user.id, current_user.session_token, clock.now())
     redirect_uri = redirect_uri_for(current_app.config)
     return redirect(store.consent_url(settings(), redirect_uri, state), code=303)
