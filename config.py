@@ -17,6 +17,10 @@ STRONG_HASH_METHOD = "scrypt"
 DEMO_SENDER = "licenses@example-hosting.test"
 
 
+# The names a development run may be opened by, besides PORTAL_URL's.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
 class ConfigError(RuntimeError):
     """A setting the portal cannot run with; `wsgi.py` prints it as one line and exits."""
 
@@ -130,6 +134,9 @@ class Config:
     PROOF_TEXT_MAX_CHARS = _int("PROOF_TEXT_MAX_CHARS", 100_000)
     PROOF_TEXT_SECONDS = _float("PROOF_TEXT_SECONDS", 2)
     PROOF_TEXT_MAX_MEMORY_MB = _int("PROOF_TEXT_MAX_MEMORY_MB", 512)
+    # Only proof staff accepted counts for BYOL (docs/domain.md, "Trust in proof"); by default proof
+    # awaiting review counts too, unless saved anyway against a document that says otherwise.
+    PROOF_MUST_BE_ACCEPTED = _bool("PROOF_MUST_BE_ACCEPTED", False)
     PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
 
     PROVIDER_NAME = os.environ.get("PROVIDER_NAME", "Your hosting provider")
@@ -232,9 +239,16 @@ class Config:
                               "name such as UTC or Europe/Berlin.") from None
         _check_microsoft365(config)
         portal = urlsplit(config["PORTAL_URL"] or "")
-        if portal.scheme not in ("http", "https") or not portal.netloc:
+        if portal.scheme not in ("http", "https") or not portal.netloc or not portal.hostname:
             raise ConfigError(f"PORTAL_URL={config['PORTAL_URL']!r} is not an http:// or https:// address, "
                               "such as https://licenses.example-hosting.com.")
+        # Every absolute link (emails, the calendar feed) is built from PORTAL_URL, never from a
+        # request's Host: SERVER_NAME makes url_for(_external=True) use it, and a request for any other
+        # host is refused with 400 (Flask's TRUSTED_HOSTS; the port is not compared).
+        config["SERVER_NAME"] = portal.netloc
+        config["TRUSTED_HOSTS"] = [portal.hostname]
+        if config["PORTAL_ENV"] == "development":  # `make run`: the browser may say either name
+            config["TRUSTED_HOSTS"] += [name for name in LOOPBACK_NAMES if name != portal.hostname]
         if not config.get("TESTING") and config["PASSWORD_HASH_METHOD"] != STRONG_HASH_METHOD:
             raise ConfigError(f"PASSWORD_HASH_METHOD must be {STRONG_HASH_METHOD!r}: a cheaper hash is for the test suite only.")
         if config["PORTAL_ENV"] == "development":
