@@ -212,7 +212,8 @@ class _Quiet(WSGIRequestHandler):
 @pytest.fixture
 def live_api(database_url, accounts):  # noqa: F811
     """The app served on a free port from a thread, with data and a token."""
-    app = create_app(TestConfig, DATABASE_URL=database_url, API_RATE_LIMIT=100_000)
+    # The portal answers only at its PORTAL_URL's host (TRUSTED_HOSTS; the port is not compared).
+    app = create_app(TestConfig, DATABASE_URL=database_url, API_RATE_LIMIT=100_000, PORTAL_URL="http://127.0.0.1")
     with app.app_context():
         with db.database.connection_context():
             token = api_tokens.create_token("schemathesis")
