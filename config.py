@@ -3,6 +3,7 @@ import base64
 import hashlib
 import math
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -99,6 +100,9 @@ LIMITS = (
     (("REMINDER_CLAIM_LEASE",), int, POSITIVE, TEN_YEARS_HOURS * 3600),
     (("PROOF_TEXT_SECONDS", "MAIL_TIMEOUT"), float, POSITIVE, 3600),
     (("UPLOAD_ORPHAN_MAX_AGE_HOURS",), float, 0, TEN_YEARS_HOURS),
+    (("M365_TIMEOUT",), float, POSITIVE, 600),
+    (("M365_MAX_RETRIES",), int, 1, 20),
+    (("M365_MAX_RETRY_AFTER",), float, POSITIVE, 3600),
     (("SESSION_IDLE_TIMEOUT_HOURS", "REMINDER_RUN_STALE_HOURS", "PASSWORD_RESET_VALID_HOURS"), float, POSITIVE,
      TEN_YEARS_HOURS),
     (("SESSION_LIFETIME_DAYS", "INVITATION_VALID_DAYS"), float, POSITIVE, TEN_YEARS_HOURS / 24),
@@ -191,6 +195,20 @@ class Config:
     RESET_MAX_PER_ADDRESS = _int("RESET_MAX_PER_ADDRESS", 20)
     RESET_THROTTLE_WINDOW_MINUTES = _float("RESET_THROTTLE_WINDOW_MINUTES", 60)
 
+    # Verified by Microsoft 365 (README, "Microsoft 365"): the provider's multi-tenant Entra app. Without a
+    # client id the feature is off: no Connect button, and `verify-tenants` exits 2.
+    M365_CLIENT_ID = os.environ.get("M365_CLIENT_ID", "").strip()
+    M365_CLIENT_SECRET = os.environ.get("M365_CLIENT_SECRET", "")
+    M365_LOGIN_URL = os.environ.get("M365_LOGIN_URL", "https://login.microsoftonline.com").strip()
+    M365_GRAPH_URL = os.environ.get("M365_GRAPH_URL", "https://graph.microsoft.com").strip()
+    # Seconds one request to Microsoft may take; 429 answers retried at most this often per collection,
+    # each after its Retry-After, unless that asks for longer than M365_MAX_RETRY_AFTER seconds.
+    M365_TIMEOUT = _float("M365_TIMEOUT", 30)
+    M365_MAX_RETRIES = _int("M365_MAX_RETRIES", 5)
+    M365_MAX_RETRY_AFTER = _float("M365_MAX_RETRY_AFTER", 120)
+    # A license version Microsoft 365 verifies is accepted without a person (the audit entry names the snapshot).
+    AUTO_ACCEPT_VERIFIED = _bool("AUTO_ACCEPT_VERIFIED", False)
+
     # werkzeug's method string. Not read from the environment: production always hashes with scrypt,
     # and finalize() refuses anything else outside the test suite.
     PASSWORD_HASH_METHOD = STRONG_HASH_METHOD
@@ -237,6 +255,7 @@ class Config:
         except (ValueError, ZoneInfoNotFoundError):
             raise ConfigError(f"BUSINESS_TIMEZONE={config['BUSINESS_TIMEZONE']!r} is not a time zone "
                               "name such as UTC or Europe/Berlin.") from None
+        _check_microsoft365(config)
         portal = urlsplit(config["PORTAL_URL"] or "")
         if portal.scheme not in ("http", "https") or not portal.netloc or not portal.hostname:
             raise ConfigError(f"PORTAL_URL={config['PORTAL_URL']!r} is not an http:// or https:// address, "
@@ -328,6 +347,25 @@ def _digest_addresses(text):
                 or any(ch in address for ch in ' <>,;"()[]\\')):
             return (), f"STAFF_DIGEST_TO={text!r} is not a comma-separated list of email addresses ({address!r})."
     return addresses, ""
+
+
+# An application (client) id as Entra shows it: a GUID.
+CLIENT_ID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _check_microsoft365(config):
+    """The Microsoft 365 settings: a GUID client id with its secret, and https:// addresses without a path."""
+    client_id = config.get("M365_CLIENT_ID") or ""
+    if client_id and not CLIENT_ID_PATTERN.match(client_id):
+        raise ConfigError(f"M365_CLIENT_ID={client_id!r} is not an application (client) id, a GUID such as "
+                          "00000000-0000-0000-0000-000000000000, as the app registration in Entra ID shows it.")
+    if client_id and not config.get("M365_CLIENT_SECRET"):
+        raise ConfigError("M365_CLIENT_SECRET is not set: M365_CLIENT_ID needs the client secret made for it in Entra ID.")
+    for name in ("M365_LOGIN_URL", "M365_GRAPH_URL"):
+        address = urlsplit(config.get(name) or "")
+        if address.scheme != "https" or not address.netloc or address.path.strip("/") or address.query:
+            raise ConfigError(f"{name}={config.get(name)!r} is not an https:// address without a path, "
+                              "such as https://graph.microsoft.com.")
 
 
 def _as_bytes(key):

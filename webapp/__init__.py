@@ -15,6 +15,7 @@ from .core.row_ids import RowIdConverter
 # Aliased: `mail` reads as the email module (webapp.core.mail) everywhere else.
 from .extensions import csrf, db, htmx, login_manager
 from .extensions import mail as mail_extension
+from .microsoft365.views import bp as microsoft365_bp
 from .portal import bp as portal_bp
 
 
@@ -41,6 +42,7 @@ def create_app(config_class=Config, **overrides):
     app.register_blueprint(auth_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(microsoft365_bp, url_prefix="/microsoft365")
     # The API takes no cookies and no forms (bearer tokens, GET only), so CSRF has nothing to guard.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -165,6 +165,10 @@ def test_the_openapi_document_is_31_and_public(client):
     assert set(document["paths"]) == {"/api/v1/billing", "/api/v1/openapi.json"}
 
 
+# The `verified` column: JSON true/false/null, the CSV's yes/no/empty.
+VERIFIED_WORDS = {True: "yes", False: "no", None: ""}
+
+
 def test_page_csv_cli_and_api_agree_row_for_row(app, client, runner, admin, login, token, accounts, make_account, today):
     late = make_account("Late Proof Ltd")
     license = insert_license(late, submitted_at=datetime(2020, 1, 1))
@@ -174,21 +178,24 @@ def test_page_csv_cli_and_api_agree_row_for_row(app, client, runner, admin, logi
         suffix = f"?cycle={cycle}" if cycle else ""
         api = client.get(f"/api/v1/billing{suffix}{'&' if cycle else '?'}per_page=500", headers=bearer(token)).json
         from_api = [(str(r["account_id"]), r["cycle_start"], r["mode"], r["reason"], str(r["byol_seats"]),
-                     r["earliest_expiration"] or "", r["account_status"]) for r in api["accounts"]]
+                     r["earliest_expiration"] or "", r["account_status"], VERIFIED_WORDS[r["verified"]])
+                    for r in api["accounts"]]
         cli = runner.invoke(args=["billing-report", "--format", "csv"] + (["--cycle", cycle] if cycle else []))
         from_cli = [(r["account_id"], r["cycle_start"], r["mode"], r["reason"], r["byol_seats"],
-                     r["earliest_expiration"], r["account_status"]) for r in csv.DictReader(io.StringIO(cli.stdout))]
+                     r["earliest_expiration"], r["account_status"], r["verified"])
+                    for r in csv.DictReader(io.StringIO(cli.stdout))]
         csv_text = client.get(f"/admin/billing.csv{suffix}").get_data(as_text=True)
         from_csv = [(r["account_id"], r["cycle_start"], r["mode"], r["reason"], r["byol_seats"],
-                     r["earliest_expiration"], r["account_status"]) for r in csv.DictReader(io.StringIO(csv_text))]
+                     r["earliest_expiration"], r["account_status"], r["verified"])
+                    for r in csv.DictReader(io.StringIO(csv_text))]
         page = BeautifulSoup(client.get(f"/admin/billing{suffix}").get_data(as_text=True), "html.parser")
         from_page = [
             (tr["data-account-id"], *[" ".join(td.get_text(" ").split()) for td in tr.find_all("td")[1:]])
             for tr in page.find(id="billing").find("tbody").find_all("tr") if tr.get("data-account-id")
         ]
         from_page = [(i, start, mode.removesuffix(" (can still change)"), reason, seats,
-                      "" if expires == "—" else expires, status)
-                     for i, start, mode, reason, seats, expires, status in from_page]
+                      "" if expires == "—" else expires, status, "" if verified == "—" else verified)
+                     for i, start, mode, reason, seats, expires, status, verified in from_page]
         assert len(from_api) == 7
         assert from_api == from_cli == from_csv == from_page, cycle
         assert json.loads(runner.invoke(args=["billing-report", "--format", "json"] + (
@@ -205,7 +212,8 @@ class _Quiet(WSGIRequestHandler):
 @pytest.fixture
 def live_api(database_url, accounts):  # noqa: F811
     """The app served on a free port from a thread, with data and a token."""
-    app = create_app(TestConfig, DATABASE_URL=database_url, API_RATE_LIMIT=100_000)
+    # The portal answers only at its PORTAL_URL's host (TRUSTED_HOSTS; the port is not compared).
+    app = create_app(TestConfig, DATABASE_URL=database_url, API_RATE_LIMIT=100_000, PORTAL_URL="http://127.0.0.1")
     with app.app_context():
         with db.database.connection_context():
             token = api_tokens.create_token("schemathesis")

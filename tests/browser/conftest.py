@@ -4,6 +4,7 @@ This folder is a package (it has an __init__.py) so that its conftest is importe
 `browser.conftest` and does not replace the `conftest` module the other test files import from.
 """
 import fcntl
+import json
 import os
 import shutil
 import socket
@@ -39,6 +40,7 @@ from webapp.identity.models import AccessToken
 from webapp.licenses import store as license_store
 from webapp.licenses.models import Product, ProofDocument
 from webapp.licenses.proofs import Upload, store_upload
+from webapp.microsoft365.models import TenantLink, TenantSnapshot
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -167,6 +169,16 @@ def world(portal, pdf):
         # As the reader records a PDF with JavaScript run on opening: the staff pages' warning is scanned too.
         ProofDocument.update(active_content="javascript,open_action").where(ProofDocument.id == proof.id).execute()
         token = tokens.issue(invited.id, AccessToken.RESET, timedelta(hours=1), utcnow())
+        # Microsoft 365 switched on, the account connected, with a snapshot that does not confirm the plan:
+        # the tab's box, each license's verdict and the staff pages' are scanned too (no request leaves here).
+        portal.app.config.update(M365_CLIENT_ID="11111111-2222-3333-4444-555555555555", M365_CLIENT_SECRET="scan")
+        TenantLink.create(account=account.id, tenant_id="72f988bf-86f1-41af-91ab-2d7cd011db47",
+                          organization_name="Northwind", connected_by=customer.id, read_at=utcnow())
+        TenantSnapshot.create(account=account.id, tenant_id="72f988bf-86f1-41af-91ab-2d7cd011db47", taken_on=today,
+                              subscriptions=json.dumps([{"skuPartNumber": "ENTERPRISEPACK", "totalLicenses": 20,
+                                                         "status": "Enabled", "isTrial": False,
+                                                         "nextLifecycleDateTime": "2099-12-31T23:59:59Z"}]),
+                              subscribed_skus="[]")
     return World(
         today=today, pdf=pdf,
         ids={"license_id": license.id, "account_id": account.id, "user_id": unauthorized.id, "token": token},

@@ -149,6 +149,8 @@ SCANS = [
     Scan("not found", CUSTOMER, "/licenses/2147483647"),
     Scan("calendar feed", CUSTOMER, "/calendar"),
     Scan("calendar feed created", CUSTOMER, "/calendar", feed_created),
+    Scan("microsoft 365 disconnect", CUSTOMER, "/microsoft365/disconnect"),
+    Scan("microsoft 365 link refused", CUSTOMER, "/microsoft365/callback?state=used"),
     Scan("change password", CUSTOMER, "/password/change"),
     Scan("change password, wrong", CUSTOMER, "/password/change", wrong_current_password),
     Scan("refused, not authorized", UNAUTHORIZED, "/licenses"),

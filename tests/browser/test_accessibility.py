@@ -27,6 +27,7 @@ NOT_PAGES = {
     "api.billing": "JSON for the provider's invoicing",
     "api.openapi_document": "the API's JSON description",
     "feeds.calendar": "an iCalendar feed",
+    "microsoft365.connect": "redirects to Microsoft's admin-consent page",
 }
 
 

@@ -25,6 +25,7 @@ from webapp.identity.models import RecoveryCode
 from webapp.licenses import store as license_store
 from webapp.licenses.models import License, LicenseVersion, ProofDocument
 from webapp.licenses.proofs import Upload, store_upload
+from webapp.microsoft365.models import ConsentRequest, TenantLink
 
 ANONYMOUS, UNAUTHORIZED, SUSPENDED, OTHER, AUTHORIZED, ADMIN, ADMIN_WITHOUT_CODE = ROLES = (
     "anonymous",
@@ -167,6 +168,19 @@ EXPECTED = {
                                    Outcome(200, text="Activity"), TO_ADMIN)},
     # The API knows no sessions: a logged-in user or admin without a bearer token is nobody to it.
     "api.billing": {"GET": row(*[Outcome(401, text="A valid bearer token is required")] * 7)},
+    # Microsoft 365, switched on for the matrix (world): a customer who may use the portal is sent to
+    # Microsoft's admin-consent page with a new state; a callback without one is refused; with no tenant
+    # connected, Disconnect says so on the tab. Everyone else goes where the portal would send them.
+    "microsoft365.connect": {"GET": row(LOGIN, TO_TAB, TO_TAB,
+                                         Outcome(303, "/organizations/v2.0/adminconsent", writes=True),
+                                         Outcome(303, "/organizations/v2.0/adminconsent", writes=True), TO_ADMIN)},
+    "microsoft365.callback": {"GET": row(LOGIN, TO_TAB, TO_TAB,
+                                         Outcome(400, text="This Microsoft 365 link does not work"),
+                                         Outcome(400, text="This Microsoft 365 link does not work"), TO_ADMIN)},
+    "microsoft365.disconnect": {
+        "GET": row(LOGIN, TO_TAB, TO_TAB, TO_TAB, TO_TAB, TO_ADMIN),
+        "POST": row(LOGIN, TO_TAB, TO_TAB, TO_TAB, TO_TAB, TO_ADMIN),
+    },
     "api.openapi_document": {"GET": row(*[Outcome(200, text="Client Licenses billing API")] * 7)},
     "portal.calendar": {"GET": row(LOGIN, REFUSED, REFUSED, PORTAL_PAGE, PORTAL_PAGE, TO_ADMIN)},
     # The other account's user makes a feed URL for their own account, never for the tested one.
@@ -211,8 +225,10 @@ def test_every_route_has_a_row(app):
 
 
 @pytest.fixture
-def world(account, user, admin, make_account, make_user, office365, pdf, today):
-    """The tested account with a license, a suspended account, another account with a license, a user per role."""
+def world(app, account, user, admin, make_account, make_user, office365, pdf, today):
+    """The tested account with a license, a suspended account, another account with a license, a user per role;
+    Microsoft 365 switched on (its routes are 404 while M365_CLIENT_ID is unset; no request reaches Microsoft)."""
+    app.config.update(M365_CLIENT_ID="11111111-2222-3333-4444-555555555555", M365_CLIENT_SECRET="matrix-secret")
     suspended = make_account("Suspended Co", status=Account.SUSPENDED)
     other = make_account("Other Co")
     people = {
@@ -276,6 +292,8 @@ def snapshot():
             "documents": ProofDocument.select().count(),
             "calendar feeds": list(CalendarFeed.select(CalendarFeed.account, CalendarFeed.token_hash).tuples()),
             "recovery codes": list(RecoveryCode.select(RecoveryCode.code_hash).order_by(RecoveryCode.code_hash).tuples()),
+            "tenant links": list(TenantLink.select(TenantLink.account, TenantLink.tenant_id).tuples()),
+            "consent requests": list(ConsentRequest.select(ConsentRequest.state_digest).tuples()),
         }
 
 

@@ -35,6 +35,7 @@ from ..licenses.document_text import Limits
 from ..licenses.models import License, LicenseVersion, ProofDocument
 from ..licenses.proofs import preview_of, send_preview, send_proof
 from ..licenses.rules import byol_status
+from ..microsoft365 import store as microsoft365
 from ..review import notice as review_notice
 from ..review import store as review_store
 from . import confirmations
@@ -182,6 +183,8 @@ def _account_page(account, invite_form=None, status=200):
         review=ReviewForm(),
         retired=license_store.retired_licenses_of(account.id),
         confirm=confirmations,
+        m365=microsoft365.tab_standing(account.id, current_app.config),
+        m365_refused=microsoft365.refused_claims(account.id) if microsoft365.enabled(current_app.config) else [],
     ), status
 
 
@@ -340,12 +343,14 @@ def reviews():
 def _reviews_page(failed=None, status=200):
     """The queue; `failed` is the (version id, form) whose submission came back with an error."""
     queue = review_store.review_queue()
+    snapshots = microsoft365.staff_snapshots({v.license.account.id for v in queue}, current_app.config)
     forms = {}
     if failed is not None:
         forms[failed[0]] = failed[1]
     return render_template(
         "admin/reviews.html", queue=queue, forms=forms, blank=ReviewForm(formdata=None),
         removals=review_store.removals_awaiting(), removal_form=RemovalForm(formdata=None),
+        m365_snapshots=snapshots,
     ), status
 
 
@@ -430,6 +435,7 @@ def _license_page(license, rename_form=None, status=200):
         attempts=reminders.attempts_of(license.id),
         rename_form=rename_form or RenameForm(formdata=None, plan=license.plan),
         show_check=True,
+        m365_snapshot=microsoft365.staff_snapshots([license.account_id], current_app.config).get(license.account_id),
     ), status
 
 

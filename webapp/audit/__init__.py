@@ -154,4 +154,11 @@ KINDS = {
     "calendar_feed.issued": "Calendar link made",
     "reminders.run": "Reminder run",
     "audit.purged": "Audit entries purged",
+    "microsoft365.connected": "Microsoft 365 connected",
+    "microsoft365.reconnected": "Microsoft 365 reconnected",
+    "microsoft365.disconnected": "Microsoft 365 disconnected",
+    "microsoft365.claim_refused": "Microsoft 365 tenant claim refused",
+    "microsoft365.consent_lost": "Microsoft 365 consent withdrawn",
+    "microsoft365.auto_accepted": "Proof accepted as verified by Microsoft 365",
+    "microsoft365.run": "Microsoft 365 verification run",
 }

@@ -15,7 +15,7 @@ _ERROR = {
 _ROW = {
     "type": "object",
     "required": ["account_id", "account", "cycle", "cycle_start", "mode", "reason", "byol_seats",
-                 "earliest_expiration", "account_status", "can_still_change"],
+                 "earliest_expiration", "account_status", "can_still_change", "verified"],
     "additionalProperties": False,
     "properties": {
         "account_id": {"type": "integer", "minimum": 1},
@@ -34,6 +34,9 @@ _ROW = {
                            "description": "The account's status at the cycle start (now, for a cycle not started)."},
         "can_still_change": {"type": "boolean",
                              "description": "True for a cycle not yet started: decided from what is on file now."},
+        "verified": {"type": ["boolean", "null"],
+                     "description": "Microsoft 365's latest snapshot of the account's tenant confirms every license now "
+                                    "on file (true) or not (false); null when no tenant is connected."},
     },
 }
 

@@ -1,8 +1,9 @@
 """The billing report: one row per account for a cycle, from one function, for the page, CSV, CLI and API.
 
-It runs three queries whatever the number of accounts: the reviews and the account changes made
-since the month began (earlier ones cannot matter to a cycle starting in it), then the accounts
-with their license versions, read one account at a time. The rule itself is webapp.billing.
+It runs four queries whatever the number of accounts: the reviews and the account changes made
+since the month began (earlier ones cannot matter to a cycle starting in it), the accounts' latest
+Microsoft 365 snapshots (the `verified` column), then the accounts with their license versions, read
+one account at a time. The rule itself is webapp.billing.
 """
 import csv
 import io
@@ -17,6 +18,7 @@ from peewee import JOIN, fn
 from ..accounts.models import Account, AccountChange
 from ..core.compiled_sql import RowShape, rows_of
 from ..licenses.models import License, LicenseVersion
+from ..microsoft365 import store as microsoft365
 from ..review.models import ReviewEvent
 from .rules import (
     MODES,
@@ -30,7 +32,7 @@ from .rules import (
 
 CSV_COLUMNS = (
     "account_id", "account", "cycle", "cycle_start", "mode", "reason", "byol_seats",
-    "earliest_expiration", "account_status", "can_still_change",
+    "earliest_expiration", "account_status", "can_still_change", "verified",
 )
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -50,6 +52,8 @@ class BillingRow:
     earliest_expiration: date | None
     account_status: str
     can_still_change: bool
+    # Microsoft 365 confirms every license now on file (its latest snapshot); None: no tenant connected.
+    verified: bool | None = None
 
     def as_dict(self):
         """The row as JSON-ready values (dates as ISO strings)."""
@@ -64,6 +68,7 @@ class BillingRow:
             "earliest_expiration": self.earliest_expiration.isoformat() if self.earliest_expiration else None,
             "account_status": self.account_status,
             "can_still_change": self.can_still_change,
+            "verified": self.verified,
         }
 
 
@@ -180,7 +185,7 @@ def billing_report(year, month, today, timezone_name, search=None, mode=None, pa
     `must_be_accepted` is the provider's PROOF_MUST_BE_ACCEPTED.
     With `per_page`, one page of it (`page` from 1). Without a mode filter the page is cut in the
     database; with one, every matching account is decided first, as the mode is not a column.
-    Three queries whatever the number of accounts.
+    Four queries whatever the number of accounts.
     """
     ids = _accounts(search)
     if per_page and mode is None:
@@ -189,6 +194,7 @@ def billing_report(year, month, today, timezone_name, search=None, mode=None, pa
     since = start_instant(date(year, month, 1), timezone_name)
     reviews = _reviews(ids, since)
     changes = _account_changes(ids, since)
+    snapshots = microsoft365.latest_snapshots(ids)
     cycle = format_cycle(year, month)
     rows = []
     # No cycle starting in the month has begun if its first day is still to come: what is on file now decides.
@@ -224,12 +230,28 @@ def billing_report(year, month, today, timezone_name, search=None, mode=None, pa
             earliest_expiration=decided.earliest_expiration,
             account_status=decided.status,
             can_still_change=decided.can_still_change,
+            verified=_verified(snapshots.get(account.id), versions),
         ))
     if not per_page:
         return BillingPage(rows, 1, None, False)
     if mode is not None:
         rows = rows[(page - 1) * per_page:]
     return BillingPage(rows[:per_page], page, per_page, len(rows) > per_page)
+
+
+def _verified(snapshot, versions):
+    """Whether the snapshot confirms each license not removed, in its current (newest) version; None without one."""
+    if snapshot is None:
+        return None
+    current = {}
+    for version in versions:
+        if version.retired_at is None:
+            known = current.get(version.license_id)
+            if known is None or (version.submitted_at, version.id) > (known.submitted_at, known.id):
+                current[version.license_id] = version
+    if not current:
+        return None
+    return all(snapshot.verdict(v.plan, v.seats, v.expires_on).verified for v in current.values())
 
 
 def is_mode(text):
@@ -249,6 +271,7 @@ def write_csv(rows, out):
     for row in rows:
         values = row.as_dict()
         values["can_still_change"] = "yes" if row.can_still_change else "no"
+        values["verified"] = "" if row.verified is None else ("yes" if row.verified else "no")
         writer.writerow([neutralise(values[column]) for column in CSV_COLUMNS])
 
 

@@ -1,5 +1,5 @@
 """`flask` commands for operators and cron, one module per group; registered by create_app."""
-from . import billing, database, housekeeping, people, reminders
+from . import billing, database, housekeeping, microsoft365, people, reminders
 
 # Each command carries @with_appcontext: `flask` pushes an app context for app.cli commands, but
 # app.test_cli_runner() invokes app.cli directly, where a plain click command gets none.
@@ -7,7 +7,7 @@ COMMANDS = [
     database.init_db, database.db_group, database.seed_demo,
     people.create_account, people.create_user, people.create_admin, people.set_password, people.reset_2fa,
     people.rotate_totp_key,
-    reminders.send_reminders, reminders.send_digest,
+    reminders.send_reminders, reminders.send_digest, microsoft365.verify_tenants,
     housekeeping.purge_uploads, housekeeping.purge_sessions, housekeeping.purge_audit,
     billing.billing_report_command, billing.create_api_token, billing.revoke_api_token,
 ]

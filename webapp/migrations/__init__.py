@@ -27,6 +27,7 @@ from ..licenses.models import (
     ProofPreview,
     add_products,
 )
+from ..microsoft365.models import ConsentRequest, TenantLink, TenantSnapshot
 from ..reminders.models import Reminder, ReminderAttempt, ReminderRunLog
 from ..review.models import ReviewEvent
 
@@ -37,6 +38,7 @@ MODELS = [
     LoginSession, Counter, AccountChange, ReviewEvent, ApiToken, CalendarFeed, RecoveryCode,
     AccessToken, ReminderRunLog, AuditEntry, ProofCheck, DocumentReading,
     ProofPreview, AuditPurge,
+    TenantLink, TenantSnapshot, ConsentRequest,
 ]
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 BASELINE = "0001_baseline"

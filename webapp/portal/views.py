@@ -37,6 +37,7 @@ from ..licenses.proofs import (
     with_text,
 )
 from ..licenses.rules import next_cycle_start, removal_waits_for_staff, where_account_stands
+from ..microsoft365 import store as microsoft365
 from .forms import LicenseForm, LicenseTermsForm
 
 bp = Blueprint("portal", __name__)
@@ -106,6 +107,7 @@ def _panel_context():
         "sent_steps": reminders.sent_steps(account.id),
         # A removal, like every billing change, counts from the next cycle: the Remove dialog says when.
         "next_cycle": next_cycle_start(today, account.billing_day),
+        "m365": microsoft365.tab_standing(account.id, current_app.config),
     }
 
 
