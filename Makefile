@@ -5,9 +5,6 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
-# The demo's provider; a deployment sets its own (see the README).
-export PROVIDER_NAME ?= Example Hosting
-export SUPPORT_EMAIL ?= support@example-hosting.test
 
 .PHONY: run test clean
 
@@ -21,6 +18,7 @@ run: $(STAMP)
 	@PORTAL_ENV=development $(BIN)/flask init-db
 	@PORTAL_ENV=development $(BIN)/flask seed-demo
 	@echo "Open http://$(HOST):$(PORT)/ and log in with one of the users above (Ctrl-C stops)."
+	@echo "Every email the demo sends is kept at http://$(HOST):$(PORT)/dev/mailbox/ (no mail server needed)."
 	@PORTAL_ENV=development PORTAL_URL=http://$(HOST):$(PORT) $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # The suite runs in parallel, one pytest-xdist worker per CPU, each on its own database;
