@@ -52,6 +52,8 @@ from .forms import (
 )
 
 bp = Blueprint("admin", __name__)
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
 PAGE_SIZE = 50
 MAX_PAGE = 100_000
 
@@ -133,10 +135,23 @@ def index():
     months = expiry_timeline.monthly_expiries(expiry_timeline.expiries_from_database(today), today)
     last_finished = reminders.last_finished_at()
     return render(
-        "admin/index.html", "admin/_account_list.html", status, **shown,
+        "admin/index.html", "admin/_account_list.html", status, **shown, work=_work(today),
         timeline=expiry_timeline.chart(months), last_run=reminders.last_run(), last_finished=last_finished,
         runs_stale=reminders.runs_are_stale(last_finished, clock.now(), current_app.config["REMINDER_RUN_STALE_HOURS"]),
     )
+
+
+def _work(today):
+    """What the staff home leads with: what staff must act on, each with the link to its list. Three counts,
+    whatever the number of accounts (the billing report itself decides every account: seconds at 10,000)."""
+    waiting, oldest = review_store.awaiting_summary()
+    return {
+        "waiting": waiting,
+        "oldest_age": clock.now() - oldest if oldest else None,
+        # Enrolled in BYOL but lapsed: their next cycle is billed by subscription unless fixed before it starts.
+        "lapsed": account_list.count_matching(account_list.LAPSED, today),
+        "failed_reminders": reminders.failed_count(),
+    }
 
 
 def _page_links(form):
@@ -448,7 +463,8 @@ def billing():
     )
     filters = {"cycle": format_cycle(year, month), "mode": mode, "q": search or None}
     return render_template(
-        "admin/billing.html", form=form, report=report, filters=filters, cycle=format_cycle(year, month)
+        "admin/billing.html", form=form, report=report, filters=filters, cycle=format_cycle(year, month),
+        cycle_label=f"{MONTH_NAMES[month - 1]} {year}",
     ), (200 if valid else 400)
 
 

@@ -20,7 +20,7 @@ reminders are due, and the queries a run claims with), `_delivery` (the email an
 """
 from ..core.mail import MailSettingsError
 from ._delivery import reminder_email
-from ._due import DueReminder, outstanding_reminders, preview, reminder_state
+from ._due import DueReminder, failed_count, outstanding_reminders, preview, reminder_state
 from ._history import (
     attempts_of,
     last_finished_at,
@@ -32,6 +32,6 @@ from ._history import (
 )
 from ._run import ReminderRun, RunSummary
 
-__all__ = ["DueReminder", "MailSettingsError", "ReminderRun", "RunSummary", "attempts_of", "last_finished_at",
+__all__ = ["DueReminder", "MailSettingsError", "ReminderRun", "RunSummary", "attempts_of", "failed_count", "last_finished_at",
            "last_run", "last_sent_reminders", "outstanding_reminders", "preview", "record_run_end", "record_run_start", "reminder_email",
            "reminder_state", "runs_are_stale"]
