@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test clean
+.PHONY: run test screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ PYTEST_WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# Every page state the accessibility scans visit, at 1280x800 and 390x844, as PNG files in screenshots/.
+SCREENSHOTS_DIR ?= screenshots
+screenshots: $(STAMP)
+	SCREENSHOTS_DIR=$(abspath $(SCREENSHOTS_DIR)) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q tests/browser/test_screenshots.py
+	@echo "Screenshots are in $(SCREENSHOTS_DIR)/"
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -126,3 +126,42 @@
     }
   });
 })();
+
+// Copy buttons (the calendar feed URL): shown only where the script can copy.
+(function () {
+  "use strict";
+  function ready() {
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      if (navigator.clipboard || document.queryCommandSupported && document.queryCommandSupported("copy")) {
+        button.hidden = false;
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", ready);
+  document.addEventListener("htmx:afterSettle", ready);
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) {
+      return;
+    }
+    var field = document.getElementById(button.dataset.copy);
+    if (!field) {
+      return;
+    }
+    var done = function () {
+      button.textContent = "Copied";
+      var live = document.getElementById("announcer");
+      if (live) {
+        live.textContent = "The URL was copied.";
+      }
+    };
+    field.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () {
+        if (document.execCommand("copy")) { done(); }
+      });
+    } else if (document.execCommand("copy")) {
+      done();
+    }
+  });
+})();

@@ -6,6 +6,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -68,6 +69,19 @@ def require_admin():
     first = second_factor_url(current_user, request.full_path.rstrip("?") if request.method == "GET" else None)
     if first:
         return redirect_to(first, unauthorized=True)
+
+
+@bp.app_context_processor
+def staff_navigation():
+    """The count on the Proof to review tab: one COUNT per staff page, none where the page has it already."""
+    return {"proofs_waiting": _awaiting}
+
+
+def _awaiting():
+    """(count, oldest submission) of the proofs awaiting review, read once per request."""
+    if "proofs_waiting" not in g:
+        g.proofs_waiting = review_store.awaiting_summary()
+    return g.proofs_waiting
 
 
 def found(row):
@@ -144,7 +158,7 @@ def index():
 def _work(today):
     """What the staff home leads with: what staff must act on, each with the link to its list. Three counts,
     whatever the number of accounts (the billing report itself decides every account: seconds at 10,000)."""
-    waiting, oldest = review_store.awaiting_summary()
+    waiting, oldest = _awaiting()
     return {
         "waiting": waiting,
         "oldest_age": clock.now() - oldest if oldest else None,
@@ -351,6 +365,7 @@ def reviews():
 def _reviews_page(failed=None, status=200):
     """The queue; `failed` is the (version id, form) whose submission came back with an error."""
     queue = review_store.review_queue()
+    g.proofs_waiting = (len(queue), min((row.submitted_at for row in queue), default=None))
     forms = {}
     if failed is not None:
         forms[failed[0]] = failed[1]

@@ -308,7 +308,11 @@ def download_proof(document_id):
 
 @bp.route("/calendar")
 def calendar():
-    return render_template("portal/calendar.html", has_feed=calendar_feed.has_feed(_account().id), feed_url=None)
+    """The feed page; ?regenerate asks before a new URL replaces the one calendars are subscribed to
+    (a page, not a dialog, so it asks without JavaScript too; the POST below is the answer)."""
+    has_feed = calendar_feed.has_feed(_account().id)
+    asking = has_feed and "regenerate" in request.args
+    return render_template("portal/calendar.html", has_feed=has_feed, feed_url=None, asking=asking)
 
 
 @bp.route("/calendar", methods=["POST"])
@@ -316,9 +320,15 @@ def regenerate_calendar():
     token = calendar_feed.issue_feed_token(_account().id, current_user.id)
     feed_url = url_for("feeds.calendar", token=token, _external=True)
     # Shown in this response only: the database keeps the token's hash, never the URL.
-    response = make_response(render_template("portal/calendar.html", has_feed=True, feed_url=feed_url))
+    response = make_response(render_template("portal/calendar.html", has_feed=True, feed_url=feed_url,
+                                             webcal_url=_webcal(feed_url), asking=False))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _webcal(url):
+    """The feed's webcal:// address: calendar apps open it as a subscription (webcal is http(s) by another name)."""
+    return "webcal://" + url.split("://", 1)[1]
 
 
 @bp.route("/activity")
