@@ -161,6 +161,11 @@ def world(portal, pdf):
         # As the reader records a PDF with JavaScript run on opening: the staff pages' warning is scanned too.
         ProofDocument.update(active_content="javascript,open_action").where(ProofDocument.id == proof.id).execute()
         token = tokens.issue(invited.id, AccessToken.RESET, timedelta(hours=1), utcnow())
+        # A plan the customer removed, with a long name: the staff account page lists it on a phone too.
+        removed = license_store.add_license(account, customer.id, product, "Microsoft 365 Business Premium (annual commitment, legacy)",
+                                            {**terms, "expires_on": today + timedelta(days=90)}, store_upload(
+                                                Upload(pdf, "application/pdf", "old-plan.pdf"), account, customer.id))
+        license_store.retire_license(removed, User.get_by_id(customer.id))
     return World(
         today=today, pdf=pdf,
         ids={"license_id": license.id, "account_id": account.id, "user_id": unauthorized.id, "token": token},
