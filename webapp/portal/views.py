@@ -1,3 +1,5 @@
+from collections import Counter
+
 from flask import (
     Blueprint,
     abort,
@@ -192,8 +194,24 @@ def licenses():
 @bp.route("/licenses/new")
 def new_license():
     return render(
-        "portal/license_form.html", "portal/_license_form.html", **_form_context(_form(LicenseForm))
+        "portal/license_form.html", "portal/_license_form.html", **_form_context(_prefilled(_form(LicenseForm)))
     )
+
+
+def _prefilled(form):
+    """A new Add License form with what the portal knows already: the product when there is only one, the
+    signed-in user as the contact, and the tenant the account's other licenses name most. Each stays a
+    field the customer can change."""
+    products = list(form.products)
+    if len(products) == 1:
+        form.product.data = products[0]
+    form.contact_name.data = current_user.name or ""
+    form.contact_email.data = current_user.email
+    tenants = Counter(license.current.tenant for license in license_store.licenses_of(_account().id)
+                      if license.current is not None and license.current.tenant)
+    if tenants:
+        form.tenant.data = tenants.most_common(1)[0][0]
+    return form
 
 
 @bp.route("/licenses", methods=["POST"])
