@@ -165,3 +165,63 @@
     }
   });
 })();
+
+// The review queue from the keyboard (documented on the page): with the focus on a row, A accepts its
+// proof and R opens its reason to reject; after each review the focus moves to the next row's Accept.
+// Without this file every row is an ordinary form with an Accept and a Reject button.
+(function () {
+  "use strict";
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented || !event.target.closest) {
+      return;
+    }
+    if (event.target.matches("input, textarea, select, [contenteditable]")) {
+      if (event.key === "Escape" && event.target.closest("details.reject")) {
+        var open = event.target.closest("details.reject");
+        open.open = false;
+        open.querySelector("summary").focus();
+        event.preventDefault();
+      }
+      return;
+    }
+    var row = event.target.closest("tr[data-review-row]");
+    var key = (event.key || "").toLowerCase();
+    if (!row || (key !== "a" && key !== "r")) {
+      return;
+    }
+    event.preventDefault();
+    if (key === "a") {
+      row.querySelector("[data-review-accept]").click();
+    } else {
+      var details = row.querySelector("details.reject");
+      details.open = true;
+      details.querySelector("[name=reason]").focus();
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var done = document.querySelector("tr[data-just-reviewed]");
+    if (!done) {
+      return;
+    }
+    done.removeAttribute("data-just-reviewed");
+    var next = done.nextElementSibling;
+    while (next && !next.matches("tr[data-review-row]")) {
+      next = next.nextElementSibling;
+    }
+    if (!next) {
+      var previous = done.previousElementSibling;
+      while (previous && !previous.matches("tr[data-review-row]")) {
+        previous = previous.previousElementSibling;
+      }
+      next = previous;
+    }
+    var target = next ? next.querySelector("[data-review-accept]") : document.querySelector("main h1");
+    if (target) {
+      if (!next) {
+        target.setAttribute("tabindex", "-1");
+      }
+      target.focus();
+    }
+  });
+})();
