@@ -99,7 +99,8 @@ def regenerate_asked(page, world):
 
 
 def review_without_decision(page, world):
-    page.get_by_role("button", name="Record review").first.click()
+    page.locator("summary", has_text="Reject").first.click()
+    page.get_by_role("button", name="Reject proof").first.click()
     expect(page.locator(".error-summary")).to_be_visible()
 
 
