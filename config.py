@@ -19,6 +19,10 @@ DEMO_PROVIDER_NAME = "Example Hosting"
 DEMO_SUPPORT_EMAIL = "support@example-hosting.test"
 
 
+# The names a development run may be opened by, besides PORTAL_URL's.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
 class ConfigError(RuntimeError):
     """A setting the portal cannot run with; `wsgi.py` prints it as one line and exits."""
 
@@ -129,6 +133,9 @@ class Config:
     PROOF_TEXT_MAX_CHARS = _int("PROOF_TEXT_MAX_CHARS", 100_000)
     PROOF_TEXT_SECONDS = _float("PROOF_TEXT_SECONDS", 2)
     PROOF_TEXT_MAX_MEMORY_MB = _int("PROOF_TEXT_MAX_MEMORY_MB", 512)
+    # Only proof staff accepted counts for BYOL (docs/domain.md, "Trust in proof"); by default proof
+    # awaiting review counts too, unless saved anyway against a document that says otherwise.
+    PROOF_MUST_BE_ACCEPTED = _bool("PROOF_MUST_BE_ACCEPTED", False)
     PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
 
     # The provider's name and support address: read here only, used by the pages, every email and every
@@ -222,9 +229,16 @@ class Config:
             raise ConfigError(f"BUSINESS_TIMEZONE={config['BUSINESS_TIMEZONE']!r} is not a time zone "
                               "name such as UTC or Europe/Berlin.") from None
         portal = urlsplit(config["PORTAL_URL"] or "")
-        if portal.scheme not in ("http", "https") or not portal.netloc:
+        if portal.scheme not in ("http", "https") or not portal.netloc or not portal.hostname:
             raise ConfigError(f"PORTAL_URL={config['PORTAL_URL']!r} is not an http:// or https:// address, "
                               "such as https://licenses.example-hosting.com.")
+        # Every absolute link (emails, the calendar feed) is built from PORTAL_URL, never from a
+        # request's Host: SERVER_NAME makes url_for(_external=True) use it, and a request for any other
+        # host is refused with 400 (Flask's TRUSTED_HOSTS; the port is not compared).
+        config["SERVER_NAME"] = portal.netloc
+        config["TRUSTED_HOSTS"] = [portal.hostname]
+        if config["PORTAL_ENV"] == "development":  # `make run`: the browser may say either name
+            config["TRUSTED_HOSTS"] += [name for name in LOOPBACK_NAMES if name != portal.hostname]
         if not config.get("TESTING") and config["PASSWORD_HASH_METHOD"] != STRONG_HASH_METHOD:
             raise ConfigError(f"PASSWORD_HASH_METHOD must be {STRONG_HASH_METHOD!r}: a cheaper hash is for the test suite only.")
         development = config["PORTAL_ENV"] == "development"

@@ -16,6 +16,7 @@ from webapp.accounts import listing as account_list
 from webapp.accounts.models import Account
 from webapp.core.database import on_postgresql
 from webapp.extensions import db
+from webapp.licenses import rules as license_rules
 from webapp.licenses.models import License, LicenseVersion, Product, ProofDocument
 from webapp.licenses.rules import (
     LicenseTerms,
@@ -196,13 +197,23 @@ def test_an_unreadable_date_shows_that_account_as_unknown_and_fails_nothing_else
     assert "unknown" in rows["Contoso"] and "valid until" in rows["Fabrikam"]
 
 
-def test_one_account_whose_standing_cannot_be_computed_does_not_fail_the_list(staff, account, make_account, caplog):
+def test_one_account_whose_standing_cannot_be_computed_does_not_fail_the_list(staff, account, make_account, caplog,
+                                                                            monkeypatch):
     insert_license(account, expires_on=date(2099, 12, 31))
     broken = make_account("Fabrikam")
     insert_license(broken, expires_on=date(2099, 12, 31))
     with db.database.connection_context():
-        # No form or command writes this; a manual UPDATE or a bad import can.
-        Account.update(billing_day=0).where(Account.id == broken.id).execute()
+        # The database refuses a billing day outside 1..31 (migration 0023); a rule that fails on one
+        # account's data (a day the rule cannot place) stands for any row the rules cannot read.
+        Account.update(billing_day=29).where(Account.id == broken.id).execute()
+
+    def cycle_start(year, month, billing_day):
+        if billing_day == 29:
+            raise ValueError("day is out of range for month")
+        return original(year, month, billing_day)
+
+    original = license_rules.cycle_start
+    monkeypatch.setattr(license_rules, "cycle_start", cycle_start)
 
     listing = staff.get("/admin/")
     assert listing.status_code == 200

@@ -141,6 +141,7 @@ SCANS = [
     Scan("set password", ANONYMOUS, "/password/set/{token}"),
     Scan("set password, empty", ANONYMOUS, "/password/set/{token}", submit_empty("Set password")),
     Scan("link refused", ANONYMOUS, "/password/set/not-a-token"),
+    Scan("set password, no link opened", ANONYMOUS, "/password/set"),
     Scan("help, signed out", ANONYMOUS, "/help"),
     Scan("help", CUSTOMER, "/help"),
     Scan("client licenses", CUSTOMER, "/licenses"),

@@ -1,6 +1,10 @@
 """Jinja filters: how dates and sizes read on every page and email."""
 from datetime import date, datetime
 
+from flask import current_app
+
+from .clock import business_date
+
 # What %b gives in the C locale the app runs in, without a strftime per date: a page of 50 rows has a hundred.
 MONTH_ABBREVIATIONS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -28,6 +32,13 @@ def machine(value):
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     return value.isoformat()
+
+
+def business_day(value):
+    """The business-calendar day of a stored UTC timestamp, as `day` writes it ('' for none)."""
+    if not value:
+        return ""
+    return day(business_date(value, current_app.config["BUSINESS_TIMEZONE"]))
 
 
 def filesize(size):
@@ -65,4 +76,5 @@ def register(app):
     app.jinja_env.filters["filesize"] = filesize
     app.jinja_env.filters["moment"] = moment
     app.jinja_env.filters["machine"] = machine
+    app.jinja_env.filters["business_day"] = business_day
     app.jinja_env.filters["duration"] = duration

@@ -11,7 +11,7 @@ from ..core.compiled_sql import CompiledSelect, RowShape, placeholder, rows_of
 from ..core.database import on_postgresql, write_transaction
 from . import document_check as proof_text
 from . import plans
-from .document_text import READ, UNREADABLE
+from .document_text import READ, UNCHECKED, UNREADABLE
 from .models import (
     License,
     LicenseVersion,
@@ -21,7 +21,7 @@ from .models import (
     ProofPreview,
 )
 from .proofs import Upload, discard_unattached, store_upload, unused
-from .rules import LicenseTerms, byol_status, license_status
+from .rules import LicenseTerms, byol_status, counts_as_proof, license_status
 
 PLAN_KEY_LENGTH = License.plan_key.max_length
 
@@ -88,6 +88,8 @@ class CurrentVersion(NamedTuple):
     review_reason: str
     reviewed_at: datetime | None
     submitted_at: datetime
+    saved_anyway: bool
+    customer_note: str
     proof: ProofSummary
 
     @property
@@ -101,18 +103,23 @@ class LicenseRow(NamedTuple):
     id: int
     account_id: int
     plan: str
+    removal_requested_at: datetime | None
     product: ProductName
     current: CurrentVersion
 
+    @property
+    def removal_awaiting_confirmation(self):
+        return self.removal_requested_at is not None
+
 
 _LICENSE_ROW = RowShape(
-    LicenseRow, License.id, License.account, License.plan,
+    LicenseRow, License.id, License.account, License.plan, License.removal_requested_at,
     product=RowShape(ProductName, Product.id, Product.name),
     current=RowShape(
         CurrentVersion, LicenseVersion.id, LicenseVersion.seats, LicenseVersion.term, LicenseVersion.expires_on,
         LicenseVersion.tenant, LicenseVersion.contact_name, LicenseVersion.contact_email,
         LicenseVersion.review_status, LicenseVersion.review_reason, LicenseVersion.reviewed_at,
-        LicenseVersion.submitted_at,
+        LicenseVersion.submitted_at, LicenseVersion.saved_anyway, LicenseVersion.customer_note,
         proof=RowShape(ProofSummary, ProofDocument.id, ProofDocument.original_name, ProofDocument.size),
     ),
 )
@@ -197,21 +204,28 @@ def kept_proof(account_id, document_id):
     )
 
 
-def terms_of(license, timezone_name):
+def terms_of(license, timezone_name, must_be_accepted=False):
     """The domain's view of a license loaded by licenses_of() (or a License model with its current version).
 
     A rejection is dated by the business calendar: at 22:00 in New York it is still that day there,
     though UTC, which reviewed_at is stored in, has moved on (and so would the billing cycle).
+    `must_be_accepted` is the provider's PROOF_MUST_BE_ACCEPTED.
     """
     version = license.current
     return _terms(license.plan, version.seats, version.expires_on, version.review_status, version.reviewed_at,
-                  timezone_name)
+                  timezone_name, saved_anyway=version.saved_anyway, submitted_at=version.submitted_at,
+                  must_be_accepted=must_be_accepted, removal_requested_at=license.removal_requested_at)
 
 
-def _terms(plan, seats, expires_on, review_status, reviewed_at, timezone_name):
+def _terms(plan, seats, expires_on, review_status, reviewed_at, timezone_name, *, saved_anyway=False,
+           submitted_at=None, must_be_accepted=False, removal_requested_at=None):
     rejected = review_status == LicenseVersion.REJECTED
     rejected_on = business_date(reviewed_at, timezone_name) if rejected and reviewed_at else None
-    return LicenseTerms(plan=plan, seats=seats, expires_on=expires_on, rejected=rejected, rejected_on=rejected_on)
+    unaccepted = not rejected and not counts_as_proof(review_status, saved_anyway, must_be_accepted)
+    unaccepted_on = business_date(submitted_at, timezone_name) if unaccepted and submitted_at else None
+    return LicenseTerms(plan=plan, seats=seats, expires_on=expires_on, rejected=rejected, rejected_on=rejected_on,
+                        unaccepted=unaccepted, unaccepted_on=unaccepted_on,
+                        removal_awaiting=removal_requested_at is not None)
 
 
 class _TermsRow(NamedTuple):
@@ -223,10 +237,14 @@ class _TermsRow(NamedTuple):
     expires_on: date
     review_status: str
     reviewed_at: datetime | None
+    saved_anyway: bool
+    submitted_at: datetime
+    removal_requested_at: datetime | None
 
 
 _TERMS_ROW = RowShape(_TermsRow, License.account, License.plan, LicenseVersion.seats, LicenseVersion.expires_on,
-                      LicenseVersion.review_status, LicenseVersion.reviewed_at)
+                      LicenseVersion.review_status, LicenseVersion.reviewed_at, LicenseVersion.saved_anyway,
+                      LicenseVersion.submitted_at, License.removal_requested_at)
 
 
 def _terms_query(account_ids):
@@ -238,7 +256,7 @@ def _terms_query(account_ids):
     )
 
 
-def terms_by_account(account_ids, timezone_name):
+def terms_by_account(account_ids, timezone_name, must_be_accepted=False):
     """{account id: [LicenseTerms]} for a page of accounts, in one query of only what the roll-up reads.
 
     Rows read straight from the cursor (compiled_sql.rows_of), not models: a page of 50 accounts rolls
@@ -249,22 +267,26 @@ def terms_by_account(account_ids, timezone_name):
     by_account = {}
     for row in rows_of(_terms_query(account_ids), _TERMS_ROW):
         by_account.setdefault(row.account_id, []).append(
-            _terms(row.plan, row.seats, row.expires_on, row.review_status, row.reviewed_at, timezone_name)
+            _terms(row.plan, row.seats, row.expires_on, row.review_status, row.reviewed_at, timezone_name,
+                   saved_anyway=bool(row.saved_anyway), submitted_at=row.submitted_at,
+                   must_be_accepted=must_be_accepted, removal_requested_at=row.removal_requested_at)
         )
     return by_account
 
 
-def account_standing(account, licenses, today, *, timezone_name):
+def account_standing(account, licenses, today, *, timezone_name, must_be_accepted=False):
     """(rows, BYOL status) for a page: each license with its status, and the roll-up.
 
-    `timezone_name` is the business time zone (BUSINESS_TIMEZONE), in which rejections are dated.
+    `timezone_name` is the business time zone (BUSINESS_TIMEZONE), in which rejections are dated;
+    `must_be_accepted` is PROOF_MUST_BE_ACCEPTED.
     """
+    terms = [terms_of(lic, timezone_name, must_be_accepted) for lic in licenses]
     rows = [
-        (lic, license_status(lic.current.expires_on, today, lic.current.is_rejected))
-        for lic in licenses
+        (lic, license_status(lic.current.expires_on, today, lic.current.is_rejected, term.unaccepted))
+        for lic, term in zip(licenses, terms)
     ]
     status = byol_status(
-        [terms_of(lic, timezone_name) for lic in licenses],
+        terms,
         today=today,
         billing_day=account.billing_day,
         enrolled=account.byol_enrolled,
@@ -342,6 +364,89 @@ def retire_license(license, user, now=None):
     return changed
 
 
+def request_removal(license, user, now=None):
+    """Ask to remove a lapsed plan: it waits for staff as removal awaiting confirmation, and still
+    counts as lapsed until they confirm (docs/domain.md, "Removing a plan"). False when it was
+    already asked or removed; one conditional UPDATE decides, its audit entry in the same transaction.
+    """
+    now = now or utcnow()
+    version = license.current
+    with write_transaction():
+        changed = License.update(removal_requested_at=now, removal_requested_by=user).where(
+            (License.id == license.id)
+            & (License.account == license.account_id)
+            & License.retired_at.is_null()
+            & License.removal_requested_at.is_null()
+        ).execute() == 1
+        if changed:
+            audit.record(
+                "license.removal_requested", account=license.account_id, subject=license.plan,
+                before={"plan": license.plan, "seats": version.seats, "expires_on": version.expires_on,
+                        "review_status": version.review_status},
+                after={"removal_requested_at": now},
+            )
+    if changed:
+        license.removal_requested_at, license.removal_requested_by = now, user
+    return changed
+
+
+def confirm_removal(account_id, license_id, now=None):
+    """Staff confirm a removal awaiting confirmation: the plan is removed from `now` on, as if the
+    customer had removed it then (it stops counting from the next billing cycle that starts after).
+    Returns the plan's name, or None when no removal of the account's license awaits (already decided).
+    """
+    now = now or utcnow()
+    with write_transaction():
+        row = _awaiting_removal(account_id, license_id)
+        if row is None:
+            return None
+        changed = License.update(retired_at=now, retired_by=row.removal_requested_by_id).where(
+            (License.id == license_id) & (License.account == account_id)
+            & License.removal_requested_at.is_null(False) & License.retired_at.is_null()
+        ).execute() == 1
+        if not changed:
+            return None
+        audit.record(
+            "license.removal_confirmed", account=account_id, subject=row.plan,
+            before={"removal_requested_at": row.removal_requested_at, "retired_at": None},
+            after={"retired_at": now},
+        )
+    return row.plan
+
+
+def refuse_removal(account_id, license_id, reason):
+    """Staff refuse a removal awaiting confirmation, with a reason: the plan stays, as it was.
+
+    Returns (plan, who asked: a user id or None), or None when no removal awaits (already decided).
+    """
+    with write_transaction():
+        row = _awaiting_removal(account_id, license_id)
+        if row is None:
+            return None
+        changed = License.update(removal_requested_at=None, removal_requested_by=None).where(
+            (License.id == license_id) & (License.account == account_id)
+            & License.removal_requested_at.is_null(False) & License.retired_at.is_null()
+        ).execute() == 1
+        if not changed:
+            return None
+        audit.record(
+            "license.removal_refused", account=account_id, subject=row.plan,
+            before={"removal_requested_at": row.removal_requested_at},
+            after={"removal_requested_at": None, "reason": reason},
+        )
+    return row.plan, row.removal_requested_by_id
+
+
+def _awaiting_removal(account_id, license_id):
+    query = License.select(
+        License.id, License.plan, License.removal_requested_at, License.removal_requested_by,
+    ).where(
+        (License.id == license_id) & (License.account == account_id)
+        & License.removal_requested_at.is_null(False) & License.retired_at.is_null()
+    )
+    return (query.for_update() if on_postgresql() else query).first()
+
+
 def rename_license(license, plan):
     """Staff fix a typo in a plan's name; False when the name is already that.
 
@@ -413,6 +518,48 @@ def _attach(account_id, user, proof):
     if document is None:
         raise ProofGone()
     return document
+
+
+class ProofVerdict(NamedTuple):
+    """What the customer is told at the form of their document against what they entered.
+
+    `differences` are (field, what the document says) for each field the document names otherwise
+    (plan, seats, expires_on, tenant, in that order). `nothing_to_check` is a document whose text
+    could not be read (a scan, a photo, a hostile file) or that names none of the four: staff check it.
+    """
+
+    status: str
+    differences: tuple
+    nothing_to_check: bool
+
+
+def proof_verdict(account_id, proof, plan, terms):
+    """The document check of a submission before it is saved: `proof` is a new Upload (its text read
+    by with_text()) or a kept upload of the account (its stored text is read, scoped to the account)."""
+    if isinstance(proof, Upload):
+        text = proof.text
+        status, extracted = (text.status, text.text) if text is not None else (UNCHECKED, "")
+    else:
+        row = (
+            ProofDocument.select(ProofDocument.text_status, ProofDocument.extracted_text)
+            .where((ProofDocument.id == proof.id) & (ProofDocument.account == account_id))
+            .first()
+        )
+        status, extracted = (row.text_status, row.extracted_text) if row is not None else (UNCHECKED, "")
+    columns = check_columns(_ReadText(status, extracted), plan, terms)
+    if columns["status"] != READ:
+        return ProofVerdict(columns["status"], (), True)
+    names = ("plan", "seats", "expires_on", "tenant")
+    differences = tuple(
+        (name, columns[f"{name}_seen"]) for name in names if columns[name] == proof_text.DIFFERENT
+    )
+    nothing = all(columns[name] == proof_text.NOT_FOUND for name in names)
+    return ProofVerdict(READ, differences, nothing)
+
+
+class _ReadText(NamedTuple):
+    text_status: str
+    extracted_text: str
 
 
 def check_columns(document, plan, terms):
