@@ -5,11 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
-# The demo's provider; a deployment sets its own (see the README).
-export PROVIDER_NAME ?= Example Hosting
-export SUPPORT_EMAIL ?= support@example-hosting.test
 
-.PHONY: run test clean
+.PHONY: run test screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +18,7 @@ run: $(STAMP)
 	@PORTAL_ENV=development $(BIN)/flask init-db
 	@PORTAL_ENV=development $(BIN)/flask seed-demo
 	@echo "Open http://$(HOST):$(PORT)/ and log in with one of the users above (Ctrl-C stops)."
+	@echo "Every email the demo sends is kept at http://$(HOST):$(PORT)/dev/mailbox/ (no mail server needed)."
 	@PORTAL_ENV=development PORTAL_URL=http://$(HOST):$(PORT) $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # The suite runs in parallel, one pytest-xdist worker per CPU, each on its own database;
@@ -30,6 +28,12 @@ PYTEST_WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# Every page state the accessibility scans visit, at 1280x800 and 390x844, as PNG files in screenshots/.
+SCREENSHOTS_DIR ?= screenshots
+screenshots: $(STAMP)
+	SCREENSHOTS_DIR=$(abspath $(SCREENSHOTS_DIR)) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q tests/browser/test_screenshots.py
+	@echo "Screenshots are in $(SCREENSHOTS_DIR)/"
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

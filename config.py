@@ -17,6 +17,9 @@ MIN_SECRET_KEY_BYTES = 32
 STRONG_HASH_METHOD = "scrypt"
 # The From address of `make run` and other development runs; production must set its own.
 DEMO_SENDER = "licenses@example-hosting.test"
+# The provider `make run` and other development runs name, in pages, emails and commands alike.
+DEMO_PROVIDER_NAME = "Example Hosting"
+DEMO_SUPPORT_EMAIL = "support@example-hosting.test"
 
 
 # The names a development run may be opened by, besides PORTAL_URL's.
@@ -141,8 +144,10 @@ class Config:
     PROOF_MUST_BE_ACCEPTED = _bool("PROOF_MUST_BE_ACCEPTED", False)
     PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
 
-    PROVIDER_NAME = os.environ.get("PROVIDER_NAME", "Your hosting provider")
-    SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "support@example.com")
+    # The provider's name and support address: read here only, used by the pages, every email and every
+    # `flask` command. Unset, development runs name the demo's provider and production these neutral words.
+    PROVIDER_NAME = os.environ.get("PROVIDER_NAME")
+    SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL")
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
     MAIL_PORT = _int("MAIL_PORT", 25)
@@ -153,6 +158,10 @@ class Config:
     # No default: a made-up From address would be refused or land in spam, and the reminders with it.
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER")
     MAIL_TIMEOUT = _float("MAIL_TIMEOUT", 30)
+    # Development only: emails are kept in this folder and read at /dev/mailbox instead of going over SMTP.
+    # PORTAL_ENV=development sets it (DEV_MAILBOX=false sends over SMTP instead); production never has it.
+    MAILBOX_DIR = None
+    DEV_MAILBOX = _bool("DEV_MAILBOX", True)
     REMINDER_BATCH_SIZE = _int("REMINDER_BATCH_SIZE", 200)
     REMINDER_MAX_ATTEMPTS = _int("REMINDER_MAX_ATTEMPTS", 5)
     # A run owns the reminders it claimed this long; older claims belong to a run that died.
@@ -269,7 +278,16 @@ class Config:
             config["TRUSTED_HOSTS"] += [name for name in LOOPBACK_NAMES if name != portal.hostname]
         if not config.get("TESTING") and config["PASSWORD_HASH_METHOD"] != STRONG_HASH_METHOD:
             raise ConfigError(f"PASSWORD_HASH_METHOD must be {STRONG_HASH_METHOD!r}: a cheaper hash is for the test suite only.")
-        if config["PORTAL_ENV"] == "development":
+        development = config["PORTAL_ENV"] == "development"
+        if not config.get("PROVIDER_NAME"):
+            config["PROVIDER_NAME"] = DEMO_PROVIDER_NAME if development else "Your hosting provider"
+        if not config.get("SUPPORT_EMAIL"):
+            config["SUPPORT_EMAIL"] = DEMO_SUPPORT_EMAIL if development else "support@example.com"
+        if config["PORTAL_ENV"] not in ("development", "test"):
+            config["MAILBOX_DIR"] = None  # production mails over SMTP, and /dev/mailbox does not exist
+        elif development and config["DEV_MAILBOX"] and not config.get("MAILBOX_DIR"):
+            config["MAILBOX_DIR"] = str(INSTANCE_DIR / "mailbox")
+        if development:
             config["SESSION_COOKIE_SECURE"] = _bool("SESSION_COOKIE_SECURE", False)
             config["ADMIN_2FA_REQUIRED"] = _bool("ADMIN_2FA_REQUIRED", False)
             if not config.get("SECRET_KEY"):
@@ -381,8 +399,8 @@ class TestConfig(Config):
     DATABASE_POOL = False
     SESSION_COOKIE_SECURE = False
     PORTAL_URL = "http://portal.test"
-    PROVIDER_NAME = "Example Hosting"
-    SUPPORT_EMAIL = "support@example-hosting.test"
+    PROVIDER_NAME = DEMO_PROVIDER_NAME
+    SUPPORT_EMAIL = DEMO_SUPPORT_EMAIL
     MAIL_DEFAULT_SENDER = DEMO_SENDER
     MAIL_SUPPRESS_SEND = False
     # Two cores shared by a busy suite: a child interpreter can take a second just to start. The

@@ -126,3 +126,102 @@
     }
   });
 })();
+
+// Copy buttons (the calendar feed URL): shown only where the script can copy.
+(function () {
+  "use strict";
+  function ready() {
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      if (navigator.clipboard || document.queryCommandSupported && document.queryCommandSupported("copy")) {
+        button.hidden = false;
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", ready);
+  document.addEventListener("htmx:afterSettle", ready);
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) {
+      return;
+    }
+    var field = document.getElementById(button.dataset.copy);
+    if (!field) {
+      return;
+    }
+    var done = function () {
+      button.textContent = "Copied";
+      var live = document.getElementById("announcer");
+      if (live) {
+        live.textContent = "The URL was copied.";
+      }
+    };
+    field.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () {
+        if (document.execCommand("copy")) { done(); }
+      });
+    } else if (document.execCommand("copy")) {
+      done();
+    }
+  });
+})();
+
+// The review queue from the keyboard (documented on the page): with the focus on a row, A accepts its
+// proof and R opens its reason to reject; after each review the focus moves to the next row's Accept.
+// Without this file every row is an ordinary form with an Accept and a Reject button.
+(function () {
+  "use strict";
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented || !event.target.closest) {
+      return;
+    }
+    if (event.target.matches("input, textarea, select, [contenteditable]")) {
+      if (event.key === "Escape" && event.target.closest("details.reject")) {
+        var open = event.target.closest("details.reject");
+        open.open = false;
+        open.querySelector("summary").focus();
+        event.preventDefault();
+      }
+      return;
+    }
+    var row = event.target.closest("tr[data-review-row]");
+    var key = (event.key || "").toLowerCase();
+    if (!row || (key !== "a" && key !== "r")) {
+      return;
+    }
+    event.preventDefault();
+    if (key === "a") {
+      row.querySelector("[data-review-accept]").click();
+    } else {
+      var details = row.querySelector("details.reject");
+      details.open = true;
+      details.querySelector("[name=reason]").focus();
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var done = document.querySelector("tr[data-just-reviewed]");
+    if (!done) {
+      return;
+    }
+    done.removeAttribute("data-just-reviewed");
+    var next = done.nextElementSibling;
+    while (next && !next.matches("tr[data-review-row]")) {
+      next = next.nextElementSibling;
+    }
+    if (!next) {
+      var previous = done.previousElementSibling;
+      while (previous && !previous.matches("tr[data-review-row]")) {
+        previous = previous.previousElementSibling;
+      }
+      next = previous;
+    }
+    var target = next ? next.querySelector("[data-review-accept]") : document.querySelector("main h1");
+    if (target) {
+      if (!next) {
+        target.setAttribute("tabindex", "-1");
+      }
+      target.focus();
+    }
+  });
+})();

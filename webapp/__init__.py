@@ -16,6 +16,7 @@ from .core.row_ids import RowIdConverter
 from .extensions import csrf, db, htmx, login_manager
 from .extensions import mail as mail_extension
 from .microsoft365.views import bp as microsoft365_bp
+from .mailbox import bp as mailbox_bp
 from .portal import bp as portal_bp
 
 
@@ -47,6 +48,8 @@ def create_app(config_class=Config, **overrides):
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(feeds_bp, url_prefix="/feeds")
+    if app.config.get("MAILBOX_DIR"):  # development only (config.py): production has no /dev/mailbox
+        app.register_blueprint(mailbox_bp, url_prefix="/dev/mailbox")
     errors.register(app)
     filters.register(app)
     row_urls.register(app)

@@ -189,8 +189,10 @@ def test_page_csv_cli_and_api_agree_row_for_row(app, client, runner, admin, logi
                      r["earliest_expiration"], r["account_status"], r["verified"])
                     for r in csv.DictReader(io.StringIO(csv_text))]
         page = BeautifulSoup(client.get(f"/admin/billing{suffix}").get_data(as_text=True), "html.parser")
+        # Dates as machines read them: the <time datetime> attribute (people read "1 Jan 2027").
         from_page = [
-            (tr["data-account-id"], *[" ".join(td.get_text(" ").split()) for td in tr.find_all("td")[1:]])
+            (tr["data-account-id"], *[td.time["datetime"] if td.time else " ".join(td.get_text(" ").split())
+                                      for td in tr.find_all("td")[1:]])
             for tr in page.find(id="billing").find("tbody").find_all("tr") if tr.get("data-account-id")
         ]
         from_page = [(i, start, mode.removesuffix(" (can still change)"), reason, seats,

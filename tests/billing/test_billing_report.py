@@ -2,7 +2,7 @@
 import csv
 import io
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
@@ -29,14 +29,14 @@ def test_the_page_shows_every_account_with_its_mode_and_reason(staff, accounts, 
     assert response.status_code == 200
     rows = {row[0]: row for row in page_rows(response)}
     year, month = next_cycle(today)
-    assert f"Billing for the {format_cycle(year, month)} cycle" in response.text
+    assert f"Billing for the {date(year, month, 1):%B %Y} cycle" in response.text
     assert rows["Alpine Ski House"][2:5] == ["BYOL (can still change)", "every license current", "30"]
     assert rows["Bellows College"][2:4] == ["Subscription (can still change)", "expired: Office 365 E3"]
-    assert rows["Bellows College"][1].endswith(("-28", "-29", "-30", "-31"))
+    assert rows["Bellows College"][1].startswith(("28 ", "29 ", "30 ", "31 "))
     assert rows["Contoso Pharma"][2:4] == ["Subscription (can still change)", "proof rejected: Office 365 E3"]
     assert rows["Datum Corporation"][3] == "no license on file"
     assert rows['=HYPERLINK("http://evil.example")'][3] == "not enrolled in BYOL"
-    assert rows["-Fourth Coffee"][2:] == ["BYOL (can still change)", "every license current", "7", "2099-12-31",
+    assert rows["-Fourth Coffee"][2:] == ["BYOL (can still change)", "every license current", "7", "31 Dec 2099",
                                          "suspended", "—"]
 
 

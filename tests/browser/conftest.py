@@ -179,6 +179,11 @@ def world(portal, pdf):
                                                          "status": "Enabled", "isTrial": False,
                                                          "nextLifecycleDateTime": "2099-12-31T23:59:59Z"}]),
                               subscribed_skus="[]")
+        # A plan the customer removed, with a long name: the staff account page lists it on a phone too.
+        removed = license_store.add_license(account, customer.id, product, "Microsoft 365 Business Premium (annual commitment, legacy)",
+                                            {**terms, "expires_on": today + timedelta(days=90)}, store_upload(
+                                                Upload(pdf, "application/pdf", "old-plan.pdf"), account, customer.id))
+        license_store.retire_license(removed, User.get_by_id(customer.id))
     return World(
         today=today, pdf=pdf,
         ids={"license_id": license.id, "account_id": account.id, "user_id": unauthorized.id, "token": token},

@@ -92,8 +92,15 @@ def feed_created(page, world):
     expect(page.get_by_label("Your feed URL", exact=False)).to_be_visible()
 
 
+def regenerate_asked(page, world):
+    feed_created(page, world)
+    page.get_by_role("link", name="Regenerate feed URL").click()
+    expect(page.get_by_role("heading", name="Make a new feed URL?")).to_be_visible()
+
+
 def review_without_decision(page, world):
-    page.get_by_role("button", name="Record review").first.click()
+    page.locator("summary", has_text="Reject").first.click()
+    page.get_by_role("button", name="Reject proof").first.click()
     expect(page.locator(".error-summary")).to_be_visible()
 
 
@@ -151,6 +158,7 @@ SCANS = [
     Scan("calendar feed created", CUSTOMER, "/calendar", feed_created),
     Scan("microsoft 365 disconnect", CUSTOMER, "/microsoft365/disconnect"),
     Scan("microsoft 365 link refused", CUSTOMER, "/microsoft365/callback?state=used"),
+    Scan("calendar feed, regenerate asks", CUSTOMER, "/calendar", regenerate_asked),
     Scan("change password", CUSTOMER, "/password/change"),
     Scan("change password, wrong", CUSTOMER, "/password/change", wrong_current_password),
     Scan("refused, not authorized", UNAUTHORIZED, "/licenses"),

@@ -39,7 +39,21 @@ def test_calendar_feed_create_read_and_regenerate(page, browser, portal, custome
         events = Calendar.from_ical(feed.body()).walk("VEVENT")
         assert sorted(str(e["summary"]) for e in events) == ["Office 365 E3 expires", "Renew Office 365 E3: 30 days left"]
 
-        page.get_by_role("button", name="Regenerate feed URL").click()
+        # Copy puts the URL on the clipboard; Subscribe opens it as webcal://.
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page.get_by_role("button", name="Copy URL").click()
+        expect(page.get_by_role("button", name="Copied")).to_be_visible()
+        assert page.evaluate("navigator.clipboard.readText()") == first
+        webcal = page.get_by_role("link", name="Subscribe in your calendar app").get_attribute("href")
+        assert webcal == "webcal://" + first.split("://", 1)[1]
+
+        # Regenerate asks first; Cancel keeps the URL, the red button replaces it.
+        page.get_by_role("link", name="Regenerate feed URL").click()
+        expect(page.get_by_role("heading", name="Make a new feed URL?")).to_be_visible()
+        page.get_by_role("link", name="Cancel, keep the URL I have").click()
+        assert anonymous.request.get(first).status == 200
+        page.get_by_role("link", name="Regenerate feed URL").click()
+        page.get_by_role("button", name="Make a new feed URL").click()
         second = page.get_by_label("Your feed URL").input_value()
         assert second != first
         assert anonymous.request.get(first).status == 404

@@ -39,12 +39,17 @@ def test_on_a_phone_each_license_is_a_stacked_card_naming_its_plan_beside_update
     boxes = [cell.bounding_box() for cell in row.locator("td").all()]
     assert len({round(box["x"]) for box in boxes}) == 1
     assert all(box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] for box in boxes)
-    assert [box["y"] for box in boxes] == sorted(box["y"] for box in boxes)
+    # Each card is headed by its plan, then its status; the other cells follow in the table's order.
+    plan, status = row.locator("td.plan").bounding_box(), row.locator('td[data-label="Status"]').bounding_box()
+    assert plan["y"] == min(box["y"] for box in boxes) and status["y"] == sorted(box["y"] for box in boxes)[1]
+    assert row.locator("td.plan").evaluate("cell => getComputedStyle(cell, '::before').content") == "none"
+    rest = [box["y"] for box in boxes if box not in (plan, status)]
+    assert rest == sorted(rest)
     # Each value is named by its column.
     expiry = row.locator('td[data-label="Expiration date"]')
     assert expiry.evaluate("cell => getComputedStyle(cell, '::before').content") == '"Expiration date"'
     # A label that wraps ("Expiration / date") makes its cell taller instead of running into the next one.
-    for cell in row.locator("td[data-label]").all():
+    for cell in row.locator("td[data-label]:not(.plan)").all():
         label, height = cell.evaluate("cell => [parseFloat(getComputedStyle(cell, '::before').height), cell.clientHeight]")
         assert label <= height, cell.get_attribute("data-label")
 

@@ -84,7 +84,7 @@ def test_making_the_link_is_on_the_activity_page_without_the_link(app, logged_in
     assert [(e.account_id, e.actor_id, e.actor_label) for e in entries] == [(account.id, user.id, user.email)] * 2
     assert "created" in entries[0].after and "replaced" in entries[1].after
     activity = logged_in.get("/activity").get_data(as_text=True)
-    assert activity.count("Calendar link made") == 2
+    assert activity.count("made a new calendar feed link") == 2
     for path in (first, second):
         token = re.search(r"/feeds/calendar/(.+)\.ics$", path).group(1)
         assert token not in activity and all(token not in (e.subject + e.before + e.after) for e in entries)
@@ -122,6 +122,28 @@ def test_the_tab_offers_the_calendar_feed(logged_in):
     link = page.find("a", string="Calendar feed")
     assert link["href"] == "/calendar"
     assert "Create feed URL" in logged_in.get("/calendar").get_data(as_text=True)
+
+
+def test_regenerate_asks_first_on_a_page_that_works_without_javascript(app, logged_in, account):
+    assert "Make a new feed URL?" not in logged_in.get("/calendar?regenerate").get_data(as_text=True)  # none yet
+    old = make_feed(logged_in)
+    page = BeautifulSoup(logged_in.get("/calendar").get_data(as_text=True), "html.parser")
+    link = page.find("a", string="Regenerate feed URL")
+    asked = logged_in.get(link["href"])
+    question = BeautifulSoup(asked.get_data(as_text=True), "html.parser").find(id="regenerate-question")
+    assert "Make a new feed URL?" in question.get_text()
+    form = question.find("form")
+    assert form["method"] == "post" and form["action"] == "/calendar"
+    assert "danger" in form.find("button")["class"]
+    assert app.test_client().get(old).status_code == 200  # asking changed nothing
+
+
+def test_a_new_url_is_offered_as_a_webcal_subscription(logged_in):
+    response = logged_in.post("/calendar")
+    page = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    url = page.find(id="feed-url")["value"]
+    assert page.find("a", string="Subscribe in your calendar app")["href"] == "webcal://" + url.split("://", 1)[1]
+    assert page.find("button", attrs={"data-copy": "feed-url"}) is not None
 
 
 # -- absolute links come from PORTAL_URL, never from the request (hostile audit, round three) -------

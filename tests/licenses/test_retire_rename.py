@@ -417,7 +417,7 @@ def test_staff_see_a_removed_plan_with_who_removed_it_and_when(logged_in, staff,
     page = page_of(staff.get(f"/admin/accounts/{account.id}"))
     section = page.find(id="removed-plans")
     row = " ".join(section.find("tbody").get_text(" ").split())
-    assert row == f"Office 365 E1 5 31 Dec 2099 {removed_at.day} {removed_at:%b %Y %H:%M} UTC {user.email}"
+    assert row == f"Office 365 E1 5 31 Dec 2099 {removed_at.day} {removed_at:%b %Y}, {removed_at:%H:%M} UTC {user.email}"
     assert section.find("a", href=f"/admin/licenses/{e1.id}") is not None
     licenses_table = " ".join(page.find("h2", string="Licenses and proof").find_parent("section").get_text(" ").split())
     assert "Office 365 E3" in licenses_table and "Office 365 E1" not in licenses_table
@@ -425,7 +425,7 @@ def test_staff_see_a_removed_plan_with_who_removed_it_and_when(logged_in, staff,
     history = staff.get(f"/admin/licenses/{e1.id}")
     assert history.status_code == 200
     notice = " ".join(page_of(history).find(id="removed-notice").get_text(" ").split())
-    assert notice.startswith(f"Removed on {removed_at.day} {removed_at:%b %Y %H:%M} UTC by {user.email}.")
+    assert notice.startswith(f"Removed on {removed_at.day} {removed_at:%b %Y}, {removed_at:%H:%M} UTC by {user.email}.")
 
 
 def test_a_removal_by_a_user_since_deleted_still_shows(logged_in, staff, account, user, e1, e3):

@@ -142,7 +142,7 @@ def test_list_shows_every_column_and_each_status(logged_in, account, today):
 
     page = page_of(logged_in.get("/licenses"))
     headers = [text_of(th) for th in page.find(id="license-table").find("thead").find_all("th")]
-    assert headers[:8] == ["Product", "Plan", "Seats", "Term", "Expiration date", "Status", "Contact", "Proof"]
+    assert headers[:8] == ["Plan", "Product", "Seats", "Term", "Expiration date", "Status", "Contact", "Proof"]
 
     def cells(license):
         return [text_of(td) for td in page.find(id=f"license-{license.id}").find_all("td")]
@@ -150,7 +150,7 @@ def test_list_shows_every_column_and_each_status(logged_in, account, today):
     with db.database.connection_context():
         e3_proof = LicenseVersion.get_by_id(current.current_id).proof_id
     assert cells(current)[:8] == [
-        "MS Office 365", "Office 365 E3", "25", "Yearly", day(today + timedelta(days=200)),
+        "Office 365 E3", "MS Office 365", "25", "Yearly", day(today + timedelta(days=200)),
         f"current Proof awaiting review, submitted {day(today)}",
         "Ada Admin ada@northwind.example", "e3-proof.pdf",
     ]

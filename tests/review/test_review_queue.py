@@ -70,7 +70,8 @@ def test_a_rejection_without_reason_keeps_the_choice_and_shows_the_error_at_its_
     assert response.status_code == 422
     row = page_of(response).find(id=f"review-{license.current_id}")
     assert "Say why the proof is rejected" in row.get_text()
-    assert row.find("input", {"value": "rejected"}).has_attr("checked")
+    assert row.find("details", class_="reject").has_attr("open")  # the reason stays open, Reject still chosen
+    assert row.find("textarea", {"name": "reason"}).has_attr("autofocus")
     assert "Say why" not in page_of(response).find(id=f"review-{other.current_id}").get_text()
     assert reload(LicenseVersion, license.current_id).review_status == "pending"
 
@@ -84,8 +85,8 @@ def test_an_htmx_error_returns_only_the_row_with_what_was_typed(staff, account):
     body = response.get_data(as_text=True)
     assert "<html" not in body and "Vary" in response.headers and "HX-Request" in response.headers["Vary"]
     row = page_of(response).find(id=f"review-{license.current_id}")
-    assert row.find("input", {"name": "reason"})["value"] == long_reason
-    assert row.find("input", {"value": "rejected"}).has_attr("checked")
+    assert row.find("textarea", {"name": "reason"}).get_text() == long_reason
+    assert row.find("details", class_="reject").has_attr("open")
     assert row.find(class_="error-summary") is not None
 
 

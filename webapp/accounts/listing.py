@@ -13,6 +13,7 @@ from peewee import Case, Ordering, fn
 from ..core.row_ids import MAX_ROW_ID
 from ..licenses.models import License, LicenseVersion
 from ..licenses.rules import expiring_window
+from ..reminders.models import Reminder
 from .models import Account
 
 LAPSED = "lapsed"
@@ -20,12 +21,14 @@ EXPIRING = "expiring"
 AWAITING_REVIEW = "awaiting-review"
 SUSPENDED = "suspended"
 NOT_ENROLLED = "not-enrolled"
+REMINDER_FAILED = "reminder-failed"
 FILTERS = {
     LAPSED: "Lapsed (a plan expired or its proof rejected)",
     EXPIRING: "A plan expiring within 30 days",
     AWAITING_REVIEW: "Proof awaiting review",
     SUSPENDED: "Suspended",
     NOT_ENROLLED: "Not enrolled in BYOL",
+    REMINDER_FAILED: "A reminder that could not be delivered",
 }
 
 NAME = "name"
@@ -99,6 +102,11 @@ def _awaiting_review():
     return _accounts_with(LicenseVersion.review_status == LicenseVersion.PENDING)
 
 
+def count_matching(name, today):
+    """How many accounts a filter of FILTERS lists: one COUNT."""
+    return Account.select().where(filter_condition(name, today)).count()
+
+
 def filter_condition(name, today):
     """The SQL condition of a filter in FILTERS."""
     if name == LAPSED:
@@ -111,6 +119,11 @@ def filter_condition(name, today):
         return Account.status == Account.SUSPENDED
     if name == NOT_ENROLLED:
         return Account.byol_enrolled == False  # noqa: E712
+    if name == REMINDER_FAILED:
+        return Account.id.in_(
+            License.select(License.account).join(Reminder, on=(Reminder.license == License.id))
+            .where(License.retired_at.is_null() & (Reminder.status == Reminder.FAILED))
+        )
     raise ValueError(f"unknown filter {name!r}")
 
 

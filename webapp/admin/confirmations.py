@@ -15,6 +15,8 @@ class Confirmation:
     question: str
     detail: str
     button: str
+    # Takes something away (access, BYOL billing): its button is red, GOV.UK's warning button.
+    destructive: bool = False
 
     @property
     def dialog(self):
@@ -29,6 +31,7 @@ def account_status(account, status):
             "Its users are signed out at once and cannot open the Onboarding Portal until it is "
             "reactivated. Its billing does not change.",
             "Suspend account",
+            destructive=True,
         )
     return Confirmation(
         f"Reactivate {account.name}?", "Its authorized users can open the Onboarding Portal again.",
@@ -43,6 +46,7 @@ def enrollment(account, to_byol):
             "From its next billing cycle its users are billed per user per month, whatever its licenses "
             "say, until it is enrolled in BYOL again.",
             "Switch to provider subscription",
+            destructive=True,
         )
     return Confirmation(
         f"Enroll {account.name} in BYOL?",
@@ -57,6 +61,7 @@ def authorization(user, authorized):
             f"Remove the authorization of {user.email}?",
             "They are signed out at once and cannot open the Onboarding Portal until they are authorized again.",
             "Remove authorization",
+            destructive=True,
         )
     return Confirmation(f"Authorize {user.email}?", "They can open the Onboarding Portal of their account.", "Authorize")
 
@@ -68,6 +73,7 @@ def access(user, deactivate):
             "They are signed out at once and can no longer sign in; their unused invitation or reset "
             "link stops working. Their name stays in the history.",
             "Deactivate",
+            destructive=True,
         )
     return Confirmation(f"Reactivate {user.email}?", "They can sign in again.", "Reactivate")
 

@@ -208,8 +208,8 @@ class AuditFilterForm(PlainTextForm):
     class Meta:
         csrf = False
 
-    account = StringField("Account", validators=[Length(max=200, message="Type at most 200 characters of the account name.")])
-    actor = StringField("Actor", validators=[Length(max=254, message="Type at most 254 characters of the email or name.")])
+    account = StringField("Account name contains", validators=[Length(max=200, message="Type at most 200 characters of the account name.")])
+    actor = StringField("Done by (email, cron or command line)", validators=[Length(max=254, message="Type at most 254 characters of the email or name.")])
     kind = SelectField(
         "Kind",
         choices=[SelectChoice("", "All kinds")] + [SelectChoice(kind, label) for kind, label in audit.KINDS.items()],

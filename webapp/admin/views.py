@@ -6,6 +6,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -54,6 +55,8 @@ from .forms import (
 )
 
 bp = Blueprint("admin", __name__)
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
 PAGE_SIZE = 50
 MAX_PAGE = 100_000
 
@@ -68,6 +71,19 @@ def require_admin():
     first = second_factor_url(current_user, request.full_path.rstrip("?") if request.method == "GET" else None)
     if first:
         return redirect_to(first, unauthorized=True)
+
+
+@bp.app_context_processor
+def staff_navigation():
+    """The count on the Proof to review tab: one COUNT per staff page, none where the page has it already."""
+    return {"proofs_waiting": _awaiting}
+
+
+def _awaiting():
+    """(count, oldest submission) of the proofs awaiting review, read once per request."""
+    if "proofs_waiting" not in g:
+        g.proofs_waiting = review_store.awaiting_summary()
+    return g.proofs_waiting
 
 
 def found(row):
@@ -137,10 +153,23 @@ def index():
     months = expiry_timeline.monthly_expiries(expiry_timeline.expiries_from_database(today), today)
     last_finished = reminders.last_finished_at()
     return render(
-        "admin/index.html", "admin/_account_list.html", status, **shown,
+        "admin/index.html", "admin/_account_list.html", status, **shown, work=_work(today),
         timeline=expiry_timeline.chart(months), last_run=reminders.last_run(), last_finished=last_finished,
         runs_stale=reminders.runs_are_stale(last_finished, clock.now(), current_app.config["REMINDER_RUN_STALE_HOURS"]),
     )
+
+
+def _work(today):
+    """What the staff home leads with: what staff must act on, each with the link to its list. Three counts,
+    whatever the number of accounts (the billing report itself decides every account: seconds at 10,000)."""
+    waiting, oldest = _awaiting()
+    return {
+        "waiting": waiting,
+        "oldest_age": clock.now() - oldest if oldest else None,
+        # Enrolled in BYOL but lapsed: their next cycle is billed by subscription unless fixed before it starts.
+        "lapsed": account_list.count_matching(account_list.LAPSED, today),
+        "failed_reminders": reminders.failed_count(),
+    }
 
 
 def _page_links(form):
@@ -344,6 +373,7 @@ def _reviews_page(failed=None, status=200):
     """The queue; `failed` is the (version id, form) whose submission came back with an error."""
     queue = review_store.review_queue()
     snapshots = microsoft365.staff_snapshots({v.license.account.id for v in queue}, current_app.config)
+    g.proofs_waiting = (len(queue), min((row.submitted_at for row in queue), default=None))
     forms = {}
     if failed is not None:
         forms[failed[0]] = failed[1]
@@ -498,7 +528,8 @@ def billing():
     )
     filters = {"cycle": format_cycle(year, month), "mode": mode, "q": search or None}
     return render_template(
-        "admin/billing.html", form=form, report=report, filters=filters, cycle=format_cycle(year, month)
+        "admin/billing.html", form=form, report=report, filters=filters, cycle=format_cycle(year, month),
+        cycle_label=f"{MONTH_NAMES[month - 1]} {year}",
     ), (200 if valid else 400)
 
 

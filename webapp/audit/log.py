@@ -6,6 +6,7 @@ an entry written while someone pages does not shift the next page. Nothing here 
 """
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -14,6 +15,7 @@ from peewee import JOIN, fn
 from .. import audit
 from ..accounts.models import Account, User
 from ..billing.report import neutralise
+from ..core.filters import day, moment
 from .models import AuditEntry
 
 PAGE_SIZE = 50
@@ -39,6 +41,7 @@ def _query():
             AuditEntry,
             Account.name.alias("account_name"),
             User.is_admin.alias("actor_is_admin"),
+            User.name.alias("actor_name"),
         )
         .join(Account, JOIN.LEFT_OUTER, on=(AuditEntry.account == Account.id))
         .switch(AuditEntry)
@@ -120,7 +123,10 @@ FIELD_LABELS = {
     "contact_email": "contact email",
     "review_status": "review",
     "review_reason": "reason given",
-    "retired_at": "removed at (UTC)",
+    "retired_at": "removed on",
+    "started_at": "started",
+    "paused_minutes": "paused for (minutes)",
+    "enrollment": "billing",
     "bytes": "size in bytes",
     "is_authorized": "authorized",
     "billing_day": "billing day",
@@ -143,6 +149,111 @@ def changes(entry):
     return [(field, before.get(field), after.get(field)) for field in fields]
 
 
+# --- history in words: what the Audit log and Activity show (the CSV keeps the stored values) ---
+
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]00:?00)?$")
+VALUE_WORDS = {"byol": "BYOL", "subscription": "provider subscription"}
+
+
+def value_words(value):
+    """A stored value as people read it: yes/no, 7 Dec 2026, 7 Dec 2026, 16:01 UTC; '' for nothing."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if ISO_DAY.match(text):
+                return day(date.fromisoformat(text))
+            if ISO_MOMENT.match(text):
+                return moment(datetime.fromisoformat(text.replace("Z", "").replace(" ", "T")[:26]).replace(tzinfo=None))
+        except ValueError:
+            return value
+        return VALUE_WORDS.get(text, value)
+    return str(value)
+
+
+def details(entry):
+    """[(label, before words, after words)] of the values an entry touched, in words.
+
+    A side without a value is '' (a removed plan's values read as they were, not struck through as if
+    edited); a field with no value on either side is left out.
+    """
+    shown = []
+    for field, before, after in changes(entry):
+        was, now = value_words(before), value_words(after)
+        if was or now:
+            shown.append((field_label(field), was, now))
+    return shown
+
+
+def actor_for_staff(entry):
+    """Who did it, as staff read it: a person by name (their email when they gave none), jobs in words."""
+    label = entry.actor_label
+    if label == audit.CRON:
+        return "The daily reminder run"
+    if label == audit.COMMAND_LINE:
+        return "Someone at the command line"
+    if label == audit.ANONYMOUS:
+        return "Someone not signed in"
+    return (getattr(entry, "actor_name", None) or "").strip() or label
+
+
+def what_happened(entry):
+    """What the actor did, as the rest of a sentence after their name: "removed Office 365 E1"."""
+    subject = entry.subject
+    before, after = audit.values(entry.before), audit.values(entry.after)
+    kind = entry.kind
+    if kind == "proof.reviewed":
+        decision = after.get("review_status")
+        verb = {"accepted": "accepted", "rejected": "rejected"}.get(decision, "reviewed")
+        return f"{verb} the proof for {subject}"
+    if kind == "account.byol_switched":
+        if after.get("enrollment") == "byol":
+            return f"enrolled {subject} in BYOL"
+        return f"switched {subject} to provider subscription"
+    if kind == "license.renamed" and before.get("plan"):
+        return f"renamed {before['plan']} to {after.get('plan') or subject}"
+    if kind == "reminders.run":
+        run_date = value_words(after.get("run_date"))
+        step = "finished" if subject.startswith("finished") else "started"
+        return f"{step} the reminder run for {run_date}" if run_date else f"{step} a reminder run"
+    if kind in ("user.password_changed", "user.second_factor_changed"):
+        what = "password" if kind == "user.password_changed" else "second factor"
+        own = subject and subject == entry.actor_label
+        return f"changed their {what}" if own else f"changed the {what} of {subject}"
+    template = SENTENCES.get(kind)
+    if template is None:  # a newer release's kind: its label and subject as stored
+        return f"{kind_label(kind).lower()}: {subject}" if subject else kind_label(kind).lower()
+    return template.format(subject=subject)
+
+
+# The rest of the sentence after the actor, per kind; the kinds above read from their values.
+SENTENCES = {
+    "license.added": "added {subject}",
+    "license.updated": "updated {subject}",
+    "license.retired": "removed {subject}",
+    "license.renamed": "renamed a plan to {subject}",
+    "proof.uploaded": "uploaded proof for {subject}",
+    "account.created": "created the account {subject}",
+    "account.suspended": "suspended {subject}",
+    "account.reactivated": "reactivated {subject}",
+    "user.created": "created a login for {subject}",
+    "user.invited": "invited {subject}",
+    "user.authorized": "authorized {subject}",
+    "user.unauthorized": "removed the authorization of {subject}",
+    "user.deactivated": "deactivated {subject}",
+    "user.reactivated": "reactivated {subject}",
+    "signin.failed": "could not sign in as {subject}",
+    "signin.throttled": "was paused from signing in as {subject}",
+    "api_token.created": "created the API token {subject}",
+    "api_token.revoked": "revoked the API token {subject}",
+    "calendar_feed.issued": "made a new calendar feed link",
+}
+
+
 def actor_for_customer(entry, provider_name):
     """Who did it, as a customer may read it: colleagues by email, the provider's people and jobs by the provider's name."""
     if getattr(entry, "actor_is_admin", False):
@@ -153,7 +264,7 @@ def actor_for_customer(entry, provider_name):
         return provider_name
     if entry.actor_label == audit.ANONYMOUS:
         return "Someone not signed in"
-    return entry.actor_label
+    return (getattr(entry, "actor_name", None) or "").strip() or entry.actor_label
 
 
 def _text(values):

@@ -1,5 +1,5 @@
 """Jinja filters: how dates and sizes read on every page and email."""
-from datetime import date
+from datetime import date, datetime
 
 from flask import current_app
 
@@ -19,10 +19,19 @@ def day(value):
 
 
 def moment(value):
-    """31 Dec 2026 14:05 UTC, for a stored UTC timestamp ('' for none)."""
+    """31 Dec 2026, 14:05 UTC, for a stored UTC timestamp ('' for none)."""
     if not value:
         return ""
-    return f"{day(value.date())} {value:%H:%M} UTC"
+    return f"{day(value.date())}, {value:%H:%M} UTC"
+
+
+def machine(value):
+    """The machine's form for a <time datetime> attribute: 2026-12-31, or 2026-12-31T14:05:00Z for a UTC timestamp."""
+    if not value:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.isoformat()
 
 
 def business_day(value):
@@ -51,9 +60,21 @@ def duration(value):
     return f"{seconds} seconds"
 
 
+def age(value):
+    """How long ago, for people: 3 days, 5 hours, 12 minutes, less than a minute (the largest unit, rounded down)."""
+    seconds = max(int(value.total_seconds()), 0)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return "less than a minute"
+
+
 def register(app):
+    app.jinja_env.filters["age"] = age
     app.jinja_env.filters["day"] = day
     app.jinja_env.filters["filesize"] = filesize
     app.jinja_env.filters["moment"] = moment
+    app.jinja_env.filters["machine"] = machine
     app.jinja_env.filters["business_day"] = business_day
     app.jinja_env.filters["duration"] = duration

@@ -13,6 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
 from flask_mail import BadHeaderError, Connection, Message, sanitize_address
 
+from .mailbox import MailboxHost
 from .text import printable
 
 __all__ = [
@@ -134,6 +135,10 @@ class TimedConnection(Connection):
 
     def configure_host(self):
         state = self.mail
+        # Development: the message is kept for /dev/mailbox (webapp.core.mailbox), no SMTP server needed.
+        mailbox = current_app.config.get("MAILBOX_DIR")
+        if mailbox:
+            return MailboxHost(mailbox)
         smtp_class = _SMTPSSL if state.use_ssl else _SMTP
         host = smtp_class(state.server, state.port, timeout=self.timeout)
         try:

@@ -44,14 +44,16 @@ def _month_index(day):
 
 
 def timeline_range(today):
-    """(first day, last day) of the 12 months shown: this month and the 11 after it."""
+    """(first day, last day) of what is shown: from today (a plan that expired earlier this month is not
+    "expiring") to the end of the 11th month after this one."""
     last = _month_index(today) + MONTHS - 1
     year, month = divmod(last, 12)
-    return today.replace(day=1), date(year, month + 1, calendar.monthrange(year, month + 1)[1])
+    return today, date(year, month + 1, calendar.monthrange(year, month + 1)[1])
 
 
 def monthly_expiries(expiries, today):
-    """Bucket (expires_on, account status, plans, seats) rows into this month and the next 11."""
+    """Bucket (expires_on, account status, plans, seats) rows into this month and the next 11; a plan that
+    already expired (before today) is left out."""
     first = _month_index(today)
     months = []
     for index in range(first, first + MONTHS):
@@ -59,7 +61,7 @@ def monthly_expiries(expiries, today):
         months.append(MonthExpiries(year, month + 1, dict.fromkeys(STATUSES, 0), dict.fromkeys(STATUSES, 0)))
     for expires_on, status, plans, seats in expiries:
         offset = _month_index(expires_on) - first
-        if 0 <= offset < MONTHS and status in STATUSES:
+        if expires_on >= today and 0 <= offset < MONTHS and status in STATUSES:
             months[offset].plans[status] += plans
             months[offset].seats[status] += seats
     return months
@@ -101,8 +103,8 @@ class Column:
     top: float
 
 
-WIDTH, HEIGHT = 760, 280
-PLOT_TOP, PLOT_BOTTOM, PLOT_LEFT = 40, 210, 20
+WIDTH, HEIGHT = 760, 150
+PLOT_TOP, PLOT_BOTTOM, PLOT_LEFT = 24, 118, 0
 COLUMN_WIDTH = (WIDTH - PLOT_LEFT) / MONTHS
 BAR_WIDTH = COLUMN_WIDTH * 0.6
 

@@ -1,3 +1,5 @@
+from collections import Counter
+
 from flask import (
     Blueprint,
     abort,
@@ -231,8 +233,24 @@ def licenses():
 @bp.route("/licenses/new")
 def new_license():
     return render(
-        "portal/license_form.html", "portal/_license_form.html", **_form_context(_form(LicenseForm))
+        "portal/license_form.html", "portal/_license_form.html", **_form_context(_prefilled(_form(LicenseForm)))
     )
+
+
+def _prefilled(form):
+    """A new Add License form with what the portal knows already: the product when there is only one, the
+    signed-in user as the contact, and the tenant the account's other licenses name most. Each stays a
+    field the customer can change."""
+    products = list(form.products)
+    if len(products) == 1:
+        form.product.data = products[0]
+    form.contact_name.data = current_user.name or ""
+    form.contact_email.data = current_user.email
+    tenants = Counter(license.current.tenant for license in license_store.licenses_of(_account().id)
+                      if license.current is not None and license.current.tenant)
+    if tenants:
+        form.tenant.data = tenants.most_common(1)[0][0]
+    return form
 
 
 @bp.route("/licenses", methods=["POST"])
@@ -367,7 +385,11 @@ def download_proof(document_id):
 
 @bp.route("/calendar")
 def calendar():
-    return render_template("portal/calendar.html", has_feed=calendar_feed.has_feed(_account().id), feed_url=None)
+    """The feed page; ?regenerate asks before a new URL replaces the one calendars are subscribed to
+    (a page, not a dialog, so it asks without JavaScript too; the POST below is the answer)."""
+    has_feed = calendar_feed.has_feed(_account().id)
+    asking = has_feed and "regenerate" in request.args
+    return render_template("portal/calendar.html", has_feed=has_feed, feed_url=None, asking=asking)
 
 
 @bp.route("/calendar", methods=["POST"])
@@ -375,9 +397,15 @@ def regenerate_calendar():
     token = calendar_feed.issue_feed_token(_account().id, current_user.id)
     feed_url = portal_url("feeds.calendar", token=token)
     # Shown in this response only: the database keeps the token's hash, never the URL.
-    response = make_response(render_template("portal/calendar.html", has_feed=True, feed_url=feed_url))
+    response = make_response(render_template("portal/calendar.html", has_feed=True, feed_url=feed_url,
+                                             webcal_url=_webcal(feed_url), asking=False))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _webcal(url):
+    """The feed's webcal:// address: calendar apps open it as a subscription (webcal is http(s) by another name)."""
+    return "webcal://" + url.split("://", 1)[1]
 
 
 @bp.route("/activity")

@@ -20,7 +20,7 @@ reminders are due, and the queries a run claims with), `_delivery` (the email an
 """
 from ..core.mail import MailSettingsError
 from ._delivery import describe_smtp_error, reminder_email
-from ._due import DueReminder, outstanding_reminders, preview, reminder_state, schedule, step_label
+from ._due import DueReminder, failed_count, outstanding_reminders, preview, reminder_state, schedule, step_label
 from ._history import (
     attempts_of,
     failed_since,
@@ -36,6 +36,6 @@ from ._history import (
 from ._run import ReminderRun, RunSummary
 
 __all__ = ["DueReminder", "MailSettingsError", "ReminderRun", "RunSummary", "attempts_of", "describe_smtp_error",
-           "failed_since", "last_finished_at", "last_run", "last_sent_reminders", "outstanding_reminders", "preview",
-           "record_run_end", "record_run_refused", "record_run_start", "reminder_email", "reminder_state",
+           "failed_count", "failed_since", "last_finished_at", "last_run", "last_sent_reminders", "outstanding_reminders",
+           "preview", "record_run_end", "record_run_refused", "record_run_start", "reminder_email", "reminder_state",
            "runs_are_stale", "schedule", "sent_steps", "step_label"]

@@ -304,6 +304,16 @@ def preview(today):
                        reminder is None or is_claimable(reminder, now))
 
 
+def failed_count():
+    """How many reminders were given up on (of plans not removed): each needs staff to tell the customer another way."""
+    return (
+        Reminder.select()
+        .join(License, on=(Reminder.license == License.id))
+        .where((Reminder.status == Reminder.FAILED) & License.retired_at.is_null())
+        .count()
+    )
+
+
 def outstanding_reminders(account, today):
     """The account's reminders that were not sent, each with a note for staff on where it stands."""
     rows = (

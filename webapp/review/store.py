@@ -6,7 +6,7 @@ tell what a version's review state was at any cycle's start.
 from datetime import date, datetime
 from typing import NamedTuple
 
-from peewee import JOIN
+from peewee import JOIN, fn
 
 from .. import audit
 from ..accounts.models import Account, User
@@ -164,6 +164,22 @@ def review_queue():
     A plan the customer removed is left out: no cycle still to be decided counts it.
     """
     return _REVIEW_QUEUE.run()
+
+
+def awaiting_summary():
+    """(how many proofs await review, when the oldest was submitted or None), counted as the queue lists them."""
+    row = (
+        LicenseVersion.select(fn.COUNT(LicenseVersion.id).alias("count"),
+                              fn.MIN(LicenseVersion.submitted_at).alias("oldest"))
+        .join(License, on=(License.current == LicenseVersion.id))
+        .where((LicenseVersion.review_status == LicenseVersion.PENDING) & License.retired_at.is_null())
+        .dicts()
+        .get()
+    )
+    oldest = row["oldest"]
+    if isinstance(oldest, str):  # SQLite gives an aggregate's datetime back as text
+        oldest = datetime.fromisoformat(oldest)
+    return row["count"], oldest
 
 
 def queued_version(version_id):
