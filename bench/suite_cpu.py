@@ -73,8 +73,23 @@ def pytest_runtest_protocol(item, nextitem):
         return
     cpu, children, wall = time.process_time(), _children_cpu(), time.perf_counter()
     yield
-    _recorder.write(kind="test", id=item.nodeid, cpu=time.process_time() - cpu,
-                    children=_children_cpu() - children, wall=time.perf_counter() - wall)
+    # The last test's teardown ends the session's fixtures too: Playwright's driver exits then, and the
+    # CPU of every Chromium it ran arrives with it. That is charged to the session's end, not the test.
+    session_end = getattr(item, "_suite_cpu_session_end", (0.0, 0.0))
+    _recorder.write(kind="test", id=item.nodeid, cpu=time.process_time() - cpu - session_end[0],
+                    children=_children_cpu() - children - session_end[1], wall=time.perf_counter() - wall)
+    if nextitem is None:
+        _recorder.write(kind="session_end", cpu=session_end[0], children=session_end[1])
+
+
+@_hookwrapper
+def pytest_runtest_teardown(item, nextitem):
+    if not _recorder or nextitem is not None:
+        yield
+        return
+    cpu, children = time.process_time(), _children_cpu()
+    yield
+    item._suite_cpu_session_end = (time.process_time() - cpu, _children_cpu() - children)
 
 
 def pytest_unconfigure(config):
@@ -84,25 +99,30 @@ def pytest_unconfigure(config):
 
 
 def _read(directory):
-    tests, processes, collections = [], [], []
+    records = defaultdict(list)
     for path in sorted(Path(directory).glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
-            {"test": tests, "process": processes, "collection": collections}[record["kind"]].append(record)
-    return tests, processes, collections
+            records[record["kind"]].append(record)
+    return records["test"], records["process"], records["collection"], records["session_end"]
 
 
 def report(directory, top=25):
     """Print the CPU per directory and per file, and the slowest tests."""
-    tests, processes, collections = _read(directory)
+    tests, processes, collections, session_ends = _read(directory)
     total_tests = sum(t["cpu"] + t["children"] for t in tests)
-    total_processes = sum(p["cpu"] + p["children"] for p in processes)
     print(f"{len(tests)} tests in {len(processes)} process(es)")
     for process in processes:
         print(f"  {process['name']:<10} {process['cpu']:7.1f} s CPU, its reaped children {process['children']:7.1f} s")
-    print(f"CPU of the pytest processes and their reaped children: {total_processes:.1f} s; "
-          f"inside tests {total_tests:.1f} s; start-up and collection "
-          f"{sum(c['cpu'] for c in collections):.1f} s")
+    # The xdist controller's children are the workers: its total is everyone's.
+    controller = [p for p in processes if p["name"] in ("controller", "serial")]
+    if controller:
+        print(f"Total CPU (the controller or serial process and everything it reaped): "
+              f"{sum(p['cpu'] + p['children'] for p in controller):.1f} s")
+    print(f"Inside tests: {sum(t['cpu'] for t in tests):.1f} s in the test processes, "
+          f"{sum(t['children'] for t in tests):.1f} s in child processes; start-up and collection "
+          f"{sum(c['cpu'] for c in collections):.1f} s; session ends (Playwright's Chromium) "
+          f"{sum(s['cpu'] + s['children'] for s in session_ends):.1f} s")
     by_directory, by_file = defaultdict(lambda: [0, 0.0, 0.0]), defaultdict(lambda: [0, 0.0, 0.0])
     for test in tests:
         path = test["id"].split("::")[0]
