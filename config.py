@@ -88,7 +88,7 @@ LIMITS = (
     (("API_RATE_LIMIT", "UPLOAD_MAX_BYTES", "PROOF_TEXT_MAX_PAGES", "PROOF_TEXT_MAX_CHARS", "PROOF_TEXT_MAX_MEMORY_MB",
       "REMINDER_BATCH_SIZE", "REMINDER_MAX_ATTEMPTS", "LOGIN_MAX_FAILURES_PER_EMAIL", "LOGIN_MAX_FAILURES_PER_ADDRESS",
       "RESET_MAX_PER_EMAIL", "RESET_MAX_PER_ADDRESS"), int, POSITIVE, None),
-    (("UPLOAD_ORPHAN_MAX_PER_ACCOUNT", "PROXY_COUNT", "HSTS_MAX_AGE"), int, 0, None),
+    (("UPLOAD_ORPHAN_MAX_PER_ACCOUNT", "PROXY_COUNT", "HSTS_MAX_AGE", "CACHE_THRESHOLD"), int, 0, None),
     (("MAIL_PORT",), int, 1, 65535),
     (("REMINDER_CLAIM_LEASE",), int, POSITIVE, TEN_YEARS_HOURS * 3600),
     (("PROOF_TEXT_SECONDS", "MAIL_TIMEOUT"), float, POSITIVE, 3600),
@@ -176,6 +176,13 @@ class Config:
     RESET_MAX_PER_ADDRESS = _int("RESET_MAX_PER_ADDRESS", 20)
     RESET_THROTTLE_WINDOW_MINUTES = _float("RESET_THROTTLE_WINDOW_MINUTES", 60)
 
+    # Rendered fragments (a license's row on the Client Licenses tab) are kept between requests, keyed
+    # on what they show (webapp.core.fragments): in each worker's memory by default, at most
+    # FRAGMENT_CACHE_ENTRIES rows (about 2 KB each), each for at most a day.
+    CACHE_TYPE = os.environ.get("FRAGMENT_CACHE", "SimpleCache")
+    CACHE_THRESHOLD = _int("FRAGMENT_CACHE_ENTRIES", 20_000)
+    CACHE_DEFAULT_TIMEOUT = 24 * 3600
+
     # werkzeug's method string. Not read from the environment: production always hashes with scrypt,
     # and finalize() refuses anything else outside the test suite.
     PASSWORD_HASH_METHOD = STRONG_HASH_METHOD
@@ -216,6 +223,9 @@ class Config:
         if portal.scheme not in ("http", "https") or not portal.netloc:
             raise ConfigError(f"PORTAL_URL={config['PORTAL_URL']!r} is not an http:// or https:// address, "
                               "such as https://licenses.example-hosting.com.")
+        if config["CACHE_TYPE"] not in ("SimpleCache", "NullCache"):
+            raise ConfigError(f"FRAGMENT_CACHE={config['CACHE_TYPE']!r}: SimpleCache (each worker's memory, the "
+                              "default) or NullCache (no caching).")
         if not config.get("TESTING") and config["PASSWORD_HASH_METHOD"] != STRONG_HASH_METHOD:
             raise ConfigError(f"PASSWORD_HASH_METHOD must be {STRONG_HASH_METHOD!r}: a cheaper hash is for the test suite only.")
         if config["PORTAL_ENV"] == "development":

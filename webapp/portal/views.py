@@ -20,6 +20,7 @@ from ..core import clock
 from ..core.clock import business_date
 from ..core.errors import render_error
 from ..core.filters import day
+from ..core.fragments import fragment_key
 from ..core.hypermedia import render, wants_fragment
 from ..core.row_ids import parse_row_id
 from ..extensions import login_manager
@@ -39,6 +40,23 @@ from ..licenses.rules import next_cycle_start
 from .forms import LicenseForm, LicenseTermsForm
 
 bp = Blueprint("portal", __name__)
+
+
+@bp.app_template_global()
+def license_row_key(license, reminder, removal_consequences):
+    """The cache key of a license's row on the tab: everything the row shows and everything that decides it.
+
+    The license as read (LicenseRow: its account and id, plan and product, and its current version
+    with its terms, contact, proof and review state), its last reminder, the business date (status
+    and "expiring soon" depend on it), the account's words for what a removal does (its next billing
+    cycle; whether this is its only license), the path the app is served under, and, from
+    fragment_key, the deployment's settings and code. Keyed on the values, not on ids alone: a row
+    can only ever be served for the same account, license and values, even where SQLite reuses the
+    id of a deleted row.
+    """
+    return fragment_key(
+        "portal/license-row", license, reminder, clock.today(), removal_consequences, request.script_root,
+    )
 
 
 @bp.before_request
