@@ -35,22 +35,29 @@ def cached_fragments(app):
         return [store.get(key) for key in list(store._cache)]
 
 
-def test_a_row_is_rendered_once_then_served_from_the_cache_until_what_it_shows_changes(
+def test_rows_are_rendered_once_then_served_from_the_cache_until_what_they_show_changes(
         app, customer, account, monkeypatch):
-    license = insert_license(account, contact=("Pat Doe", "pat@northwind.example"))
+    """Russian-doll: the rows as a whole, and each row; one row's change renders that row and the whole."""
+    license = insert_license(account, "Office 365 E3", contact=("Pat Doe", "pat@northwind.example"))
+    other = insert_license(account, "Office 365 E1", contact=("Ann Lee", "ann@northwind.example"))
     first = row_of(customer, license)
-    assert len(cached_fragments(app)) == 1
+    assert len(cached_fragments(app)) == 3  # the table's rows, and each row
     with app.app_context():
         store = cache.cache
     rendered = []
-    monkeypatch.setattr(store, "set", lambda key, value, timeout=None: rendered.append(key) or True)
-    assert row_of(customer, license) == first
+    keep = store.set
+    monkeypatch.setattr(store, "set", lambda key, value, timeout=None: rendered.append(value) or keep(key, value, timeout))
+    assert row_of(customer, license) == first and row_of(customer, license, htmx=True) == first
     assert rendered == []  # served from the cache, nothing rendered anew
     with db.database.connection_context():
         # No form or command changes a version's terms in place; whatever the row shows is in its key.
         LicenseVersion.update(contact_name="Changed In Place").where(LicenseVersion.id == license.current_id).execute()
     assert "Changed In Place" in row_of(customer, license)
-    assert len(rendered) == 1
+    # The changed row and the whole were rendered again; the other row came from the cache.
+    # (the changed row's cells, then the whole, which holds the other row as kept)
+    assert [("Changed In Place" in fragment, "Ann Lee" in fragment) for fragment in rendered] == [
+        (True, False), (True, True)]
+    assert f'id="license-{other.id}"' in rendered[1]
 
 
 def test_the_cached_part_holds_nothing_of_the_user_or_the_request(app, customer, account, user):

@@ -3,6 +3,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -42,6 +43,13 @@ from .forms import LicenseForm, LicenseTermsForm
 bp = Blueprint("portal", __name__)
 
 
+def _business_today():
+    """The business date, read once per request: every row of a page is keyed on the same day."""
+    if "business_today" not in g:
+        g.business_today = clock.today()
+    return g.business_today
+
+
 @bp.app_template_global()
 def license_row_key(license, reminder, removal_consequences):
     """The cache key of a license's row on the tab: everything the row shows and everything that decides it.
@@ -55,7 +63,17 @@ def license_row_key(license, reminder, removal_consequences):
     id of a deleted row.
     """
     return fragment_key(
-        "portal/license-row", license, reminder, clock.today(), removal_consequences, request.script_root,
+        "portal/license-row", license, reminder, _business_today(), removal_consequences, request.script_root,
+    )
+
+
+@bp.app_template_global()
+def license_table_key(rows, last_reminders, removal_consequences, saved_id):
+    """The cache key of the tab's rows as a whole: each row's inputs (as in license_row_key), in order, and
+    which row was just saved (it is marked and takes the focus)."""
+    return fragment_key(
+        "portal/license-table", [(license, status, last_reminders.get(license.id)) for license, status in rows],
+        _business_today(), removal_consequences, saved_id, request.script_root,
     )
 
 
