@@ -16,6 +16,10 @@ STRONG_HASH_METHOD = "scrypt"
 DEMO_SENDER = "licenses@example-hosting.test"
 
 
+# The names a development run may be opened by, besides PORTAL_URL's.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
 class ConfigError(RuntimeError):
     """A setting the portal cannot run with; `wsgi.py` prints it as one line and exits."""
 
@@ -87,8 +91,8 @@ LIMITS = (
     (("LICENSE_MAX_YEARS_AHEAD",), int, 1, 100),
     (("API_RATE_LIMIT", "UPLOAD_MAX_BYTES", "PROOF_TEXT_MAX_PAGES", "PROOF_TEXT_MAX_CHARS", "PROOF_TEXT_MAX_MEMORY_MB",
       "REMINDER_BATCH_SIZE", "REMINDER_MAX_ATTEMPTS", "LOGIN_MAX_FAILURES_PER_EMAIL", "LOGIN_MAX_FAILURES_PER_ADDRESS",
-      "RESET_MAX_PER_EMAIL", "RESET_MAX_PER_ADDRESS"), int, POSITIVE, None),
-    (("UPLOAD_ORPHAN_MAX_PER_ACCOUNT", "PROXY_COUNT", "HSTS_MAX_AGE", "CACHE_THRESHOLD"), int, 0, None),
+      "RESET_MAX_PER_EMAIL", "RESET_MAX_PER_ADDRESS", "CACHE_THRESHOLD"), int, POSITIVE, None),
+    (("UPLOAD_ORPHAN_MAX_PER_ACCOUNT", "PROXY_COUNT", "HSTS_MAX_AGE"), int, 0, None),
     (("MAIL_PORT",), int, 1, 65535),
     (("REMINDER_CLAIM_LEASE",), int, POSITIVE, TEN_YEARS_HOURS * 3600),
     (("PROOF_TEXT_SECONDS", "MAIL_TIMEOUT"), float, POSITIVE, 3600),
@@ -126,6 +130,9 @@ class Config:
     PROOF_TEXT_MAX_CHARS = _int("PROOF_TEXT_MAX_CHARS", 100_000)
     PROOF_TEXT_SECONDS = _float("PROOF_TEXT_SECONDS", 2)
     PROOF_TEXT_MAX_MEMORY_MB = _int("PROOF_TEXT_MAX_MEMORY_MB", 512)
+    # Only proof staff accepted counts for BYOL (docs/domain.md, "Trust in proof"); by default proof
+    # awaiting review counts too, unless saved anyway against a document that says otherwise.
+    PROOF_MUST_BE_ACCEPTED = _bool("PROOF_MUST_BE_ACCEPTED", False)
     PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
 
     PROVIDER_NAME = os.environ.get("PROVIDER_NAME", "Your hosting provider")
@@ -178,9 +185,9 @@ class Config:
 
     # Rendered fragments (a license's row on the Client Licenses tab) are kept between requests, keyed
     # on what they show (webapp.core.fragments): in each worker's memory by default, at most
-    # FRAGMENT_CACHE_ENTRIES rows (about 2 KB each), each for at most a day.
-    CACHE_TYPE = os.environ.get("FRAGMENT_CACHE", "SimpleCache")
-    CACHE_THRESHOLD = _int("FRAGMENT_CACHE_ENTRIES", 20_000)
+    # CACHE_THRESHOLD rows (about 2 KB each), each for at most a day.
+    CACHE_TYPE = os.environ.get("CACHE_TYPE", "SimpleCache")
+    CACHE_THRESHOLD = _int("CACHE_THRESHOLD", 20_000)
     CACHE_DEFAULT_TIMEOUT = 24 * 3600
 
     # werkzeug's method string. Not read from the environment: production always hashes with scrypt,
@@ -220,12 +227,19 @@ class Config:
             raise ConfigError(f"BUSINESS_TIMEZONE={config['BUSINESS_TIMEZONE']!r} is not a time zone "
                               "name such as UTC or Europe/Berlin.") from None
         portal = urlsplit(config["PORTAL_URL"] or "")
-        if portal.scheme not in ("http", "https") or not portal.netloc:
+        if portal.scheme not in ("http", "https") or not portal.netloc or not portal.hostname:
             raise ConfigError(f"PORTAL_URL={config['PORTAL_URL']!r} is not an http:// or https:// address, "
                               "such as https://licenses.example-hosting.com.")
         if config["CACHE_TYPE"] not in ("SimpleCache", "NullCache"):
-            raise ConfigError(f"FRAGMENT_CACHE={config['CACHE_TYPE']!r}: SimpleCache (each worker's memory, the "
+            raise ConfigError(f"CACHE_TYPE={config['CACHE_TYPE']!r}: SimpleCache (each worker's memory, the "
                               "default) or NullCache (no caching).")
+        # Every absolute link (emails, the calendar feed) is built from PORTAL_URL, never from a
+        # request's Host: SERVER_NAME makes url_for(_external=True) use it, and a request for any other
+        # host is refused with 400 (Flask's TRUSTED_HOSTS; the port is not compared).
+        config["SERVER_NAME"] = portal.netloc
+        config["TRUSTED_HOSTS"] = [portal.hostname]
+        if config["PORTAL_ENV"] == "development":  # `make run`: the browser may say either name
+            config["TRUSTED_HOSTS"] += [name for name in LOOPBACK_NAMES if name != portal.hostname]
         if not config.get("TESTING") and config["PASSWORD_HASH_METHOD"] != STRONG_HASH_METHOD:
             raise ConfigError(f"PASSWORD_HASH_METHOD must be {STRONG_HASH_METHOD!r}: a cheaper hash is for the test suite only.")
         if config["PORTAL_ENV"] == "development":

@@ -285,7 +285,7 @@ def parse_args(argv):
                         help="serve wsgi:app from this checkout (default: this one), e.g. a baseline worktree")
     parser.add_argument("--show-queries", action="store_true", help="print the SQL of each counted page")
     parser.add_argument("--variant", action="append", default=[], metavar="LABEL:NAME=VALUE[,NAME=VALUE]",
-                        help="also serve the portal with these settings (e.g. 'not cached:FRAGMENT_CACHE=NullCache'), "
+                        help="also serve the portal with these settings (e.g. 'not cached:CACHE_TYPE=NullCache'), "
                              "measured in the same run, its pages labelled (LABEL)")
     return parsed(parser, argv)
 

@@ -15,9 +15,9 @@ from peewee import SQL, DataError
 
 from webapp.accounts import listing as account_list
 from webapp.accounts.models import Account
-from webapp.core.clock import business_date
 from webapp.core.database import on_postgresql
 from webapp.extensions import db
+from webapp.licenses import rules as license_rules
 from webapp.licenses import store as license_store
 from webapp.licenses.models import License, LicenseVersion, Product, ProofDocument
 from webapp.licenses.rules import (
@@ -199,13 +199,23 @@ def test_an_unreadable_date_shows_that_account_as_unknown_and_fails_nothing_else
     assert "unknown" in rows["Contoso"] and "valid until" in rows["Fabrikam"]
 
 
-def test_one_account_whose_standing_cannot_be_computed_does_not_fail_the_list(staff, account, make_account, caplog):
+def test_one_account_whose_standing_cannot_be_computed_does_not_fail_the_list(staff, account, make_account, caplog,
+                                                                            monkeypatch):
     insert_license(account, expires_on=date(2099, 12, 31))
     broken = make_account("Fabrikam")
     insert_license(broken, expires_on=date(2099, 12, 31))
     with db.database.connection_context():
-        # No form or command writes this; a manual UPDATE or a bad import can.
-        Account.update(billing_day=0).where(Account.id == broken.id).execute()
+        # The database refuses a billing day outside 1..31 (migration 0023); a rule that fails on one
+        # account's data (a day the rule cannot place) stands for any row the rules cannot read.
+        Account.update(billing_day=29).where(Account.id == broken.id).execute()
+
+    def cycle_start(year, month, billing_day):
+        if billing_day == 29:
+            raise ValueError("day is out of range for month")
+        return original(year, month, billing_day)
+
+    original = license_rules.cycle_start
+    monkeypatch.setattr(license_rules, "cycle_start", cycle_start)
 
     listing = staff.get("/admin/")
     assert listing.status_code == 200
@@ -476,36 +486,44 @@ listed_license_specs = st.tuples(
     rejection_moments,
     st.booleans(),  # removed by the customer
     st.booleans(),  # an earlier version (not current) exists, with other terms
+    st.booleans(),  # saved anyway against its document (counts only once accepted)
+    st.one_of(st.none(), st.datetimes(datetime(2025, 12, 31, 3), datetime(2026, 1, 2, 6))),  # removal asked
 )
 listed_account_specs = st.tuples(st.booleans(), st.integers(1, 31), st.lists(listed_license_specs, max_size=6))
 
 
-def _put_listed_account(n, enrolled, billing_day, licenses, today):
-    """An account with licenses as generated (plans made unique per account, as the form keeps them)."""
+def _put_listed_account(n, enrolled, billing_day, licenses, today, must_be_accepted):
+    """An account with licenses as generated (plans made unique per account, as the form keeps them), and
+    each license's LicenseTerms as the roll-up over every license reads them."""
     product = Product.get(Product.name == "MS Office 365").id
     account_id = Account.insert(name=f"Generated {n}", byol_enrolled=enrolled, billing_day=billing_day).execute()
     proof = ProofDocument.insert(account=account_id, content=b"%PDF-1.4\n", sha256="0" * 64, size=9,
                                  original_name="proof.pdf", media_type="application/pdf").execute()
     seen, current = set(), []
-    for plan, seats, offset, review, reviewed_at, retired, earlier in licenses:
+    for plan, seats, offset, review, reviewed_at, retired, earlier, saved_anyway, removal_asked in licenses:
         if plan.casefold() in seen:
             continue
         seen.add(plan.casefold())
         expires_on = _clamped(today, offset)
         license_id = License.insert(account=account_id, product=product, plan=plan, plan_key=plan.casefold(),
-                                    retired_at=datetime(2026, 1, 1) if retired else None).execute()
+                                    retired_at=datetime(2026, 1, 1) if retired else None,
+                                    removal_requested_at=removal_asked).execute()
         version = {"license": license_id, "term": "Yearly", "tenant": "t.onmicrosoft.com", "contact_name": "Pat",
                    "contact_email": "pat@example.com", "proof": proof}
         if earlier:  # an older version with other terms, which must not count
             LicenseVersion.insert(**version, seats=seats + 1000, expires_on=_clamped(today, -offset - 1),
                                   review_status=REJECTED, reviewed_at=datetime(2025, 1, 1)).execute()
+        submitted_at = reviewed_at or datetime(2025, 12, 31, 23, 30)
         version_id = LicenseVersion.insert(**version, seats=seats, expires_on=expires_on, review_status=review,
-                                           reviewed_at=reviewed_at if review != PENDING else None).execute()
+                                           reviewed_at=reviewed_at if review != PENDING else None,
+                                           saved_anyway=saved_anyway, submitted_at=submitted_at).execute()
         License.update(current=version_id, expires_on=expires_on, seats=seats).where(License.id == license_id).execute()
         if not retired:
-            current.append(LicenseTerms(plan, seats, expires_on, rejected=review == REJECTED,
-                                        rejected_on=business_date(reviewed_at, TIMEZONE)
-                                        if review == REJECTED and reviewed_at else None))
+            # As the roll-up over every license read them (the store's conversion, by the rules).
+            current.append(license_store._terms(
+                plan, seats, expires_on, review, reviewed_at if review != PENDING else None, TIMEZONE,
+                saved_anyway=saved_anyway, submitted_at=submitted_at, must_be_accepted=must_be_accepted,
+                removal_requested_at=removal_asked))
     return account_id, current
 
 
@@ -514,8 +532,8 @@ TIMEZONE = "America/New_York"
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(today=st.one_of(st.dates(date(2025, 12, 1), date(2026, 2, 1)), todays),
-       accounts=st.lists(listed_account_specs, min_size=1, max_size=5))
-def test_the_lists_sql_roll_up_and_byol_status_agree(app, today, accounts):
+       accounts=st.lists(listed_account_specs, min_size=1, max_size=5), must_be_accepted=st.booleans())
+def test_the_lists_sql_roll_up_and_byol_status_agree(app, today, accounts, must_be_accepted):
     """The accounts list reads each account's totals and deciding licenses from SQL, and decides with
     byol_status over those; byol_status over all the account's licenses must give the same."""
     with db.database.connection_context():
@@ -524,10 +542,11 @@ def test_the_lists_sql_roll_up_and_byol_status_agree(app, today, accounts):
         expected = {}
         with db.database.atomic():
             for n, (enrolled, billing_day, licenses) in enumerate(accounts):
-                account_id, current = _put_listed_account(n, enrolled, billing_day, licenses, today)
+                account_id, current = _put_listed_account(n, enrolled, billing_day, licenses, today,
+                                                          must_be_accepted)
                 expected[account_id] = (billing_day, enrolled, current)
         # One account id twice and one with no row: the statement's padding and an empty account.
-        by_account = license_store.licenses_by_account([*expected, *expected, 10**9], TIMEZONE)
+        by_account = license_store.licenses_by_account([*expected, *expected, 10**9], TIMEZONE, must_be_accepted)
     assert set(by_account) == {i for i, (_, _, current) in expected.items() if current}
     for account_id, (billing_day, enrolled, current) in expected.items():
         licenses = by_account.get(account_id, license_store.no_licenses())

@@ -32,11 +32,8 @@ def entry(kind="account.suspended", account=None, at=None, actor_label="staff@pr
           before=None, after=None, internal=False):
     """An entry as record() writes it, at a chosen time."""
     with db.database.connection_context():
-        row = audit.record(kind, account=account, subject=subject, before=before, after=after, internal=internal,
-                           actor_label=actor_label)
-        if at is not None:
-            AuditEntry.update(at=at).where(AuditEntry.id == row.id).execute()
-        return row
+        return audit.record(kind, account=account, subject=subject, before=before, after=after, internal=internal,
+                            actor_label=actor_label, at=at)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ This folder is a package (it has an __init__.py) so that its conftest is importe
 import fcntl
 import os
 import shutil
+import socket
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -90,9 +91,14 @@ class LivePortal:
 def portal(request, database_url):
     """The real app on 127.0.0.1:<free port>, one per test module; a module may set PORTAL_SETTINGS."""
     settings = getattr(request.module, "PORTAL_SETTINGS", {})
-    app = create_app(TestConfig, DATABASE_URL=database_url, WTF_CSRF_ENABLED=True, **settings)
+    # The portal answers only at its PORTAL_URL (TRUSTED_HOSTS), so that is the server's own address.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(TestConfig, DATABASE_URL=database_url, WTF_CSRF_ENABLED=True,
+                     PORTAL_URL=f"http://127.0.0.1:{port}", **settings)
     _empty_database()
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietRequestHandler)
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="live-portal", daemon=True)
     thread.start()
     try:

@@ -178,7 +178,7 @@ def test_no_console_errors_or_csp_violations(page, portal, customer, entered_lic
 
     # The listeners do catch a violation: an inline script is refused by the CSP.
     page.evaluate("document.body.appendChild(document.createElement('script')).textContent = 'window.__ran = 1'")
-    page.wait_for_function("window.__cspViolations.length > 0")
+    page.wait_for_function("() => window.__cspViolations.length > 0")
     assert page.evaluate("window.__ran") is None
     assert any("script-src" in text for text in page.evaluate("window.__cspViolations"))
 

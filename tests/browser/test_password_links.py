@@ -12,7 +12,7 @@ from webapp.accounts.models import Account, User
 from webapp.extensions import db
 
 pytestmark = pytest.mark.browser
-LINK = re.compile(r"http://portal\.test(/password/set/[A-Za-z0-9_-]+)")
+LINK = re.compile(r"http://127\.0\.0\.1:\d+(/password/set/[A-Za-z0-9_-]+)")
 NEW_PASSWORD = "a browser typed passphrase"
 
 

@@ -20,8 +20,8 @@ def make_feed(client):
     response = client.post("/calendar")
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     url = BeautifulSoup(response.get_data(as_text=True), "html.parser").find(id="feed-url")["value"]
-    assert url.startswith("http://localhost/feeds/calendar/") and url.endswith(".ics")
-    return url.removeprefix("http://localhost")
+    assert url.startswith("http://portal.test/feeds/calendar/") and url.endswith(".ics")  # PORTAL_URL's
+    return url.removeprefix("http://portal.test")
 
 
 def events_of(response):
@@ -122,3 +122,48 @@ def test_the_tab_offers_the_calendar_feed(logged_in):
     link = page.find("a", string="Calendar feed")
     assert link["href"] == "/calendar"
     assert "Create feed URL" in logged_in.get("/calendar").get_data(as_text=True)
+
+
+# -- absolute links come from PORTAL_URL, never from the request (hostile audit, round three) -------
+
+
+@pytest.mark.parametrize("headers", [
+    {"Host": "portal.test:8443"},  # PORTAL_URL's host on another port: trusted, but not the portal's address
+    {"Host": "portal.test", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "8443"},
+])
+def test_the_shown_feed_url_and_the_feeds_link_come_from_portal_url(app, database_url, logged_in, account, headers):
+    from config import TestConfig
+    from webapp import create_app
+
+    insert_license(account)
+    proxied = create_app(TestConfig, DATABASE_URL=database_url, WTF_CSRF_ENABLED=False, PROXY_COUNT=1)
+    client = proxied.test_client()
+    assert client.post("/login", data={"email": "pat@northwind.example", "password": "correct horse battery staple"},
+                       headers=headers).status_code == 302
+    shown = client.post("/calendar", headers=headers)
+    url = BeautifulSoup(shown.get_data(as_text=True), "html.parser").find(id="feed-url")["value"]
+    assert re.fullmatch(r"http://portal\.test/feeds/calendar/[A-Za-z0-9_-]+\.ics", url), url
+
+    feed = client.get(url.removeprefix("http://portal.test"), headers=headers)
+    calendar = Calendar.from_ical(feed.data)
+    assert {str(event["url"]) for event in calendar.walk("VEVENT")} == {"http://portal.test/licenses"}
+
+
+@pytest.mark.parametrize("headers", [
+    {"Host": "evil.example"},
+    {"X-Forwarded-Host": "evil.example"},
+    {"Host": "portal.test.evil.example"},
+    {"X-Forwarded-Host": "portal.test, evil.example"},  # the proxy appended the host it was asked for
+])
+def test_a_request_for_another_host_is_refused_with_a_clear_400(app, database_url, headers):
+    from config import TestConfig
+    from webapp import create_app
+
+    # Behind one proxy, whose X-Forwarded-Host is believed: still only the portal's host is served.
+    proxied = create_app(TestConfig, DATABASE_URL=database_url, WTF_CSRF_ENABLED=False, PROXY_COUNT=1)
+    for path in ("/login", "/feeds/calendar/" + "A" * 43 + ".ics", "/static/portal.css", "/nowhere"):
+        response = proxied.test_client().get(path, headers=headers)
+        assert response.status_code == 400, (path, response.status_code)
+        text = response.get_data(as_text=True)
+        assert "This portal answers only at" in text and 'href="http://portal.test"' in text
+        assert "evil.example" not in text

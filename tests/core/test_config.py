@@ -15,7 +15,8 @@ from webapp import create_app
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NUMBERS = [(name, kind) for names, kind, _, _ in LIMITS for name in names] + [
     ("UPLOAD_ORPHAN_MAX_BYTES_PER_ACCOUNT", int)]
-SWITCHES = ["DATABASE_POOL", "MAIL_USE_TLS", "MAIL_USE_SSL", "SESSION_COOKIE_SECURE", "ADMIN_2FA_REQUIRED"]
+SWITCHES = ["DATABASE_POOL", "MAIL_USE_TLS", "MAIL_USE_SSL", "SESSION_COOKIE_SECURE", "ADMIN_2FA_REQUIRED",
+            "PROOF_MUST_BE_ACCEPTED"]
 
 
 def read_from_environment(monkeypatch, name, text, kind):

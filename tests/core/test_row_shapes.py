@@ -45,6 +45,7 @@ COMPILED = {
 # The shapes of the queries read with rows_of.
 READ_WITH_ROWS_OF = {
     "billing_accounts_with_versions": report._ACCOUNT_VERSION,
+    "removals_awaiting_confirmation": review_store._AWAITING_REMOVAL,
 }
 # Compiled statements whose rows are read by their module, each with its test here.
 READ_BY_HAND = {"licenses_by_account": license_store._DECIDING}

@@ -55,7 +55,7 @@ def test_rows_stored_before_are_still_found(app, client, account, user, admin):
 
     assert client.get("/api/v1/billing", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     assert client.get(f"/feeds/calendar/{TOKEN}.ics").status_code == 200
-    assert client.get(f"/password/set/{TOKEN}").status_code == 200
+    assert client.get(f"/password/set/{TOKEN}", follow_redirects=True).status_code == 200
     with db.database.connection_context():
         signed_in = sessions.load_session_user(TOKEN, app.config["SESSION_IDLE_TIMEOUT"], app.config["SESSION_LIFETIME"])
         assert signed_in is not None and signed_in.id == user.id

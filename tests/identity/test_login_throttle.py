@@ -11,6 +11,7 @@ from conftest import PASSWORD
 
 from config import TestConfig
 from webapp import create_app
+from webapp.accounts.models import User
 from webapp.core import limiter
 from webapp.core.clock import utcnow
 from webapp.core.limiter import Counter
@@ -112,6 +113,60 @@ def test_the_address_limit_spans_emails_and_other_addresses_are_free(app, user, 
     assert refused.status_code == 429 and PAUSED in text_of(refused)
     assert len(hashes) == 6
     assert try_login(from_address(app, "198.51.100.8"), user.email, PASSWORD).status_code == 302
+
+
+def test_every_wrong_login_costs_one_hash_whoever_the_email_belongs_to(app, account, make_user, hashes):
+    """Counted, not timed: an invited user without a password yet (stored "!"), a deactivated user, staff,
+    a customer and an unknown email each cost exactly one password hash, as does the right password."""
+    from webapp.accounts.invitations import invite_user
+
+    customer = make_user("pat@northwind.example", account=account)
+    staff = make_user("staff@provider.example", admin=True)
+    gone = make_user("gone@northwind.example", account=account)
+    with app.app_context(), db.database.connection_context():
+        invite_user(account.id, "invited@northwind.example", "New Person", True, timedelta(days=7), utcnow())
+        User.update(deactivated_at=utcnow()).where(User.id == gone.id).execute()
+    emails = [customer.email, staff.email, gone.email, "invited@northwind.example", "nobody@northwind.example"]
+    cost = {}
+    for n, email in enumerate(emails):
+        hashes.clear()
+        assert try_login(from_address(app, f"192.0.2.{n + 1}"), email).status_code == 401
+        cost[email] = len(hashes)
+    assert cost == dict.fromkeys(emails, 1)
+    hashes.clear()
+    assert try_login(from_address(app, "192.0.2.99"), customer.email, PASSWORD).status_code == 302
+    assert len(hashes) == 1
+
+
+@pytest.mark.parametrize(("spellings"), [
+    ("10.9.9.9", "10.9.9.9:1234", "10.9.9.9:80", " 10.9.9.9 ", "::ffff:10.9.9.9", "[::ffff:10.9.9.9]:8080"),
+    ("2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:443", "2001:DB8::1", "2001:db8:0:0::1%eth0",
+     "[2001:db8::1%25eth0]:443"),
+    ("fe80::1", "fe80::1%eth0", "fe80::1%2", "[fe80::1%eth0]:1234", "FE80::1"),
+])
+def test_every_spelling_of_one_forwarded_address_counts_alike(spellings):
+    assert {address_key(spelling) for spelling in spellings} == {address_key(spellings[0])}
+    assert len({address_key(spelling, "reset:") for spelling in spellings}) == 1
+
+
+def test_what_is_no_address_shares_one_counter_and_never_a_real_clients():
+    garbage = {address_key(text) for text in ("unknown", "10.9.9.999", "evil", "[zz]", "", None, "1.2.3.4:5:6")}
+    assert len(garbage) == 1
+    assert garbage.isdisjoint({address_key("10.9.9.9"), address_key("2001:db8::1")})
+
+
+def test_an_address_written_another_way_gets_no_fresh_tries(database_url, user):
+    """Through the proxy (PROXY_COUNT=1), X-Forwarded-For as an attacker writes it: ports, brackets, zones."""
+    proxied = create_app(TestConfig, DATABASE_URL=database_url, WTF_CSRF_ENABLED=False, PROXY_COUNT=1, **LIMITS)
+    client = proxied.test_client()
+    spellings = ["2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:1234", "2001:db8::1%eth0", "2001:DB8::1",
+                 "[2001:db8::1%eth1]:9"]
+    for n, spelling in enumerate(spellings):
+        answer = try_login(client, f"guess{n}@northwind.example", headers={"X-Forwarded-For": spelling})
+        assert answer.status_code == 401, spelling
+    refused = try_login(client, user.email, PASSWORD, headers={"X-Forwarded-For": "[2001:db8::1]:5555"})
+    assert refused.status_code == 429 and PAUSED in text_of(refused)
+    assert try_login(client, user.email, PASSWORD, headers={"X-Forwarded-For": "198.51.100.8:1"}).status_code == 302
 
 
 def test_an_ipv6_client_is_counted_by_its_64_network():

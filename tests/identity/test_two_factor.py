@@ -16,6 +16,7 @@ import pytest
 from config import Config, TestConfig
 from webapp import create_app
 from webapp.accounts.models import User
+from webapp.audit.models import AuditEntry
 from webapp.core.clock import utcnow
 from webapp.core.limiter import Counter
 from webapp.extensions import db
@@ -387,6 +388,22 @@ def test_hostile_codes_are_refused_without_a_server_error(app, enrolled_admin, a
 def admin_without(make_user):
     """A second admin, with no authenticator."""
     return make_user("new-staff@provider.example", admin=True)
+
+
+def test_reset_2fa_refuses_a_customers_email_and_changes_nothing(app, runner, user, login):
+    client = app.test_client()
+    login(client, user.email)
+    with db.database.connection_context():
+        entries_before = AuditEntry.select().count()
+
+    result = runner.invoke(args=["reset-2fa", user.email])
+
+    assert result.exit_code == 1
+    assert f"{user.email} is not a staff admin" in result.output and "Nothing was changed" in result.output
+    assert client.get("/licenses").status_code == 200  # the customer's session goes on
+    with db.database.connection_context():
+        assert AuditEntry.select().count() == entries_before
+        assert LoginSession.select().where(LoginSession.user == user.id).count() == 1
 
 
 def test_reset_2fa_refuses_hidden_characters_in_the_email(runner, app):

@@ -360,6 +360,8 @@ licenses = st.lists(
         expires_on=any_date,
         rejected=st.booleans(),
         rejected_on=st.none() | any_date,
+        unaccepted=st.booleans(),
+        unaccepted_on=st.none() | any_date,
     ),
     max_size=3,
 )
@@ -373,7 +375,7 @@ licenses = st.lists(
 @example(today=date(2026, 12, 6), billing_day=1, terms=[LicenseTerms("E3", 25, date(9999, 12, 31))], enrolled=True)
 def test_the_domain_never_raises_for_any_date_a_database_can_hold(today, billing_day, terms, enrolled):
     for lic in terms:
-        status = license_status(lic.expires_on, today, lic.rejected)
+        status = license_status(lic.expires_on, today, lic.rejected, lic.unaccepted)
         assert isinstance(status, Status)
         assert reminder_due(lic.expires_on, today) is (0 <= days_left(lic.expires_on, today) <= 30)
     first, last = reminder_window(today)
@@ -389,7 +391,7 @@ def test_the_domain_never_raises_for_any_date_a_database_can_hold(today, billing
 
     standing = byol_status(terms, today, billing_day, enrolled=enrolled)
     assert standing.valid is (enrolled and bool(terms) and all(
-        license_status(lic.expires_on, today, lic.rejected).keeps_byol for lic in terms
+        license_status(lic.expires_on, today, lic.rejected, lic.unaccepted).keeps_byol for lic in terms
     ))
     if standing.subscription_from is not None and standing.valid:
         assert standing.subscription_from > standing.valid_until

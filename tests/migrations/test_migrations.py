@@ -284,7 +284,9 @@ def _audit_times(database):
 def test_the_audit_trail_migration_backfills_account_changes(blank_url, blank, tmp_path, monkeypatch):
     """A database at 0008 with staff changes of accounts: 0009 turns each into its audit entry."""
     before_audit = tmp_path / "migrations"
-    shutil.copytree(schema.MIGRATIONS_DIR, before_audit, ignore=shutil.ignore_patterns("__pycache__", "0009_*"))
+    # The migrations up to 0008 only: the later ones (0024's triggers, say) build on 0009's table.
+    shutil.copytree(schema.MIGRATIONS_DIR, before_audit, ignore=lambda _, names: [
+        name for name in names if name == "__pycache__" or (name[:4].isdigit() and int(name[:4]) >= 9)])
     _load_first_release_schema(blank)
     _fill_first_release(blank, date.today())
     schema.upgrade(blank, before_audit)
@@ -495,3 +497,110 @@ def test_the_license_expiry_migration_copies_each_current_expiration_date(blank_
     assert [(row[0], str(row[1]) if row[1] else None, row[2]) for row in rows] == [
         (1, str(today + timedelta(days=200)), 30), (2, None, None)]
     db.database.close()
+
+
+# -- hostile audit, round three --------------------------------------------------------------------
+
+def _refused(database, sql, params=()):
+    """True when the database refuses the statement (rolled back to a savepoint, so the test goes on)."""
+    from peewee import DatabaseError
+
+    try:
+        with database.atomic():
+            database.execute_sql(sql, params)
+    except DatabaseError:
+        return True
+    return False
+
+
+def test_the_billing_day_migration_brings_stray_days_into_range_and_adds_the_check(blank_url, blank):
+    """0023: a billing day outside 1..31 (a manual UPDATE, an import) becomes the day the rules read it as,
+    and from then on the database itself refuses one, whatever writes the row."""
+    _load_first_release_schema(blank)
+    _fill_first_release(blank, date.today())
+    _insert(blank, "account", id=3, name="Contoso", status="active", byol_enrolled=True, billing_day=0,
+            created_at=datetime(2026, 1, 1))
+    _insert(blank, "account", id=4, name="Litware", status="active", byol_enrolled=True, billing_day=45,
+            created_at=datetime(2026, 1, 1))
+
+    result = _app(blank_url).test_cli_runner().invoke(args=["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    assert "0023_billing_day_check" in result.output
+    days = blank.execute_sql('SELECT "id", "billing_day" FROM "account" ORDER BY "id"').fetchall()
+    assert [tuple(row) for row in days] == [(1, 15), (2, 31), (3, 1), (4, 31)]
+    for day in (0, 32, -1):
+        assert _refused(blank, f'UPDATE "account" SET "billing_day" = {day} WHERE "id" = 1'), day
+    for day in (1, 31):
+        assert not _refused(blank, f'UPDATE "account" SET "billing_day" = {day} WHERE "id" = 1'), day
+    # The users that point at the rebuilt table (SQLite) still do, and the foreign keys still hold.
+    assert blank.execute_sql('SELECT count(*) FROM "user" WHERE "account_id" = 1').fetchone()[0] == 1
+    assert _refused(blank, 'INSERT INTO "user" ("email", "name", "password_hash", "account_id", "is_admin", '
+                           '"is_authorized", "created_at") VALUES (\'x@y.example\', \'\', \'!\', 999, '
+                           f'{blank.param}, {blank.param}, {blank.param})', (False, False, datetime(2026, 1, 1)))
+    db.database.close()
+
+
+def test_a_schema_made_from_the_models_refuses_a_billing_day_out_of_range_too(blank):
+    with blank.bind_ctx(MODELS):
+        blank.create_tables(MODELS)
+    assert _refused(blank, 'INSERT INTO "account" ("name", "status", "byol_enrolled", "billing_day", "created_at") '
+                           f"VALUES ('Contoso', 'active', {blank.param}, 32, {blank.param})", (True, datetime(2026, 1, 1)))
+    _drop_everything(blank)
+
+
+SLOW_MIGRATION = '''"""Takes its time, and notes each run of it in a file, so a test can count them."""
+import os
+import time
+
+
+def up(migrator, db):
+    with open(os.environ["MIGRATION_RUNS"], "a") as runs:
+        runs.write(f"{os.getpid()}\\n")
+    time.sleep(2)
+'''
+
+UPGRADE_PROCESS = """
+import sys
+from webapp import migrations as schema
+from webapp.core.database import open_database
+
+database = open_database(sys.argv[1])
+database.connect()
+try:
+    applied = schema.upgrade(database, sys.argv[2])
+except schema.SchemaError as error:
+    print(f"refused: {error}")
+    sys.exit(1)
+print(f"applied {len(applied)}")
+"""
+
+
+def test_two_upgrades_at_once_apply_each_migration_once(blank_url, blank, tmp_path):
+    """Two real processes run the upgrade at the same moment (two servers deploying): the second waits
+    for the first's lock, then finds nothing left to do; no migration runs twice."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    directory = tmp_path / "migrations"
+    shutil.copytree(schema.MIGRATIONS_DIR, directory, ignore=shutil.ignore_patterns("__pycache__"))
+    (directory / "0999_slow.py").write_text(SLOW_MIGRATION)
+    runs = tmp_path / "runs.txt"
+    runs.touch()
+    env = {**os.environ, "MIGRATION_RUNS": str(runs), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    command = [sys.executable, "-c", UPGRADE_PROCESS, blank_url, str(directory)]
+
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not runs.read_text() and time.monotonic() < deadline:  # the first is inside the slow migration
+        time.sleep(0.02)
+    second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    outputs = [process.communicate(timeout=120)[0] for process in (first, second)]
+
+    assert [process.returncode for process in (first, second)] == [0, 0], outputs
+    expected = len(list(directory.glob("[0-9]*.py")))
+    assert [output.strip().splitlines()[-1] for output in outputs] == [f"applied {expected}", "applied 0"], outputs
+    assert len(runs.read_text().splitlines()) == 1
+    assert all(applied for _, applied in schema.status(blank, directory))

@@ -121,7 +121,8 @@ def test_add_license_with_htmx_refreshes_the_panel_and_the_byol_status(logged_in
     assert "Office 365 E3" in text_of(page.find(id=f"license-{license.id}"))
     assert byol_text(response) == (
         f"BYOL is valid until 31 Dec {year} If the Office 365 E3 license is not updated by then, your 25 BYOL users "
-        f"move to subscription billing for all MS Office products from the 1 Jan {year + 1} billing cycle."
+        f"move to subscription billing for all MS Office products from the 1 Jan {year + 1} billing cycle. "
+        "1 of your licenses has its proof awaiting review by staff; meanwhile it counts toward BYOL."
     )
     messages = page.find(id="messages")
     assert messages["hx-swap-oob"] == "true"
@@ -149,14 +150,15 @@ def test_list_shows_every_column_and_each_status(logged_in, account, today):
     with db.database.connection_context():
         e3_proof = LicenseVersion.get_by_id(current.current_id).proof_id
     assert cells(current)[:8] == [
-        "MS Office 365", "Office 365 E3", "25", "Yearly", day(today + timedelta(days=200)), "current",
+        "MS Office 365", "Office 365 E3", "25", "Yearly", day(today + timedelta(days=200)),
+        f"current Proof awaiting review, submitted {day(today)}",
         "Ada Admin ada@northwind.example", "e3-proof.pdf",
     ]
     link = page.find(id=f"license-{current.id}").find("a", string="e3-proof.pdf")
     assert link["href"] == f"/proofs/{e3_proof}"
-    assert cells(soon)[5] == "expiring soon"
-    assert cells(expired)[5] == "expired"
-    assert cells(rejected)[5] == "proof rejected The document shows another tenant."
+    assert cells(soon)[5] == f"expiring soon Proof awaiting review, submitted {day(today)}"
+    assert cells(expired)[5] == f"expired Proof awaiting review, submitted {day(today)}"
+    assert cells(rejected)[5] == "proof rejected Proof rejected: The document shows another tenant."
 
 
 def test_byol_status_names_the_plan_that_lapses_first_and_the_cycle(logged_in, account):
@@ -165,7 +167,8 @@ def test_byol_status_names_the_plan_that_lapses_first_and_the_cycle(logged_in, a
     response = logged_in.get("/licenses")
     assert byol_text(response) == (
         "BYOL is valid until 30 Jun 2099 If the Microsoft 365 Business Standard license is not updated by then, "
-        "your 30 BYOL users move to subscription billing for all MS Office products from the 1 Jul 2099 billing cycle."
+        "your 30 BYOL users move to subscription billing for all MS Office products from the 1 Jul 2099 billing cycle. "
+        "2 of your licenses have their proof awaiting review by staff; meanwhile they count toward BYOL."
     )
 
 

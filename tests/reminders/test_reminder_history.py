@@ -5,7 +5,8 @@ from datetime import date, datetime, timedelta
 import pytest
 from helpers import page_of, send
 
-from webapp import reminders
+from webapp import audit, reminders
+from webapp.audit.models import AuditEntry
 from webapp.core.clock import utcnow
 from webapp.extensions import db, mail
 from webapp.reminders.models import ReminderAttempt, ReminderRunLog
@@ -163,7 +164,27 @@ def test_a_misconfigured_run_sends_nothing_and_logs_no_run(app, runner, account,
     add_license(account, "Office 365 E3", TODAY + timedelta(days=7), "pat@northwind.example")
     result = runner.invoke(args=["send-reminders", "--today", TODAY.isoformat()])
     assert result.exit_code == 2
+    # No run log (the dashboard still warns that no run finishes), but an audit entry, as exit 1 writes.
     assert run_logs() == []
+    with db.database.connection_context():
+        (entry,) = AuditEntry.select().where(AuditEntry.kind == "reminders.run")
+    assert entry.actor_label == "cron" and entry.actor_id is None and entry.account_id is None
+    assert entry.subject == f"refused, as of {TODAY.isoformat()}: the mail settings cannot work"
+    after = audit.values(entry.after)
+    assert after["exit_status"] == 2 and after["run_date"] == TODAY.isoformat()
+    assert "MAIL_SUPPRESS_SEND" in after["error"]
+
+
+def test_a_run_without_a_sender_is_audited_with_exit_2(mail_app, runner, smtp_server, account, add_license):
+    mail_app.config["MAIL_DEFAULT_SENDER"] = None
+    mail.init_app(mail_app)
+    add_license(account, "Office 365 E3", TODAY + timedelta(days=7), "pat@northwind.example")
+    result = runner.invoke(args=["send-reminders", "--today", TODAY.isoformat()])
+    assert result.exit_code == 2
+    with db.database.connection_context():
+        (entry,) = AuditEntry.select().where(AuditEntry.kind == "reminders.run")
+    assert audit.values(entry.after)["exit_status"] == 2
+    assert "MAIL_DEFAULT_SENDER is not set" in audit.values(entry.after)["error"]
 
 
 # --- the admin dashboard --------------------------------------------------------------------

@@ -223,5 +223,6 @@ def test_password_forms(app, user, login, focus, data, headers):
     client = app.test_client()
     check(client.post("/password/forgot", data={"email": fields.get("new_password", "")}, headers=headers))
     check(client.post("/password/set/" + "A" * 43, data=fields, headers=headers))
+    check(client.post("/password/set", data=fields, headers=headers))  # no link opened in this browser
     login(client, user.email)
     check(client.post("/password/change", data=fields, headers=headers))

@@ -97,6 +97,11 @@ EXPECTED = {
         "GET": row(*[Outcome(404, text="This link is not valid")] * 6),
         "POST": row(*[Outcome(404, text="This link is not valid")] * 6),
     },
+    # No link was opened in these browsers, so no token is in their session: refused for everyone.
+    "auth.set_password_form": {
+        "GET": row(*[Outcome(404, text="This link is not valid")] * 6),
+        "POST": row(*[Outcome(404, text="This link is not valid")] * 6),
+    },
     # Any signed-in user, customer or staff; the matrix posts a wrong current password (a right
     # one would end the session the other rows reuse). A staff sign-in gives its code first.
     "auth.change_password": {
@@ -284,7 +289,7 @@ def _body(endpoint, world, license_form):
         return {"email": world["people"][AUTHORIZED].email, "password": PASSWORD}
     if endpoint == "auth.forgot_password":
         return {"email": "nobody@northwind.example"}
-    if endpoint in {"auth.change_password", "auth.set_password"}:
+    if endpoint in {"auth.change_password", "auth.set_password", "auth.set_password_form"}:
         return {"current_password": "not the password", "new_password": "a new passphrase here",
                 "confirm_password": "a new passphrase here"}
     if endpoint == "portal.create_license":

@@ -2,6 +2,7 @@
 from flask_login import UserMixin
 from peewee import (
     BooleanField,
+    Check,
     CharField,
     DateTimeField,
     ForeignKeyField,
@@ -22,7 +23,8 @@ class Account(db.Model):
     name = CharField(max_length=200, unique=True)
     status = CharField(max_length=16, default=ACTIVE)
     byol_enrolled = BooleanField(default=True)
-    billing_day = IntegerField(default=1)
+    # The day of the month a billing cycle starts; the database refuses any other (migration 0023).
+    billing_day = IntegerField(default=1, constraints=[Check('"billing_day" BETWEEN 1 AND 31')])
     created_at = DateTimeField(default=utcnow)
 
     @property

@@ -39,6 +39,21 @@ class ReviewForm(PlainTextForm):
             raise ValidationError("Say why the proof is rejected; the customer sees this reason.")
 
 
+class RemovalForm(PlainTextForm):
+    """Staff confirm or refuse a customer's removal of a lapsed plan; a refusal says why (the customer is emailed)."""
+
+    decision = RadioField(
+        "Decision",
+        choices=[SelectChoice("confirm", "Confirm removal"), SelectChoice("refuse", "Refuse")],
+        validators=[DataRequired("Choose to confirm or refuse the removal.")],
+    )
+    reason = StringField("Reason shown to the customer", validators=[Length(max=500)])
+
+    def validate_reason(self, field):
+        if self.decision.data == "refuse" and not (field.data or "").strip():
+            raise ValidationError("Say why the removal is refused; the customer is emailed this reason.")
+
+
 class RenameForm(PlainTextForm):
     """Staff fix a typo in a plan's name; checked as the customer's Add License form checks it."""
 

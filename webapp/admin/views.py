@@ -46,6 +46,7 @@ from .forms import (
     BillingFilterForm,
     EnrollmentForm,
     InviteForm,
+    RemovalForm,
     RenameForm,
     ReviewForm,
 )
@@ -82,7 +83,8 @@ def _standing(account, licenses, today):
     """
     try:
         return license_store.account_standing(
-            account, licenses, today, timezone_name=current_app.config["BUSINESS_TIMEZONE"]
+            account, licenses, today, timezone_name=current_app.config["BUSINESS_TIMEZONE"],
+            must_be_accepted=current_app.config["PROOF_MUST_BE_ACCEPTED"],
         )
     except Exception:
         current_app.logger.exception("The BYOL standing of account %s could not be computed", account.id)
@@ -118,7 +120,8 @@ def index():
         )
         ids = [account.id for account in listing.accounts]
         timezone_name = current_app.config["BUSINESS_TIMEZONE"]
-        by_account = license_store.licenses_by_account(ids, timezone_name) if ids else {}
+        by_account = license_store.licenses_by_account(
+            ids, timezone_name, current_app.config["PROOF_MUST_BE_ACCEPTED"]) if ids else {}
         for account in listing.accounts:
             licenses = by_account.get(account.id, license_store.no_licenses())
             standings.append((account, *_roll_up(account, licenses, today)))
@@ -339,7 +342,46 @@ def _reviews_page(failed=None, status=200):
     forms = {}
     if failed is not None:
         forms[failed[0]] = failed[1]
-    return render_template("admin/reviews.html", queue=queue, forms=forms, blank=ReviewForm(formdata=None)), status
+    return render_template(
+        "admin/reviews.html", queue=queue, forms=forms, blank=ReviewForm(formdata=None),
+        removals=review_store.removals_awaiting(), removal_form=RemovalForm(formdata=None),
+    ), status
+
+
+@bp.route("/removals/<int:license_id>", methods=["POST"])
+def decide_removal(license_id):
+    """Confirm or refuse a customer's removal of a lapsed plan (docs/domain.md, "Removing a plan")."""
+    license = found(
+        License.select(License.id, License.account, License.plan)
+        .where((License.id == license_id) & License.removal_requested_at.is_null(False) & License.retired_at.is_null())
+        .first()
+    )
+    form = RemovalForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(f"{license.plan}: {error}", "error")
+        return redirect(url_for(".reviews"))
+    if form.decision.data == "confirm":
+        if license_store.confirm_removal(license.account_id, license.id) is None:
+            flash(f"The removal of {license.plan} was already decided; nothing changed.", "info")
+        else:
+            flash(f"Removal of {license.plan} confirmed: it stops counting from the next billing cycle.", "success")
+        return redirect(url_for(".reviews"))
+    reason = form.reason.data.strip()
+    refused = license_store.refuse_removal(license.account_id, license.id, reason)
+    if refused is None:
+        flash(f"The removal of {license.plan} was already decided; nothing changed.", "info")
+        return redirect(url_for(".reviews"))
+    flash(f"Removal of {license.plan} refused: the plan stays, and the customer is emailed the reason.", "success")
+    unreached = review_notice.send_removal_refused(license.id, refused[1], reason)
+    if unreached:
+        flash(
+            f"The refusal is recorded, but the email to {', '.join(unreached)} could not be sent. "
+            "Tell the customer another way.",
+            "error",
+        )
+    return redirect(url_for(".reviews"))
 
 
 @bp.route("/reviews/<int:version_id>", methods=["POST"])
@@ -445,6 +487,7 @@ def billing():
     report = billing_report.billing_report(
         year, month, clock.today(), current_app.config["BUSINESS_TIMEZONE"],
         search=search, mode=mode, page=page, per_page=PAGE_SIZE,
+        must_be_accepted=current_app.config["PROOF_MUST_BE_ACCEPTED"],
     )
     filters = {"cycle": format_cycle(year, month), "mode": mode, "q": search or None}
     return render_template(
@@ -458,7 +501,8 @@ def billing_csv():
     if not valid:
         return render_error(400, detail=" ".join(e for errors in form.errors.values() for e in errors))
     report = billing_report.billing_report(
-        year, month, clock.today(), current_app.config["BUSINESS_TIMEZONE"], search=search, mode=mode
+        year, month, clock.today(), current_app.config["BUSINESS_TIMEZONE"], search=search, mode=mode,
+        must_be_accepted=current_app.config["PROOF_MUST_BE_ACCEPTED"],
     )
     name = f"billing-{format_cycle(year, month)}.csv"
     return Response(

@@ -2,7 +2,9 @@
 
 `record()` writes one AuditEntry through the caller's connection, so it lands in the same
 transaction as the change it describes: a change that rolls back leaves no entry, and an entry
-never exists without its change. Nothing in the product updates or deletes an entry.
+never exists without its change. Nothing in the product updates or deletes an entry, and the
+database refuses it (migration 0024); `purge_older_than` (`flask purge-audit`) is the one way to
+remove entries past an age, and it records that it did.
 
 The actor is whoever is acting in this context: the signed-in user in a request; "cron" or
 "command line" where a `flask` command said so with `acting_as()`; "anonymous" otherwise (a failed
@@ -16,7 +18,8 @@ from flask import g, has_app_context, has_request_context
 from flask_login import current_user
 
 from ..core.text import printable
-from .models import AuditEntry
+from ..extensions import db
+from .models import AuditEntry, AuditPurge
 
 CRON = "cron"
 COMMAND_LINE = "command line"
@@ -55,12 +58,14 @@ def _plain(value):
     return str(value)
 
 
-def record(kind, *, account=None, subject="", before=None, after=None, internal=False, actor=None, actor_label=None):
+def record(kind, *, account=None, subject="", before=None, after=None, internal=False, actor=None, actor_label=None,
+           at=None):
     """Write one audit entry now, in the caller's transaction.
 
     `kind` is a dotted name from KINDS ("license.added"); `before` and `after` are dicts of the
     values the change touched; `internal` hides the entry from the customer's Activity page.
-    `actor` and `actor_label` override whoever acts in this context.
+    `actor` and `actor_label` override whoever acts in this context; `at` (default: now) is when
+    the change happened, for changes recorded from earlier records.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown audit kind {kind!r}")
@@ -69,6 +74,7 @@ def record(kind, *, account=None, subject="", before=None, after=None, internal=
     elif actor_label is None:
         actor_label = actor.email
     return AuditEntry.create(
+        **({"at": at} if at is not None else {}),
         kind=kind,
         account=account,
         actor=actor,
@@ -78,6 +84,22 @@ def record(kind, *, account=None, subject="", before=None, after=None, internal=
         after=_json(after),
         internal=internal,
     )
+
+
+def purge_older_than(cutoff):
+    """Delete the entries recorded before `cutoff` (naive UTC), and record that, in one transaction;
+    returns how many were deleted.
+
+    The database lets these DELETEs through only while the permit row written here covers them; the
+    permit is gone again before the transaction commits, so no other connection ever sees one.
+    """
+    with db.database.atomic():
+        AuditPurge.create(before=cutoff)
+        removed = AuditEntry.delete().where(AuditEntry.at < cutoff).execute()
+        AuditPurge.delete().execute()
+        record("audit.purged", subject=f"entries before {cutoff:%Y-%m-%d %H:%M} UTC",
+               after={"before": cutoff, "removed": removed}, internal=True)
+    return removed
 
 
 def values(entry_text):
@@ -107,6 +129,9 @@ KINDS = {
     "license.added": "License added",
     "license.updated": "License updated",
     "license.retired": "License removed",
+    "license.removal_requested": "Removal asked, awaiting confirmation",
+    "license.removal_confirmed": "Removal confirmed",
+    "license.removal_refused": "Removal refused",
     "license.renamed": "Plan renamed",
     "proof.uploaded": "Proof uploaded",
     "proof.reviewed": "Proof reviewed",
@@ -128,4 +153,5 @@ KINDS = {
     "api_token.revoked": "API token revoked",
     "calendar_feed.issued": "Calendar link made",
     "reminders.run": "Reminder run",
+    "audit.purged": "Audit entries purged",
 }

@@ -11,6 +11,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
@@ -359,7 +360,7 @@ def forgot_password():
         if user is not None:
             tokens.issue(user.id, AccessToken.RESET, current_app.config["PASSWORD_RESET_VALID_FOR"], clock.now(), token)
         else:
-            tokens.purge_spent(clock.now(), current_app.config["PASSWORD_RESET_VALID_FOR"])
+            tokens.issue_for_nobody(token, current_app.config["PASSWORD_RESET_VALID_FOR"], clock.now())
     message = _reset_email(email, user.name if user else "", token)
     # The page is rendered before the sending thread starts, so that thread does not slow the answer down.
     response = render("auth/forgot_password.html", "auth/_forgot_form.html", form=form, sent=True, email=email)
@@ -368,42 +369,64 @@ def forgot_password():
     return response
 
 
+# The Set password link's token, once opened, is kept here (the signed session cookie) and the browser
+# goes on to a URL without it, as Django's PasswordResetConfirmView does: the token then appears in
+# one access-log line only, never in a Referer header, nor in the address the page's assets see.
+LINK_TOKEN = "set_password_token"
+
+
+def _no_referrer(response):
+    """Pages reached from a Set password link send no Referer anywhere, not even to this portal."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 def _link_refused(refusal):
     """The page for a link that cannot be used, saying what to do instead."""
-    return make_response(render_template("auth/link_refused.html", refusal=refusal), 410 if refusal != tokens.UNKNOWN else 404)
+    page = render_template("auth/link_refused.html", refusal=refusal)
+    return _no_referrer(make_response(page, 410 if refusal != tokens.UNKNOWN else 404))
 
 
 @bp.route("/password/set/<token>", methods=["GET", "POST"])
 def set_password(token):
-    """Set password, from a reset or invitation link: once, before it expires."""
+    """A reset or invitation link: a usable token goes into the session, and the browser on to the form."""
+    found = tokens.find(token, clock.now())
+    if found.refusal:
+        return _link_refused(found.refusal)
+    session[LINK_TOKEN] = token
+    return _no_referrer(redirect(url_for("auth.set_password_form")))
+
+
+@bp.route("/password/set", methods=["GET", "POST"])
+def set_password_form():
+    """Set password, for the link this browser opened: once, before it expires."""
+    token = session.get(LINK_TOKEN)
     found = tokens.find(token, clock.now())
     if found.refusal:
         return _link_refused(found.refusal)
     user = found.row.user
     form = SetPasswordForm(email_of_user=user.email)
     if not form.validate_on_submit():
-        return render("auth/set_password.html", "auth/_set_password_form.html",
-                      status=422 if request.method == "POST" else 200, form=form, token=token, user=user,
-                      invitation=found.row.purpose == AccessToken.INVITE)
+        return _no_referrer(render("auth/set_password.html", "auth/_set_password_form.html",
+                                   status=422 if request.method == "POST" else 200, form=form, user=user,
+                                   invitation=found.row.purpose == AccessToken.INVITE))
     with db.database.atomic():
         if not tokens.use(token, clock.now()):
             # Used by another click, or expired, between the page and this post.
             return _link_refused(tokens.find(token, clock.now()).refusal or tokens.USED)
-        sessions.change_password(user, form.new_password.data)  # ends every session of the user
-        # Reset tokens of the user are spent too: any other link sent before is now stale.
-        AccessToken.update(used_at=clock.now()).where(
-            (AccessToken.user == user.id) & AccessToken.used_at.is_null()
-        ).execute()
+        # Ends every session of the user, and every other link sent before, which is now stale.
+        sessions.change_password(user, form.new_password.data, clock.now())
         link = "invitation link" if found.row.purpose == AccessToken.INVITE else "password reset link"
         # Whoever holds the link acts as the user it was sent to.
         audit.record("user.password_changed", account=user.account_id, subject=user.email,
                      after={"password": f"set from a {link}"}, actor=user)
+    session.pop(LINK_TOKEN, None)
     if current_user.is_authenticated:
         logout_user()
     sessions.start_session(user, request.remote_addr, request.user_agent.string)
     login_user(user)
     flash("Your password is set. You are signed in.", "success")
-    return redirect_to(home_for(user))
+    return _no_referrer(redirect_to(home_for(user)))
 
 
 @bp.route("/password/change", methods=["GET", "POST"])

@@ -80,7 +80,8 @@ def billing():
     page = _integer("page", 1, openapi.MAX_PAGE)
     per_page = _integer("per_page", openapi.DEFAULT_PER_PAGE, openapi.MAX_PER_PAGE)
     report = billing_report.billing_report(
-        *cycle, today, current_app.config["BUSINESS_TIMEZONE"], mode=mode, page=page, per_page=per_page
+        *cycle, today, current_app.config["BUSINESS_TIMEZONE"], mode=mode, page=page, per_page=per_page,
+        must_be_accepted=current_app.config["PROOF_MUST_BE_ACCEPTED"],
     )
     return jsonify(
         cycle=format_cycle(*cycle),

@@ -123,6 +123,7 @@ class _Version(NamedTuple):
     submitted_at: datetime
     review_status: str
     retired_at: datetime | None
+    saved_anyway: bool
 
 
 class _AccountVersion(NamedTuple):
@@ -141,7 +142,7 @@ _ACCOUNT_VERSION = RowShape(
     version=RowShape(
         _Version, LicenseVersion.id, LicenseVersion.license, License.plan, LicenseVersion.seats,
         LicenseVersion.expires_on, LicenseVersion.submitted_at, LicenseVersion.review_status, License.retired_at,
-        optional=True,
+        LicenseVersion.saved_anyway, optional=True,
     ),
 )
 
@@ -172,9 +173,11 @@ def _accounts_with_versions(ids, current_only):
         yield rows[0], [row.version for row in rows if row.version is not None]
 
 
-def billing_report(year, month, today, timezone_name, search=None, mode=None, page=1, per_page=None):
+def billing_report(year, month, today, timezone_name, search=None, mode=None, page=1, per_page=None,
+                   must_be_accepted=False):
     """The report's rows for the cycle starting in (year, month): filtered by mode and account name.
 
+    `must_be_accepted` is the provider's PROOF_MUST_BE_ACCEPTED.
     With `per_page`, one page of it (`page` from 1). Without a mode filter the page is cut in the
     database; with one, every matching account is decided first, as the mode is not a column.
     Three queries whatever the number of accounts.
@@ -196,6 +199,7 @@ def billing_report(year, month, today, timezone_name, search=None, mode=None, pa
                 license_id=version.license_id, plan=version.plan, seats=version.seats, expires_on=version.expires_on,
                 submitted_at=version.submitted_at, review_status=version.review_status,
                 reviews=tuple(reviews.get(version.id, ())), version_id=version.id, retired_at=version.retired_at,
+                saved_anyway=bool(version.saved_anyway),
             )
             for version in versions
         ]
@@ -206,7 +210,7 @@ def billing_report(year, month, today, timezone_name, search=None, mode=None, pa
             status_changes=tuple(changes.get((account.id, AccountChange.STATUS), ())),
             enrollment_changes=tuple(changes.get((account.id, AccountChange.ENROLLMENT), ())),
         )
-        decided = cycle_billing(year, month, history, submissions, today, timezone_name)
+        decided = cycle_billing(year, month, history, submissions, today, timezone_name, must_be_accepted)
         if mode is not None and decided.mode != mode:
             continue
         rows.append(BillingRow(

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timezone
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from ..licenses.rules import cycle_start, is_expired
+from ..licenses.rules import counts_as_proof, cycle_start, is_expired
 
 BYOL = "BYOL"
 SUBSCRIPTION = "Subscription"
@@ -66,8 +66,11 @@ class Submission(NamedTuple):
     review_status: str = "pending"
     reviews: tuple = ()  # Change(at, before status, after status) for every review of this version
     version_id: int = 0
-    # When the customer removed the license (naive UTC), or None: from then on it is not on file.
+    # When the customer removed the license (naive UTC), or None: from then on it is not on file. A
+    # lapsed plan's removal counts from staff's confirmation, which is when this is set.
     retired_at: datetime | None = None
+    # Saved anyway against a document that says otherwise: counts only once accepted.
+    saved_anyway: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class CycleBilling:
     enrolled: bool
     expired: tuple = ()
     rejected: tuple = ()
+    unaccepted: tuple = ()
     no_licenses: bool = False
     byol_seats: int = 0
     earliest_expiration: date | None = None
@@ -109,6 +113,8 @@ class CycleBilling:
             parts.append("expired: " + ", ".join(self.expired))
         if self.rejected:
             parts.append("proof rejected: " + ", ".join(self.rejected))
+        if self.unaccepted:
+            parts.append("proof not yet accepted: " + ", ".join(self.unaccepted))
         return "; ".join(parts) if parts else "every license current"
 
 
@@ -160,15 +166,23 @@ def on_file_at(submissions, instant):
     return sorted(on_file, key=lambda pair: (pair[0].plan.casefold(), pair[0].license_id))
 
 
-def decide(start, account, submissions, instant, can_still_change=False):
-    """The mode of the cycle starting on `start`, from what was on file at `instant` (None: now)."""
+def decide(start, account, submissions, instant, can_still_change=False, must_be_accepted=False):
+    """The mode of the cycle starting on `start`, from what was on file at `instant` (None: now).
+
+    `must_be_accepted` is the provider's PROOF_MUST_BE_ACCEPTED: proof awaiting review then counts as missing.
+    """
     status = value_at(account.status, account.status_changes, instant)
     enrolled = value_at(account.enrolled, account.enrollment_changes, instant)
     on_file = on_file_at(submissions, instant)
     expired = tuple(sub.plan for sub, review in on_file if review != REJECTED and is_expired(sub.expires_on, start))
     rejected = tuple(sub.plan for sub, review in on_file if review == REJECTED)
+    unaccepted = tuple(
+        sub.plan for sub, review in on_file
+        if review != REJECTED and not is_expired(sub.expires_on, start)
+        and not counts_as_proof(review, sub.saved_anyway, must_be_accepted)
+    )
     no_licenses = not on_file
-    byol = enrolled and not no_licenses and not expired and not rejected
+    byol = enrolled and not no_licenses and not expired and not rejected and not unaccepted
     return CycleBilling(
         cycle_start=start,
         mode=BYOL if byol else SUBSCRIPTION,
@@ -176,6 +190,7 @@ def decide(start, account, submissions, instant, can_still_change=False):
         enrolled=enrolled,
         expired=expired,
         rejected=rejected,
+        unaccepted=unaccepted,
         no_licenses=no_licenses,
         byol_seats=sum(sub.seats for sub, _ in on_file) if byol else 0,
         earliest_expiration=min((sub.expires_on for sub, _ in on_file), default=None),
@@ -184,7 +199,7 @@ def decide(start, account, submissions, instant, can_still_change=False):
     )
 
 
-def cycle_billing(year, month, account, submissions, today, timezone_name):
+def cycle_billing(year, month, account, submissions, today, timezone_name, must_be_accepted=False):
     """The account's billing for its cycle that starts in the month (year, month).
 
     A cycle that has started (its first day is today or earlier) is decided from what was on file
@@ -192,5 +207,6 @@ def cycle_billing(year, month, account, submissions, today, timezone_name):
     """
     start = cycle_start(year, month, account.billing_day)
     if start <= today:
-        return decide(start, account, submissions, start_instant(start, timezone_name))
-    return decide(start, account, submissions, None, can_still_change=True)
+        return decide(start, account, submissions, start_instant(start, timezone_name),
+                      must_be_accepted=must_be_accepted)
+    return decide(start, account, submissions, None, can_still_change=True, must_be_accepted=must_be_accepted)

@@ -2,9 +2,10 @@
 from datetime import timezone
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, make_response, url_for
+from flask import Blueprint, abort, current_app, make_response
 
 from ..core import clock
+from ..core.mail import portal_url
 from ..licenses import store as license_store
 from . import feed as calendar_feed
 
@@ -24,7 +25,7 @@ def calendar(token):
         account.name,
         licenses,
         host=urlsplit(current_app.config["PORTAL_URL"]).hostname or "portal",
-        portal_url=url_for("portal.licenses", _external=True),
+        portal_url=portal_url("portal.licenses"),
         now=clock.now().replace(tzinfo=timezone.utc),
     )
     response = make_response(body)

@@ -7,7 +7,7 @@ COMMANDS = [
     database.init_db, database.db_group, database.seed_demo,
     people.create_account, people.create_user, people.create_admin, people.set_password, people.reset_2fa,
     reminders.send_reminders,
-    housekeeping.purge_uploads, housekeeping.purge_sessions,
+    housekeeping.purge_uploads, housekeeping.purge_sessions, housekeeping.purge_audit,
     billing.billing_report_command, billing.create_api_token, billing.revoke_api_token,
 ]
 

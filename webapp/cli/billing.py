@@ -34,7 +34,10 @@ def billing_report_command(cycle, output):
     today = clock.today()
     year, month = cycle or billing.next_cycle(today)
     with db.database.connection_context():
-        report = billing_report.billing_report(year, month, today, current_app.config["BUSINESS_TIMEZONE"])
+        report = billing_report.billing_report(
+            year, month, today, current_app.config["BUSINESS_TIMEZONE"],
+            must_be_accepted=current_app.config["PROOF_MUST_BE_ACCEPTED"],
+        )
     if output == "csv":
         click.echo(billing_report.as_csv(report.rows), nl=False)
     else:

@@ -1,10 +1,12 @@
-"""`flask purge-uploads` and `flask purge-sessions`, run daily from cron: they keep the tables small."""
+"""`flask purge-uploads` and `flask purge-sessions`, run daily from cron: they keep the tables small;
+`flask purge-audit`, the audit trail's retention, run when the provider's retention policy says."""
 from datetime import timedelta
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from .. import audit
 from ..billing import api_tokens
 from ..core import clock, limiter
 from ..core.filters import filesize
@@ -51,3 +53,21 @@ def purge_sessions():
     click.echo(f"purged {count} expired {'session' if count == 1 else 'sessions'}")
     click.echo(f"purged {used_links} used or expired password {'link' if used_links == 1 else 'links'}")
     click.echo(f"purged {counters} failed-login {'counter' if counters == 1 else 'counters'} past their window")
+
+
+# The audit trail answers billing disputes: entries younger than this cannot be purged.
+AUDIT_MIN_RETENTION_DAYS = 30
+
+
+@click.command("purge-audit")
+@click.option("--older-than-days", "days", type=click.IntRange(min=AUDIT_MIN_RETENTION_DAYS), required=True,
+              help=f"Delete entries recorded more than this many days ago (at least {AUDIT_MIN_RETENTION_DAYS}).")
+@with_appcontext
+def purge_audit(days):
+    """Delete audit entries past an age: the only way to remove any, since the database refuses every
+    other UPDATE or DELETE of an entry. The purge is itself recorded as an audit entry."""
+    cutoff = clock.now() - timedelta(days=days)
+    with db.database.connection_context(), audit.acting_as(audit.COMMAND_LINE):
+        removed = audit.purge_older_than(cutoff)
+    click.echo(f"purged {removed} audit {'entry' if removed == 1 else 'entries'} recorded before "
+               f"{cutoff:%Y-%m-%d %H:%M} UTC ({days} days ago)")

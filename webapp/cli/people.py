@@ -105,6 +105,10 @@ def reset_2fa(email):
         user = User.get_or_none(User.email == email)
         if user is None:
             raise click.ClickException(f"No user with the email {email}.")
+        if not user.is_admin:
+            # Customers have no second factor: clearing one would only end their sessions and log a change.
+            raise click.ClickException(f"{email} is not a staff admin; only staff have a second factor to reset. "
+                                       "Nothing was changed.")
         had_one = bool(user.totp_secret)
         ended = two_factor.reset(user.id)
     what = "Authenticator and recovery codes cleared" if had_one else "No authenticator was set up; nothing to clear"

@@ -64,6 +64,8 @@ def send_reminders(today, dry_run):
         try:
             run = reminders.ReminderRun(current_app._get_current_object(), day)
         except reminders.MailSettingsError as error:
+            # Recorded as exit 1 is, so the audit trail shows every run that sent nothing, and why.
+            reminders.record_run_refused(day, printable(error), Misconfigured.exit_code)
             raise Misconfigured(printable(error)) from None
 
         def report_failure(due, outcome, error):

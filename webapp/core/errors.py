@@ -1,6 +1,9 @@
 """Error pages: every refusal says what happened and what to do, as a page or an htmx fragment."""
+from html import escape
+
 from flask import current_app, request, url_for
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import SecurityError
 
 from .filters import filesize
 from .hypermedia import render, wants_fragment
@@ -82,6 +85,18 @@ def register(app):
             "Reload the page and submit it again.",
         )
 
+    def wrong_host(error):
+        """A request for a host that is not PORTAL_URL's (TRUSTED_HOSTS): no URL can be built for it, so
+        the page is plain, links to the portal's own address, and is never cached."""
+        portal = current_app.config["PORTAL_URL"]
+        body = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Wrong address</title></head>'
+            f"<body><h1>Wrong address</h1><p>This portal answers only at "
+            f'<a href="{escape(portal)}">{escape(portal)}</a>. Open it there.</p></body></html>'
+        )
+        return body, 400, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+
+    app.register_error_handler(SecurityError, wrong_host)
     app.register_error_handler(CSRFError, csrf_failed)
     app.register_error_handler(413, too_large)
     for code in (400, 403, 404, 405, 500):

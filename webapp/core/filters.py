@@ -1,6 +1,10 @@
 """Jinja filters: how dates and sizes read on every page and email."""
 from datetime import date
 
+from flask import current_app
+
+from .clock import business_date
+
 # What %b gives in the C locale the app runs in, without a strftime per date: a page of 50 rows has a hundred.
 MONTH_ABBREVIATIONS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -19,6 +23,13 @@ def moment(value):
     if not value:
         return ""
     return f"{day(value.date())} {value:%H:%M} UTC"
+
+
+def business_day(value):
+    """The business-calendar day of a stored UTC timestamp, as `day` writes it ('' for none)."""
+    if not value:
+        return ""
+    return day(business_date(value, current_app.config["BUSINESS_TIMEZONE"]))
 
 
 def filesize(size):
@@ -44,4 +55,5 @@ def register(app):
     app.jinja_env.filters["day"] = day
     app.jinja_env.filters["filesize"] = filesize
     app.jinja_env.filters["moment"] = moment
+    app.jinja_env.filters["business_day"] = business_day
     app.jinja_env.filters["duration"] = duration

@@ -8,7 +8,7 @@ so two inputs cannot run together into one key (Flask-Caching joins the parts wi
 text a customer typed ends up in a key. Nothing per user or per request may be inside a cached
 fragment (a CSRF token, the signed-in user's name): it would be served to the next request.
 
-The store is each worker's memory (cachelib's SimpleCache) unless FRAGMENT_CACHE=NullCache turns
+The store is each worker's memory (cachelib's SimpleCache) unless CACHE_TYPE=NullCache turns
 caching off. Within a process the fingerprint is computed once, when the app is built: a changed
 setting or a deployed change of code starts new workers, and a new fingerprint.
 """

@@ -1,8 +1,10 @@
 """Single-use links to Set password: a random token in the link, only its SHA-256 in the database.
 
 A token is used up by one conditional UPDATE (not used, not expired, right purpose) whose row count
-decides, so two clicks on one link cannot both set a password. Issuing a new token for a user and
-purpose ends the earlier ones: a new invitation or reset request invalidates the link before it.
+decides, so two clicks on one link cannot both set a password. Issuing a new token for a user ends
+every earlier unused one of theirs, whatever its purpose: a new reset link ends an invitation's, and
+the other way round. Every password change, by any path, ends them all too (`end_links_of_user`,
+called from `sessions.change_password`): a link made for the old password sets no new one.
 Every function takes `now`, so expiry is tested with an injected clock.
 """
 from dataclasses import dataclass
@@ -20,11 +22,10 @@ EXPIRED = "expired"
 
 
 def issue(user_id, purpose, valid_for, now, token=None):
-    """Record a token for the user and purpose, ending the user's earlier unused ones; returns the token."""
+    """Record a token for the user and purpose, ending the user's earlier unused ones (of any purpose);
+    returns the token."""
     token = token or new_token()
-    AccessToken.update(used_at=now).where(
-        (AccessToken.user == user_id) & (AccessToken.purpose == purpose) & AccessToken.used_at.is_null()
-    ).execute()
+    end_links_of_user(user_id, now)
     AccessToken.create(token_hash=digest(token), purpose=purpose, user=user_id, created_at=now,
                        expires_at=now + valid_for)
     return token
@@ -65,6 +66,23 @@ def use(token, now):
         & AccessToken.used_at.is_null()
         & (AccessToken.expires_at > now)
     ).execute() == 1
+
+
+def issue_for_nobody(token, valid_for, now):
+    """What Forgot password does for an email with no user, statement for statement as issue() does:
+    an UPDATE (of the token's digest, which ends nothing) and, in place of the INSERT, a DELETE of
+    the links spent long ago. The answer then costs the same work whether or not the email is known."""
+    AccessToken.update(used_at=now).where(
+        (AccessToken.token_hash == digest(token)) & AccessToken.used_at.is_null()
+    ).execute()
+    purge_spent(now, valid_for)
+
+
+def end_links_of_user(user_id, now):
+    """Use up every unused link of the user (reset and invitation alike); returns how many there were."""
+    return AccessToken.update(used_at=now).where(
+        (AccessToken.user == user_id) & AccessToken.used_at.is_null()
+    ).execute()
 
 
 def purge_spent(now, keep_for):

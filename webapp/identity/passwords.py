@@ -55,8 +55,22 @@ def hash_password(password):
 
 
 def password_matches(password_hash, password):
-    """True when `password` is the one `password_hash` was made from, whatever method made it."""
+    """True when `password` is the one `password_hash` was made from, whatever method made it.
+
+    A stored value that is no hash (an invited user's "!", who has not set a password yet) matches
+    nothing, after the same hashing work as a real one: werkzeug refuses it at once, and the answer's
+    speed would tell such an email apart from every other.
+    """
+    if not _is_hash(password_hash):
+        check_for_unknown_user(password)
+        return False
     return check_password_hash(password_hash, password)
+
+
+def _is_hash(stored):
+    """werkzeug's `method$salt$hash`, with a method it knows how to check."""
+    method, _, rest = (stored or "").partition("$")
+    return bool(rest) and "$" in rest and method.split(":", 1)[0] in {"scrypt", "pbkdf2"}
 
 
 @cache

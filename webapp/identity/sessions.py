@@ -10,10 +10,12 @@ from typing import NamedTuple
 from peewee import JOIN
 
 from ..accounts.models import Account, User
+from ..core import clock
 from ..core.clock import utcnow
 from ..core.compiled_sql import CompiledSelect, RowShape, placeholder
 from ..core.secret_tokens import digest, new_token
 from ..extensions import db
+from . import links
 from .models import LoginSession
 
 # last_seen_at is refreshed when older than this, so most requests only read; the idle timeout is
@@ -114,16 +116,19 @@ def end_session(token):
         LoginSession.delete().where(LoginSession.id == digest(token)).execute()
 
 
-def change_password(user, password):
-    """Give `user` a new password, ending every session of theirs in the same transaction.
+def change_password(user, password, now=None):
+    """Give `user` a new password, ending every session and every unused Set password link of theirs
+    in the same transaction.
 
-    Every path that changes a password goes through here (Set password, Change password,
-    `flask set-password`), so no sign-in outlives the password it was made with.
+    Every path that changes a password goes through here (Set password from a reset or invitation
+    link, Change password, `flask set-password`, the demo), so no sign-in and no link outlives the
+    password it was made with.
     """
     user.set_password(password)
     with db.database.atomic():
         user.save()
         end_sessions_of_user(user.id)
+        links.end_links_of_user(user.id, now or clock.now())
 
 
 def end_sessions_of_user(user_id):

@@ -67,15 +67,40 @@ def email_key(email, scope=""):
     return limiter.key(f"{scope}email", (email or "").strip().lower())
 
 
-def address_key(address, scope=""):
-    """The counter key of a client address; an IPv6 client counts as its /64, which one host can fill."""
-    kind = f"{scope}address"
+# Every address that is no IP address at all (garbage a proxy passed on) shares one counter, so
+# writing it another way never buys a fresh one.
+NOT_AN_ADDRESS = "not-an-address"
+
+
+def canonical_address(text):
+    """The client's IP address in one spelling, or None when `text` is none.
+
+    A forwarded address may come written with a port (`10.9.9.9:1234`, `[2001:db8::1]:443`), in
+    brackets (`[2001:db8::1]`), with an IPv6 zone (`fe80::1%eth0`), in upper case, or as an IPv4
+    address mapped into IPv6 (`::ffff:192.0.2.1`): each is the same client, so each must count alike.
+    """
+    text = (text or "").strip()
+    if text.startswith("["):  # [v6] or [v6]:port
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:  # v4:port (a bare IPv6 address has at least two colons)
+        text = text.partition(":")[0]
+    text = text.partition("%")[0]  # the zone id names an interface of the sender, not another client
     try:
-        ip = ipaddress.ip_address(address or "")
+        ip = ipaddress.ip_address(text)
     except ValueError:
-        return limiter.key(kind, address or "")
+        return None
     if ip.version == 6 and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
+    return ip
+
+
+def address_key(address, scope=""):
+    """The counter key of a client address, canonical first (see canonical_address); an IPv6 client
+    counts as its /64, which one host can fill."""
+    kind = f"{scope}address"
+    ip = canonical_address(address)
+    if ip is None:
+        return limiter.key(kind, NOT_AN_ADDRESS)
     if ip.version == 6:
         return limiter.key(kind, ipaddress.ip_network(f"{ip}/64", strict=False))
     return limiter.key(kind, ip)

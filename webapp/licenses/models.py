@@ -1,6 +1,7 @@
 """Licenses with their versions (history), the products they can be for, proof documents and their check."""
 from peewee import (
     BlobField,
+    BooleanField,
     CharField,
     DateField,
     DateTimeField,
@@ -88,10 +89,18 @@ class License(db.Model):
     # version.
     expires_on = DateField(null=True)
     seats = IntegerField(null=True)
+    # Removal of a lapsed plan, asked by the customer and awaiting staff (docs/domain.md, "Removing a plan"):
+    # until staff confirm (retired_at set then) the plan stays on file and still counts as lapsed.
+    removal_requested_at = DateTimeField(null=True)
+    removal_requested_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
 
     @property
     def is_retired(self):
         return self.retired_at is not None
+
+    @property
+    def removal_awaiting_confirmation(self):
+        return self.removal_requested_at is not None and self.retired_at is None
 
 
 # One license per plan among those not removed: a plan removed and entered again is a new license,
@@ -137,6 +146,10 @@ class LicenseVersion(db.Model):
     reviewed_at = DateTimeField(null=True)
     submitted_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     submitted_at = DateTimeField(default=utcnow)
+    # Saved anyway against a document that says otherwise (the customer saw the difference at the form):
+    # this version counts for BYOL only once staff accept it. `customer_note` is what they told staff.
+    saved_anyway = BooleanField(default=False)
+    customer_note = TextField(default="")
 
     class Meta:
         # The review queue and the "awaiting review" filter look for the few pending versions among all.

@@ -21,6 +21,9 @@ class Status(enum.Enum):
     EXPIRING_SOON = "expiring soon"
     EXPIRED = "expired"
     REJECTED = "proof rejected"
+    # Saved anyway against a document that says otherwise (or any proof, when the provider requires
+    # acceptance): not counted until staff accept it.
+    UNACCEPTED = "not counted until accepted"
 
     @property
     def keeps_byol(self):
@@ -45,15 +48,34 @@ def is_expired(expires_on, today):
     return today > expires_on
 
 
-def license_status(expires_on, today, rejected=False):
-    """Current, expiring soon (within 30 days), expired, or proof rejected (counts as missing)."""
+def license_status(expires_on, today, rejected=False, unaccepted=False):
+    """Current, expiring soon (within 30 days), expired, proof rejected or not yet accepted (both count as missing)."""
     if rejected:
         return Status.REJECTED
     if is_expired(expires_on, today):
         return Status.EXPIRED
+    if unaccepted:
+        return Status.UNACCEPTED
     if days_left(expires_on, today) <= EXPIRING_SOON_DAYS:
         return Status.EXPIRING_SOON
     return Status.CURRENT
+
+
+PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
+
+
+def counts_as_proof(review_status, saved_anyway=False, must_be_accepted=False):
+    """Whether a version's proof counts for BYOL in its review state (docs/domain.md, "Trust in proof").
+
+    Accepted proof counts; rejected proof counts as missing. Proof awaiting review counts, since
+    uploading is what keeps BYOL, unless the customer saved it anyway against a document that says
+    otherwise, or the provider requires acceptance (PROOF_MUST_BE_ACCEPTED): then only once accepted.
+    """
+    if review_status == ACCEPTED:
+        return True
+    if review_status == REJECTED:
+        return False
+    return not (saved_anyway or must_be_accepted)
 
 
 def reminder_due(expires_on, today):
@@ -122,6 +144,12 @@ class LicenseTerms(NamedTuple):
     expires_on: date
     rejected: bool = False
     rejected_on: date | None = None
+    # Awaiting review, and not counted until accepted (counts_as_proof); `unaccepted_on` is the day it
+    # was submitted, from which the license no longer counts.
+    unaccepted: bool = False
+    unaccepted_on: date | None = None
+    # The customer asked to remove the plan; until staff confirm it still counts (docs/domain.md).
+    removal_awaiting: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,14 +186,17 @@ def byol_status(licenses, today, billing_day, enrolled=True):
         return ByolStatus(True, False, 0, None, None, starts, False, True)
 
     def lapse_day(lic):
-        # The last day the license counts: its expiration date, or the day its proof was rejected.
+        # The last day the license counts: its expiration date, or the day its proof was rejected, or
+        # the day a version not counted until accepted took its place.
         if lic.rejected:
             return min(lic.rejected_on or today, lic.expires_on)
+        if lic.unaccepted and not is_expired(lic.expires_on, today):
+            return min(lic.unaccepted_on or today, lic.expires_on)
         return lic.expires_on
 
     broken = [
         lic for lic in licenses
-        if not license_status(lic.expires_on, today, lic.rejected).keeps_byol
+        if not license_status(lic.expires_on, today, lic.rejected, lic.unaccepted).keeps_byol
     ]
     if broken:
         broken.sort(key=lambda lic: (lapse_day(lic), lic.plan))
@@ -177,6 +208,12 @@ def byol_status(licenses, today, billing_day, enrolled=True):
     first = min(licenses, key=lambda lic: (lic.expires_on, lic.plan))
     starts = next_cycle_start(first.expires_on, billing_day)
     return ByolStatus(True, True, seats, first, first.expires_on, starts, False, False)
+
+
+def removal_waits_for_staff(lic, today):
+    """Whether removing this license waits for staff: a lapsed plan (expired, rejected, or counting as
+    missing) does not cure the lapse by being removed (docs/domain.md, "Removing a plan")."""
+    return not license_status(lic.expires_on, today, lic.rejected, lic.unaccepted).keeps_byol
 
 
 def is_lapsed(byol):
@@ -191,3 +228,37 @@ def standing_rank(byol):
     if byol.no_licenses:
         return 1
     return 2 if byol.valid else 0
+
+
+@dataclass(frozen=True)
+class AccountPosition:
+    """Where an account stands for one plan's message (the banner, a reminder): what else needs proof.
+
+    `needing_proof` names every plan that does not count today (expired, proof rejected, or not
+    counted until accepted), first to lapse first. `lapsed_by_others` is whether BYOL has lapsed
+    because of a plan other than `plan`. `renewal_restores` is whether bringing `plan` up to date
+    alone would bring BYOL back (never promised while another plan still needs proof).
+    """
+
+    lapsed: bool
+    needing_proof: tuple
+    lapsed_by_others: bool
+    renewal_restores: bool
+
+
+def where_account_stands(byol, plan=None):
+    """The account's position for a message about `plan` (None: about the account as a whole).
+
+    For the BYOL banner and the reminder emails alike: once BYOL has lapsed because of another plan,
+    a message about this one must say so and name every plan still needing proof.
+    """
+    if not byol.enrolled or byol.no_licenses:
+        return AccountPosition(False, (), False, False)
+    needing = tuple(lic.plan for lic in byol.broken)
+    others = tuple(name for name in needing if name != plan)
+    return AccountPosition(
+        lapsed=not byol.valid,
+        needing_proof=needing,
+        lapsed_by_others=bool(others),
+        renewal_restores=not others,
+    )

@@ -13,7 +13,7 @@ from ..core.database import on_postgresql, write_transaction
 from ..extensions import db
 from . import document_check as proof_text
 from . import plans
-from .document_text import READ, UNREADABLE
+from .document_text import READ, UNCHECKED, UNREADABLE
 from .models import (
     License,
     LicenseVersion,
@@ -23,7 +23,7 @@ from .models import (
     ProofPreview,
 )
 from .proofs import Upload, discard_unattached, store_upload, unused
-from .rules import LicenseTerms, byol_status, license_status
+from .rules import LicenseTerms, byol_status, counts_as_proof, license_status
 
 PLAN_KEY_LENGTH = License.plan_key.max_length
 
@@ -90,6 +90,8 @@ class CurrentVersion(NamedTuple):
     review_reason: str
     reviewed_at: datetime | None
     submitted_at: datetime
+    saved_anyway: bool
+    customer_note: str
     proof: ProofSummary
 
     @property
@@ -103,18 +105,23 @@ class LicenseRow(NamedTuple):
     id: int
     account_id: int
     plan: str
+    removal_requested_at: datetime | None
     product: ProductName
     current: CurrentVersion
 
+    @property
+    def removal_awaiting_confirmation(self):
+        return self.removal_requested_at is not None
+
 
 _LICENSE_ROW = RowShape(
-    LicenseRow, License.id, License.account, License.plan,
+    LicenseRow, License.id, License.account, License.plan, License.removal_requested_at,
     product=RowShape(ProductName, Product.id, Product.name),
     current=RowShape(
         CurrentVersion, LicenseVersion.id, LicenseVersion.seats, LicenseVersion.term, LicenseVersion.expires_on,
         LicenseVersion.tenant, LicenseVersion.contact_name, LicenseVersion.contact_email,
         LicenseVersion.review_status, LicenseVersion.review_reason, LicenseVersion.reviewed_at,
-        LicenseVersion.submitted_at,
+        LicenseVersion.submitted_at, LicenseVersion.saved_anyway, LicenseVersion.customer_note,
         proof=RowShape(ProofSummary, ProofDocument.id, ProofDocument.original_name, ProofDocument.size),
     ),
 )
@@ -199,21 +206,28 @@ def kept_proof(account_id, document_id):
     )
 
 
-def terms_of(license, timezone_name):
+def terms_of(license, timezone_name, must_be_accepted=False):
     """The domain's view of a license loaded by licenses_of() (or a License model with its current version).
 
     A rejection is dated by the business calendar: at 22:00 in New York it is still that day there,
     though UTC, which reviewed_at is stored in, has moved on (and so would the billing cycle).
+    `must_be_accepted` is the provider's PROOF_MUST_BE_ACCEPTED.
     """
     version = license.current
     return _terms(license.plan, version.seats, version.expires_on, version.review_status, version.reviewed_at,
-                  timezone_name)
+                  timezone_name, saved_anyway=version.saved_anyway, submitted_at=version.submitted_at,
+                  must_be_accepted=must_be_accepted, removal_requested_at=license.removal_requested_at)
 
 
-def _terms(plan, seats, expires_on, review_status, reviewed_at, timezone_name):
+def _terms(plan, seats, expires_on, review_status, reviewed_at, timezone_name, *, saved_anyway=False,
+           submitted_at=None, must_be_accepted=False, removal_requested_at=None):
     rejected = review_status == LicenseVersion.REJECTED
     rejected_on = business_date(reviewed_at, timezone_name) if rejected and reviewed_at else None
-    return LicenseTerms(plan=plan, seats=seats, expires_on=expires_on, rejected=rejected, rejected_on=rejected_on)
+    unaccepted = not rejected and not counts_as_proof(review_status, saved_anyway, must_be_accepted)
+    unaccepted_on = business_date(submitted_at, timezone_name) if unaccepted and submitted_at else None
+    return LicenseTerms(plan=plan, seats=seats, expires_on=expires_on, rejected=rejected, rejected_on=rejected_on,
+                        unaccepted=unaccepted, unaccepted_on=unaccepted_on,
+                        removal_awaiting=removal_requested_at is not None)
 
 
 class _DecidingRow(NamedTuple):
@@ -225,6 +239,9 @@ class _DecidingRow(NamedTuple):
     expires_on: date
     review_status: str
     reviewed_at: datetime | None
+    saved_anyway: bool
+    submitted_at: datetime
+    removal_requested_at: datetime | None
     licenses: int
     seats_total: int
     earliest: date
@@ -261,16 +278,22 @@ def _not_a_stored_date(column):
     return fn.date(column).is_null() | (fn.date(column) != column)
 
 
+def _proof_counts(version):
+    """SQL for rules.counts_as_proof of a version; the placeholder `must_be_accepted` is PROOF_MUST_BE_ACCEPTED."""
+    return (version.review_status == LicenseVersion.ACCEPTED) | (
+        (version.review_status == LicenseVersion.PENDING) & (version.saved_anyway == False)  # noqa: E712
+        & ~placeholder("must_be_accepted")
+    )
+
+
 def _deciding_query(account_ids):
-    rejected = LicenseVersion.REJECTED
     other, its_version = License.alias(), LicenseVersion.alias()
-    # Per account: the first license not rejected by (expiration, plan), a lookup through the account's
-    # own licenses; every license is read once more below, as the totals are.
-    first_not_rejected = (
+    # Per account: the first license whose proof counts, by (expiration, plan), a lookup through the
+    # account's own licenses; every license is read once more below, as the totals are.
+    first_counting = (
         other.select(other.id)
         .join(its_version, on=(other.current == its_version.id))
-        .where((other.account == License.account) & other.retired_at.is_null()
-               & (its_version.review_status != rejected))
+        .where((other.account == License.account) & other.retired_at.is_null() & _proof_counts(its_version))
         .order_by(its_version.expires_on, _plan_order(other), other.id)
         .limit(1)
     )
@@ -280,7 +303,7 @@ def _deciding_query(account_ids):
             fn.COUNT(License.id).alias("licenses"),
             fn.SUM(LicenseVersion.seats).alias("seats_total"),
             fn.MIN(LicenseVersion.expires_on).alias("earliest"),
-            first_not_rejected.alias("first_id"),
+            first_counting.alias("first_id"),
         )
         .join(LicenseVersion, on=(License.current == LicenseVersion.id))
         .where(License.account.in_(account_ids) & License.retired_at.is_null())
@@ -291,16 +314,16 @@ def _deciding_query(account_ids):
     columns = {
         "account_id": license.account, "plan": license.plan, "seats": version.seats,
         "expires_on": version.expires_on, "review_status": version.review_status,
-        "reviewed_at": version.reviewed_at, "licenses": totals.c.licenses,
-        "seats_total": totals.c.seats_total, "earliest": totals.c.earliest,
+        "reviewed_at": version.reviewed_at, "saved_anyway": version.saved_anyway,
+        "submitted_at": version.submitted_at, "removal_requested_at": license.removal_requested_at,
+        "licenses": totals.c.licenses, "seats_total": totals.c.seats_total, "earliest": totals.c.earliest,
     }
     return (
         license.select(*(columns[name] for name in _DecidingRow._fields))
         .join(version, on=(license.current == version.id))
         .join(totals, on=(totals.c.account_id == license.account))
         .where(license.retired_at.is_null() & (
-            (license.id == totals.c.first_id) | (version.review_status == rejected)
-            | _not_a_stored_date(version.expires_on)
+            (license.id == totals.c.first_id) | ~_proof_counts(version) | _not_a_stored_date(version.expires_on)
         ))
     )
 
@@ -310,8 +333,9 @@ def _deciding_query(account_ids):
 _DECIDING_SOURCES = {
     "account_id": License.account, "plan": License.plan, "seats": LicenseVersion.seats,
     "expires_on": LicenseVersion.expires_on, "review_status": LicenseVersion.review_status,
-    "reviewed_at": LicenseVersion.reviewed_at, "licenses": None, "seats_total": None,
-    "earliest": LicenseVersion.expires_on,
+    "reviewed_at": LicenseVersion.reviewed_at, "saved_anyway": LicenseVersion.saved_anyway,
+    "submitted_at": LicenseVersion.submitted_at, "removal_requested_at": License.removal_requested_at,
+    "licenses": None, "seats_total": None, "earliest": LicenseVersion.expires_on,
 }
 _DECIDING_VALUES = [
     value_reader(_DECIDING_SOURCES[name]) if _DECIDING_SOURCES[name] else None for name in _DecidingRow._fields
@@ -333,17 +357,19 @@ _DECIDING = CompiledStatement(lambda: _deciding_query(
 ))
 
 
-def licenses_by_account(account_ids, timezone_name):
+def licenses_by_account(account_ids, timezone_name, must_be_accepted=False):
     """{account id: AccountLicenses} for a page of accounts, rolled up by the database: one statement per
     ACCOUNTS_PER_QUERY accounts.
 
     byol_status() over an account's `deciding` licenses gives what it gives over all of them, but for
     `seats` (take AccountLicenses.seats) and `broken` (the deciding ones only). The database counts
-    and sums each account's licenses and returns only the licenses that can decide: the first not
-    rejected by (expiration, plan), which is the first to expire and, while none is broken, the one
-    BYOL holds until; and every rejected one (few), whose lapse day is its rejection's business date,
-    which only Python's time zones give on SQLite. On SQLite a license whose date is not one is
-    returned too, so the rule fails on it and only its own account shows as unknown.
+    and sums each account's licenses and returns only the licenses that can decide: the first whose
+    proof counts (counts_as_proof: not rejected, not awaiting an acceptance it needs) by (expiration,
+    plan), which is the first such to expire and, while none is broken, the one BYOL holds until;
+    and every license whose proof does not count (few: rejected, or awaiting acceptance), whose lapse
+    day is a business date (of the rejection, of the submission) that only Python's time zones give
+    on SQLite. On SQLite a license whose date is not one is returned too, so the rule fails on it and
+    only its own account shows as unknown. `must_be_accepted` is PROOF_MUST_BE_ACCEPTED.
     tests/accounts/test_accounts_list.py checks on generated accounts that both give the same answer.
     """
     by_account = {}
@@ -351,13 +377,16 @@ def licenses_by_account(account_ids, timezone_name):
     for start in range(0, len(account_ids), ACCOUNTS_PER_QUERY):
         chunk = account_ids[start:start + ACCOUNTS_PER_QUERY]
         chunk += chunk[-1:] * (ACCOUNTS_PER_QUERY - len(chunk))
-        cursor = _DECIDING.cursor(**{f"account_{n}": account_id for n, account_id in enumerate(chunk)})
+        cursor = _DECIDING.cursor(must_be_accepted=bool(must_be_accepted),
+                                  **{f"account_{n}": account_id for n, account_id in enumerate(chunk)})
         for row in map(_deciding_row, cursor.fetchall()):
             account = by_account.get(row.account_id)
             if account is None:
                 account = by_account[row.account_id] = AccountLicenses(row.licenses, row.seats_total, row.earliest, [])
             account.deciding.append(
-                _terms(row.plan, row.seats, row.expires_on, row.review_status, row.reviewed_at, timezone_name)
+                _terms(row.plan, row.seats, row.expires_on, row.review_status, row.reviewed_at, timezone_name,
+                       saved_anyway=bool(row.saved_anyway), submitted_at=row.submitted_at,
+                       must_be_accepted=must_be_accepted, removal_requested_at=row.removal_requested_at)
             )
     return by_account
 
@@ -374,17 +403,19 @@ def listed_standing(licenses, today, billing_day, enrolled):
     return replace(byol, seats=licenses.seats)
 
 
-def account_standing(account, licenses, today, *, timezone_name):
+def account_standing(account, licenses, today, *, timezone_name, must_be_accepted=False):
     """(rows, BYOL status) for a page: each license with its status, and the roll-up.
 
-    `timezone_name` is the business time zone (BUSINESS_TIMEZONE), in which rejections are dated.
+    `timezone_name` is the business time zone (BUSINESS_TIMEZONE), in which rejections are dated;
+    `must_be_accepted` is PROOF_MUST_BE_ACCEPTED.
     """
+    terms = [terms_of(lic, timezone_name, must_be_accepted) for lic in licenses]
     rows = [
-        (lic, license_status(lic.current.expires_on, today, lic.current.is_rejected))
-        for lic in licenses
+        (lic, license_status(lic.current.expires_on, today, lic.current.is_rejected, term.unaccepted))
+        for lic, term in zip(licenses, terms)
     ]
     status = byol_status(
-        [terms_of(lic, timezone_name) for lic in licenses],
+        terms,
         today=today,
         billing_day=account.billing_day,
         enrolled=account.byol_enrolled,
@@ -462,6 +493,89 @@ def retire_license(license, user, now=None):
     return changed
 
 
+def request_removal(license, user, now=None):
+    """Ask to remove a lapsed plan: it waits for staff as removal awaiting confirmation, and still
+    counts as lapsed until they confirm (docs/domain.md, "Removing a plan"). False when it was
+    already asked or removed; one conditional UPDATE decides, its audit entry in the same transaction.
+    """
+    now = now or utcnow()
+    version = license.current
+    with write_transaction():
+        changed = License.update(removal_requested_at=now, removal_requested_by=user).where(
+            (License.id == license.id)
+            & (License.account == license.account_id)
+            & License.retired_at.is_null()
+            & License.removal_requested_at.is_null()
+        ).execute() == 1
+        if changed:
+            audit.record(
+                "license.removal_requested", account=license.account_id, subject=license.plan,
+                before={"plan": license.plan, "seats": version.seats, "expires_on": version.expires_on,
+                        "review_status": version.review_status},
+                after={"removal_requested_at": now},
+            )
+    if changed:
+        license.removal_requested_at, license.removal_requested_by = now, user
+    return changed
+
+
+def confirm_removal(account_id, license_id, now=None):
+    """Staff confirm a removal awaiting confirmation: the plan is removed from `now` on, as if the
+    customer had removed it then (it stops counting from the next billing cycle that starts after).
+    Returns the plan's name, or None when no removal of the account's license awaits (already decided).
+    """
+    now = now or utcnow()
+    with write_transaction():
+        row = _awaiting_removal(account_id, license_id)
+        if row is None:
+            return None
+        changed = License.update(retired_at=now, retired_by=row.removal_requested_by_id).where(
+            (License.id == license_id) & (License.account == account_id)
+            & License.removal_requested_at.is_null(False) & License.retired_at.is_null()
+        ).execute() == 1
+        if not changed:
+            return None
+        audit.record(
+            "license.removal_confirmed", account=account_id, subject=row.plan,
+            before={"removal_requested_at": row.removal_requested_at, "retired_at": None},
+            after={"retired_at": now},
+        )
+    return row.plan
+
+
+def refuse_removal(account_id, license_id, reason):
+    """Staff refuse a removal awaiting confirmation, with a reason: the plan stays, as it was.
+
+    Returns (plan, who asked: a user id or None), or None when no removal awaits (already decided).
+    """
+    with write_transaction():
+        row = _awaiting_removal(account_id, license_id)
+        if row is None:
+            return None
+        changed = License.update(removal_requested_at=None, removal_requested_by=None).where(
+            (License.id == license_id) & (License.account == account_id)
+            & License.removal_requested_at.is_null(False) & License.retired_at.is_null()
+        ).execute() == 1
+        if not changed:
+            return None
+        audit.record(
+            "license.removal_refused", account=account_id, subject=row.plan,
+            before={"removal_requested_at": row.removal_requested_at},
+            after={"removal_requested_at": None, "reason": reason},
+        )
+    return row.plan, row.removal_requested_by_id
+
+
+def _awaiting_removal(account_id, license_id):
+    query = License.select(
+        License.id, License.plan, License.removal_requested_at, License.removal_requested_by,
+    ).where(
+        (License.id == license_id) & (License.account == account_id)
+        & License.removal_requested_at.is_null(False) & License.retired_at.is_null()
+    )
+    return (query.for_update() if on_postgresql() else query).first()
+
+
 def rename_license(license, plan):
     """Staff fix a typo in a plan's name; False when the name is already that.
 
@@ -533,6 +647,48 @@ def _attach(account_id, user, proof):
     if document is None:
         raise ProofGone()
     return document
+
+
+class ProofVerdict(NamedTuple):
+    """What the customer is told at the form of their document against what they entered.
+
+    `differences` are (field, what the document says) for each field the document names otherwise
+    (plan, seats, expires_on, tenant, in that order). `nothing_to_check` is a document whose text
+    could not be read (a scan, a photo, a hostile file) or that names none of the four: staff check it.
+    """
+
+    status: str
+    differences: tuple
+    nothing_to_check: bool
+
+
+def proof_verdict(account_id, proof, plan, terms):
+    """The document check of a submission before it is saved: `proof` is a new Upload (its text read
+    by with_text()) or a kept upload of the account (its stored text is read, scoped to the account)."""
+    if isinstance(proof, Upload):
+        text = proof.text
+        status, extracted = (text.status, text.text) if text is not None else (UNCHECKED, "")
+    else:
+        row = (
+            ProofDocument.select(ProofDocument.text_status, ProofDocument.extracted_text)
+            .where((ProofDocument.id == proof.id) & (ProofDocument.account == account_id))
+            .first()
+        )
+        status, extracted = (row.text_status, row.extracted_text) if row is not None else (UNCHECKED, "")
+    columns = check_columns(_ReadText(status, extracted), plan, terms)
+    if columns["status"] != READ:
+        return ProofVerdict(columns["status"], (), True)
+    names = ("plan", "seats", "expires_on", "tenant")
+    differences = tuple(
+        (name, columns[f"{name}_seen"]) for name in names if columns[name] == proof_text.DIFFERENT
+    )
+    nothing = all(columns[name] == proof_text.NOT_FOUND for name in names)
+    return ProofVerdict(READ, differences, nothing)
+
+
+class _ReadText(NamedTuple):
+    text_status: str
+    extracted_text: str
 
 
 def check_columns(document, plan, terms):

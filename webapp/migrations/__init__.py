@@ -4,14 +4,15 @@ Each numbered file there is one model change; the runner applies the pending one
 in its own transaction, and records them in the `schema_migration` table. A database that the
 first release created (its tables, no record) is recognised and recorded as being at the baseline.
 """
+from contextlib import contextmanager
 from pathlib import Path
 
-from peewee import DatabaseError
+from peewee import DatabaseError, PostgresqlDatabase
 from playhouse.migrations import Migration, Runner, template
 from playhouse.schema_diff import diff_models
 
 from ..accounts.models import Account, AccountChange, User
-from ..audit.models import AuditEntry
+from ..audit.models import AuditEntry, AuditPurge
 from ..billing.models import ApiToken
 from ..calendar.models import CalendarFeed
 from ..core.limiter import Counter
@@ -35,7 +36,7 @@ MODELS = [
     Account, User, Product, ProofDocument, License, LicenseVersion, Reminder, ReminderAttempt,
     LoginSession, Counter, AccountChange, ReviewEvent, ApiToken, CalendarFeed, RecoveryCode,
     AccessToken, ReminderRunLog, AuditEntry, ProofCheck, DocumentReading,
-    ProofPreview,
+    ProofPreview, AuditPurge,
 ]
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 BASELINE = "0001_baseline"
@@ -74,19 +75,62 @@ def _adopt_first_release(database, runner, directory):
     return [f"{BASELINE} (recorded, not run: the tables were made by the first release)"]
 
 
-def upgrade(database, directory=None):
-    """Apply every pending migration in order; returns what was done (empty when up to date)."""
-    directory = directory or MIGRATIONS_DIR
-    runner = _runner(database, directory)
-    applied = _adopt_first_release(database, runner, directory)
-    for migration in runner.status():
-        if migration.applied or migration.path is None:
-            continue
+# The key of PostgreSQL's advisory lock that one upgrade holds at a time (any 64-bit number of our own).
+UPGRADE_LOCK_KEY = 0x6C6963656E736573  # "licenses"
+
+
+@contextmanager
+def _one_upgrade_at_a_time(database):
+    """Hold the database so that a second `flask db upgrade` (another server, a deploy retried) waits,
+    then finds the work done, instead of applying the same migrations again.
+
+    PostgreSQL: a session-level advisory lock, each migration still in its own transaction. SQLite:
+    one exclusive transaction around every migration (each a savepoint within it); foreign keys are
+    off for it, as table rebuilds need (they cannot be switched inside a transaction), and checked
+    before it commits.
+    """
+    if isinstance(getattr(database, "obj", database), PostgresqlDatabase):
+        database.execute_sql("SELECT pg_advisory_lock(%s)", (UPGRADE_LOCK_KEY,))
         try:
-            # One at a time through the runner, so a failure names its migration.
-            applied += runner.up(migration.name)
-        except Exception as error:
-            raise SchemaError(f"Migration {migration.name} failed and was rolled back: {error}") from error
+            yield
+        finally:
+            database.execute_sql("SELECT pg_advisory_unlock(%s)", (UPGRADE_LOCK_KEY,))
+        return
+    foreign_keys = bool(database.pragma("foreign_keys"))
+    database.pragma("foreign_keys", 0)
+    try:
+        with database.atomic("EXCLUSIVE"):
+            yield
+            broken = database.execute_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise SchemaError(f"The migrations left rows whose foreign keys point nowhere: {broken[:5]}")
+    finally:
+        database.pragma("foreign_keys", int(foreign_keys))
+
+
+def upgrade(database, directory=None):
+    """Apply every pending migration in order; returns what was done (empty when up to date).
+
+    Two upgrades at once do not both apply: the second waits for the first (see _one_upgrade_at_a_time).
+    A failing migration is rolled back alone; the ones before it stay applied.
+    """
+    directory = directory or MIGRATIONS_DIR
+    failure = None
+    with _one_upgrade_at_a_time(database):
+        runner = _runner(database, directory)
+        applied = _adopt_first_release(database, runner, directory)
+        for migration in runner.status():
+            if migration.applied or migration.path is None:
+                continue
+            try:
+                # One at a time through the runner, so a failure names its migration.
+                applied += runner.up(migration.name)
+            except Exception as error:
+                failure = SchemaError(f"Migration {migration.name} failed and was rolled back: {error}")
+                failure.__cause__ = error
+                break
+    if failure is not None:
+        raise failure
     return applied
 
 

@@ -9,12 +9,14 @@ from wtforms import (
     SelectChoice,
     StringField,
     SubmitField,
+    TextAreaField,
 )
 from wtforms.validators import (
     DataRequired,
     InputRequired,
     Length,
     NumberRange,
+    Optional,
     StopValidation,
     ValidationError,
 )
@@ -125,6 +127,16 @@ class LicenseTermsForm(PlainTextForm):
     proof = FileField("Proof of licensing")
     kept_proof = RowIdField()
     submit = SubmitField("Save")
+    # Shown only once the document was found to say otherwise than the form (docs/domain.md, "Trust in proof").
+    staff_note = TextAreaField(
+        "Note to staff",
+        validators=[Optional(), Length(max=2000, message="Keep the note to 2,000 characters.")],
+        filters=[lambda v: v.strip() if v else v],
+    )
+    save_anyway = SubmitField("Save anyway with this note")
+
+    NOTE_REQUIRED = ("Write a note to staff saying why the document differs from what you entered "
+                     "(for example: the plan was upgraded after this screenshot).")
 
     def __init__(self, *args, today, provider_name, max_years_ahead, **kwargs):
         super().__init__(*args, **kwargs)

@@ -23,6 +23,7 @@ from ..core.errors import render_error
 from ..core.filters import day
 from ..core.fragments import fragment_key
 from ..core.hypermedia import render, wants_fragment
+from ..core.mail import portal_url
 from ..core.row_ids import parse_row_id
 from ..extensions import login_manager
 from ..licenses import store as license_store
@@ -37,7 +38,7 @@ from ..licenses.proofs import (
     send_proof,
     with_text,
 )
-from ..licenses.rules import next_cycle_start
+from ..licenses.rules import next_cycle_start, removal_waits_for_staff, where_account_stands
 from .forms import LicenseForm, LicenseTermsForm
 
 bp = Blueprint("portal", __name__)
@@ -130,20 +131,28 @@ def _panel_context():
     rows, byol = license_store.account_standing(
         account, license_store.licenses_of(account.id), today,
         timezone_name=current_app.config["BUSINESS_TIMEZONE"],
+        must_be_accepted=current_app.config["PROOF_MUST_BE_ACCEPTED"],
     )
     return {
         "account": account, "rows": rows, "byol": byol, "today": today,
+        # Every plan that still needs proof (licenses.rules.where_account_stands), and the review states.
+        "position": where_account_stands(byol),
+        "awaiting_review": sum(1 for lic, _ in rows if lic.current.review_status == LicenseVersion.PENDING),
+        "must_be_accepted": current_app.config["PROOF_MUST_BE_ACCEPTED"],
         "last_reminders": reminders.last_sent_reminders(account.id),
         # A removal, like every billing change, counts from the next cycle: the Remove dialog says when.
         "next_cycle": next_cycle_start(today, account.billing_day),
     }
 
 
-def _form_context(form, license=None, kept=None):
+def _form_context(form, license=None, kept=None, differences=()):
     return {
         "form": form,
         "license": license,
         "kept": kept,
+        # (field, what the document says) where it says otherwise than the form: the form asks what to do.
+        "differences": dict(differences),
+        "asks_note": bool(differences) or bool(form.staff_note.errors),
         "accept": ACCEPT,
         "max_bytes": current_app.config["UPLOAD_MAX_BYTES"],
         # A swapped-in form also empties the messages box: "X was added" must not sit above its errors.
@@ -195,6 +204,33 @@ def _proof_gone(form):
     )
 
 
+def _document_check(form, plan, proof):
+    """(verdict, columns the version adds) of a valid submission, or (verdict, None) to ask at the form.
+
+    Where the document says otherwise than the form, the customer corrects the entry, chooses
+    another document, or saves anyway with a required note to staff (docs/domain.md, "Trust in proof").
+    """
+    verdict = license_store.proof_verdict(_account().id, proof, plan, form.terms())
+    if not verdict.differences:
+        return verdict, {}
+    if form.save_anyway.data:
+        if form.staff_note.data:
+            return verdict, {"saved_anyway": True, "customer_note": form.staff_note.data}
+        form.staff_note.errors.append(form.NOTE_REQUIRED)
+    return verdict, None
+
+
+def _saved_message(done, verdict, columns):
+    """What a save says about the document check and review, after `done` ("Office 365 E3 was added.")."""
+    if columns.get("saved_anyway"):
+        return (f"{done} Your note goes to {current_app.config['PROVIDER_NAME']} with the document. As the "
+                "document differs from what you entered, this plan counts toward BYOL only once staff accept it.")
+    if verdict.nothing_to_check:
+        return (f"{done} The document could not be checked against what you entered (a scan or a photo, for "
+                "example): staff will check it. Until then it is awaiting review.")
+    return f"{done} The document matches what you entered; it is awaiting review by staff."
+
+
 def _saved(message, license=None, category="success"):
     """After a save: the refreshed panel for htmx (a saved row takes the focus), or a redirect to the tab."""
     flash(message, category)
@@ -239,9 +275,12 @@ def create_license():
     upload, kept = _submitted_proof(form)
     if valid and not form.proof.errors:
         product = form.products[form.product.data]
+        verdict, columns = _document_check(form, form.plan.data, upload or kept)
+        if columns is None:
+            return _ask_at_form(form, upload, kept, verdict)
         try:
             license = license_store.add_license(
-                _account(), current_user.id, product, form.plan.data, form.terms(), upload or kept,
+                _account(), current_user.id, product, form.plan.data, form.terms() | columns, upload or kept,
                 replaces=kept if upload else None,
             )
         except license_store.DuplicatePlan as duplicate:
@@ -254,7 +293,7 @@ def create_license():
             _proof_gone(form)
             kept = None
         else:
-            return _saved(f"{license.plan} was added.", license)
+            return _saved(_saved_message(f"{license.plan} was added.", verdict, columns), license)
     else:
         kept = _keep(form, upload, kept)
     return render(
@@ -262,6 +301,17 @@ def create_license():
         "portal/_license_form.html",
         status=422,
         **_form_context(form, kept=kept),
+    )
+
+
+def _ask_at_form(form, upload, kept, verdict, license=None):
+    """The form again, saying where the document differs; the upload is kept for the next try."""
+    kept = _keep(form, upload, kept)
+    return render(
+        "portal/license_form.html",
+        "portal/_license_form.html",
+        status=422,
+        **_form_context(form, license=license, kept=kept, differences=verdict.differences),
     )
 
 
@@ -300,15 +350,21 @@ def update_license(license_id):
         valid = form.validate()
         upload, kept = _submitted_proof(form)
         if valid and not form.proof.errors:
+            verdict, columns = _document_check(form, license.plan, upload or kept)
+            if columns is None:
+                return _ask_at_form(form, upload, kept, verdict, license=license)
             try:
                 license_store.renew_license(
-                    license, current_user.id, form.terms(), upload or kept, replaces=kept if upload else None
+                    license, current_user.id, form.terms() | columns, upload or kept,
+                    replaces=kept if upload else None,
                 )
             except license_store.ProofGone:
                 _proof_gone(form)
                 kept = None
             else:
-                return _saved(f"{license.plan} was updated. The earlier proof is kept in its history.", license)
+                return _saved(_saved_message(
+                    f"{license.plan} was updated. The earlier proof is kept in its history.", verdict, columns
+                ), license)
         else:
             kept = _keep(form, upload, kept)
         status = 422
@@ -350,7 +406,7 @@ def calendar():
 @bp.route("/calendar", methods=["POST"])
 def regenerate_calendar():
     token = calendar_feed.issue_feed_token(_account().id, current_user.id)
-    feed_url = url_for("feeds.calendar", token=token, _external=True)
+    feed_url = portal_url("feeds.calendar", token=token)
     # Shown in this response only: the database keeps the token's hash, never the URL.
     response = make_response(render_template("portal/calendar.html", has_feed=True, feed_url=feed_url))
     response.headers["Cache-Control"] = "no-store"
@@ -387,11 +443,26 @@ def remove_license(license_id):
         abort(404)
     if license.is_retired:
         return _already_removed(license)
+    if license.removal_awaiting_confirmation:
+        return _saved(f"The removal of {license.plan} already awaits confirmation by staff; nothing changed.",
+                      category="info")
+    config = current_app.config
+    terms = license_store.terms_of(license, config["BUSINESS_TIMEZONE"], config["PROOF_MUST_BE_ACCEPTED"])
+    waits = removal_waits_for_staff(terms, clock.today())
     if request.method == "GET":
         context = _panel_context()
         return render(
             "portal/remove_license.html", "portal/_remove_license.html",
             license=license, next_cycle=context["next_cycle"], only_license=len(context["rows"]) == 1,
+            waits_for_staff=waits,
+        )
+    if waits:
+        if not license_store.request_removal(license, current_user.id):
+            return _already_removed(license)
+        return _saved(
+            f"{license.plan} has lapsed, so its removal waits for {config['PROVIDER_NAME']} to confirm it. Until "
+            "then it still counts as lapsed and your BYOL status stays as it is. If the removal is refused, "
+            "you are told why by email.", category="info",
         )
     if not license_store.retire_license(license, current_user.id):
         return _already_removed(license)  # a second tab or click got there between the lookup and now

@@ -27,11 +27,13 @@ from ._history import (
     last_run,
     last_sent_reminders,
     record_run_end,
+    record_run_refused,
     record_run_start,
     runs_are_stale,
 )
 from ._run import ReminderRun, RunSummary
 
 __all__ = ["DueReminder", "MailSettingsError", "ReminderRun", "RunSummary", "attempts_of", "last_finished_at",
-           "last_run", "last_sent_reminders", "outstanding_reminders", "preview", "record_run_end", "record_run_start", "reminder_email",
+           "last_run", "last_sent_reminders", "outstanding_reminders", "preview", "record_run_end", "record_run_refused",
+           "record_run_start", "reminder_email",
            "reminder_state", "runs_are_stale"]

@@ -58,6 +58,14 @@ def record_run_end(log, summary, exit_status):
         })
 
 
+def record_run_refused(day, reason, exit_status):
+    """The audit entry of a run that the settings stopped before any work (exit 2): no log row, since
+    the dashboard's warning about runs that stopped finishing must go on showing."""
+    with db.database.atomic():
+        audit.record("reminders.run", subject=f"refused, as of {day.isoformat()}: the mail settings cannot work",
+                     after={"run_date": day, "exit_status": exit_status, "error": reason[:2000]})
+
+
 def last_sent_reminders(account_id):
     """{license id: its latest SentReminder} for the account's licenses, in one query."""
     return {row.license_id: row for row in _LAST_SENT.run(account_id=account_id)}

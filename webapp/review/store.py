@@ -9,9 +9,9 @@ from typing import NamedTuple
 from peewee import JOIN
 
 from .. import audit
-from ..accounts.models import Account
+from ..accounts.models import Account, User
 from ..core.clock import utcnow
-from ..core.compiled_sql import CompiledSelect, RowShape, placeholder
+from ..core.compiled_sql import CompiledSelect, RowShape, placeholder, rows_of
 from ..core.database import on_postgresql, write_transaction
 from ..licenses.models import (
     License,
@@ -82,6 +82,9 @@ class QueuedVersion(NamedTuple):
     proof_id: int
     # The document's active content (licenses.document_text.ACTIVE_KINDS, comma-separated), "" for none.
     active_content: str
+    # Saved anyway against a document that says otherwise, and what the customer told staff then.
+    saved_anyway: bool
+    customer_note: str
     license: QueuedLicense
     check: "QueuedCheck | None"
     preview: "QueuedPreview | None"
@@ -113,7 +116,8 @@ class QueuedCheck(NamedTuple):
 
 _QUEUED_VERSION = RowShape(
     QueuedVersion, LicenseVersion.id, LicenseVersion.submitted_at, LicenseVersion.seats, LicenseVersion.expires_on,
-    LicenseVersion.tenant, LicenseVersion.proof, ProofDocument.active_content,
+    LicenseVersion.tenant, LicenseVersion.proof, ProofDocument.active_content, LicenseVersion.saved_anyway,
+    LicenseVersion.customer_note,
     license=RowShape(QueuedLicense, License.id, License.plan, account=RowShape(QueuedAccount, Account.id, Account.name)),
     check=RowShape(
         QueuedCheck, ProofCheck.id, ProofCheck.status, ProofCheck.plan, ProofCheck.plan_seen, ProofCheck.seats,
@@ -166,3 +170,40 @@ def queued_version(version_id):
     """One version (of any review state) as a row of the queue, or None."""
     rows = _QUEUED.run(version_id=version_id)
     return rows[0] if rows else None
+
+
+class AwaitingRemoval(NamedTuple):
+    """A lapsed plan whose removal the customer asked for, as the review queue shows it."""
+
+    id: int
+    account_id: int
+    account_name: str
+    plan: str
+    removal_requested_at: datetime
+    requested_by: str | None
+    seats: int
+    expires_on: date
+    review_status: str
+    review_reason: str
+
+
+_AWAITING_REMOVAL = RowShape(
+    AwaitingRemoval, License.id, License.account, Account.name.alias("account_name"), License.plan,
+    License.removal_requested_at, User.email.alias("requested_by"), LicenseVersion.seats,
+    LicenseVersion.expires_on, LicenseVersion.review_status, LicenseVersion.review_reason,
+)
+
+
+def removals_awaiting():
+    """Every plan whose removal awaits staff confirmation, across accounts, oldest request first."""
+    query = (
+        License.select(*_AWAITING_REMOVAL.columns)
+        .join(Account, on=(License.account == Account.id))
+        .switch(License)
+        .join(LicenseVersion, on=(License.current == LicenseVersion.id))
+        .switch(License)
+        .join(User, JOIN.LEFT_OUTER, on=(License.removal_requested_by == User.id))
+        .where(License.removal_requested_at.is_null(False) & License.retired_at.is_null())
+        .order_by(License.removal_requested_at, License.id)
+    )
+    return list(rows_of(query, _AWAITING_REMOVAL))
