@@ -16,11 +16,10 @@ import functools
 import hashlib
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from ..extensions import cache
 
-FINGERPRINT = "FRAGMENT_FINGERPRINT"
 # What the fingerprint reads of the code: the package and the templates beside it.
 CODE_ROOTS = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "templates")
 _PLAIN = (str, int, float, bool, type(None))
@@ -55,14 +54,23 @@ def fingerprint(config, roots=CODE_ROOTS):
     return hashlib.sha256(repr((list(_plain_settings(config)), code_digest(roots))).encode()).hexdigest()
 
 
+def _deployment():
+    """The fingerprint of the app's settings as they are now and of its code, once per request: a setting
+    changed while the app runs (tests do) shows at the next request."""
+    if has_request_context():
+        if "fragment_fingerprint" not in g:
+            g.fragment_fingerprint = fingerprint(current_app.config)
+        return g.fragment_fingerprint
+    return fingerprint(current_app.config)
+
+
 def fragment_key(*parts):
     """The key of a fragment showing `parts` (values with a stable repr: ids, dates, text) in this deployment."""
-    return hashlib.sha256(repr((current_app.config[FINGERPRINT], parts)).encode()).hexdigest()
+    return hashlib.sha256(repr((_deployment(), parts)).encode()).hexdigest()
 
 
 def register(app):
     """Bind the cache and its `{% cache %}` tag to the app, and fingerprint the deployment."""
     app.config.setdefault("CACHE_NO_NULL_WARNING", True)
     cache.init_app(app)
-    app.config[FINGERPRINT] = fingerprint(app.config)
     app.jinja_env.globals["fragment_key"] = fragment_key
