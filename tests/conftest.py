@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 
 # PASSWORD is also importable from here, where test modules have long found it.
 from helpers import PASSWORD, create_user, insert_license, proof_document, reject
+from hypothesis import settings
 from jinja2 import BytecodeCache
 from peewee import DatabaseError
 
@@ -78,6 +79,12 @@ class _PortalClient(FlaskClient):
 
 
 Flask.test_client_class = _PortalClient
+
+# Hypothesis fails an example that runs past 200 ms by default: a timed assertion, which this suite
+# does not make (speed is measured in bench/). On two cores shared with other work, pure examples took
+# 300 ms and failed as "flaky". Examples run as long as they take.
+settings.register_profile("portal", deadline=None)
+settings.load_profile("portal")
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
