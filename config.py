@@ -97,7 +97,7 @@ LIMITS = (
     (("LICENSE_MAX_YEARS_AHEAD",), int, 1, 100),
     (("API_RATE_LIMIT", "UPLOAD_MAX_BYTES", "PROOF_TEXT_MAX_PAGES", "PROOF_TEXT_MAX_CHARS", "PROOF_TEXT_MAX_MEMORY_MB",
       "REMINDER_BATCH_SIZE", "REMINDER_MAX_ATTEMPTS", "LOGIN_MAX_FAILURES_PER_EMAIL", "LOGIN_MAX_FAILURES_PER_ADDRESS",
-      "RESET_MAX_PER_EMAIL", "RESET_MAX_PER_ADDRESS"), int, POSITIVE, None),
+      "RESET_MAX_PER_EMAIL", "RESET_MAX_PER_ADDRESS", "CACHE_THRESHOLD"), int, POSITIVE, None),
     (("UPLOAD_ORPHAN_MAX_PER_ACCOUNT", "PROXY_COUNT", "HSTS_MAX_AGE"), int, 0, None),
     (("MAIL_PORT",), int, 1, 65535),
     (("REMINDER_CLAIM_LEASE",), int, POSITIVE, TEN_YEARS_HOURS * 3600),
@@ -218,6 +218,13 @@ class Config:
     # A license version Microsoft 365 verifies is accepted without a person (the audit entry names the snapshot).
     AUTO_ACCEPT_VERIFIED = _bool("AUTO_ACCEPT_VERIFIED", False)
 
+    # Rendered fragments (a license's row on the Client Licenses tab) are kept between requests, keyed
+    # on what they show (webapp.core.fragments): in each worker's memory by default, at most
+    # CACHE_THRESHOLD rows (about 2 KB each), each for at most a day.
+    CACHE_TYPE = os.environ.get("CACHE_TYPE", "SimpleCache")
+    CACHE_THRESHOLD = _int("CACHE_THRESHOLD", 20_000)
+    CACHE_DEFAULT_TIMEOUT = 24 * 3600
+
     # werkzeug's method string. Not read from the environment: production always hashes with scrypt,
     # and finalize() refuses anything else outside the test suite.
     PASSWORD_HASH_METHOD = STRONG_HASH_METHOD
@@ -269,6 +276,9 @@ class Config:
         if portal.scheme not in ("http", "https") or not portal.netloc or not portal.hostname:
             raise ConfigError(f"PORTAL_URL={config['PORTAL_URL']!r} is not an http:// or https:// address, "
                               "such as https://licenses.example-hosting.com.")
+        if config["CACHE_TYPE"] not in ("SimpleCache", "NullCache"):
+            raise ConfigError(f"CACHE_TYPE={config['CACHE_TYPE']!r}: SimpleCache (each worker's memory, the "
+                              "default) or NullCache (no caching).")
         # Every absolute link (emails, the calendar feed) is built from PORTAL_URL, never from a
         # request's Host: SERVER_NAME makes url_for(_external=True) use it, and a request for any other
         # host is refused with 400 (Flask's TRUSTED_HOSTS; the port is not compared).

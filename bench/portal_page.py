@@ -284,7 +284,19 @@ def parse_args(argv):
     parser.add_argument("--app-root", type=Path, default=ROOT,
                         help="serve wsgi:app from this checkout (default: this one), e.g. a baseline worktree")
     parser.add_argument("--show-queries", action="store_true", help="print the SQL of each counted page")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL:NAME=VALUE[,NAME=VALUE]",
+                        help="also serve the portal with these settings (e.g. 'not cached:CACHE_TYPE=NullCache'), "
+                             "measured in the same run, its pages labelled (LABEL)")
     return parsed(parser, argv)
+
+
+def variants(args):
+    """[(label, {setting: value})]: the portal as configured, then each --variant."""
+    found = [("", {})]
+    for text in args.variant:
+        label, _, settings = text.partition(":")
+        found.append((label.strip(), dict(item.split("=", 1) for item in settings.split(",") if item)))
+    return found
 
 
 def require_wrk():
@@ -343,27 +355,34 @@ def run(args, database_url, stamp):
     targets = []  # (label, port, path, headers)
     results = {}
     with ExitStack() as servers:
-        portal = servers.enter_context(Gunicorn("wsgi:app", args.app_root, portal_env, args,
-                                                RESULTS / f"gunicorn-portal-{stamp}.log"))
+        portals = [
+            (label, servers.enter_context(Gunicorn("wsgi:app", args.app_root, {**portal_env, **settings}, args,
+                                                   RESULTS / f"gunicorn-portal{n}-{stamp}.log")))
+            for n, (label, settings) in enumerate(variants(args))
+        ]
         hello = servers.enter_context(Gunicorn("hello_app:app", BENCH, hello_env, args,
                                                RESULTS / f"gunicorn-hello-{stamp}.log"))
         status, _, body = http_get(hello.port, "/")
         if status != 200 or body != b"Hello, World!":
             raise RuntimeError(f"hello app answered {status} {body[:40]!r}")
         sizes = {}
-        for label, (email, password, rows) in users.items():
-            cookie = log_in(portal.port, email, password)
-            sizes[label] = check_page(portal.port, cookie, rows)
-            targets.append((f"/licenses, {label}", portal.port, "/licenses", {"Cookie": cookie}))
-        first_cookie = targets[0][3]["Cookie"]
-        targets.append((f"/licenses, {args.per_account} licenses, htmx partial", portal.port, "/licenses",
-                        {"Cookie": first_cookie, "HX-Request": "true"}))
+        masters = {hello.port: hello.process.pid}
+        for variant, portal in portals:
+            suffix = f" ({variant})" if variant else ""
+            masters[portal.port] = portal.process.pid
+            first_cookie = None
+            for label, (email, password, rows) in users.items():
+                cookie = log_in(portal.port, email, password)
+                first_cookie = first_cookie or cookie
+                sizes.setdefault(label, check_page(portal.port, cookie, rows))
+                targets.append((f"/licenses, {label}{suffix}", portal.port, "/licenses", {"Cookie": cookie}))
+            targets.append((f"/licenses, {args.per_account} licenses, htmx partial{suffix}", portal.port,
+                            "/licenses", {"Cookie": first_cookie, "HX-Request": "true"}))
         targets.append(("hello world", hello.port, "/", {}))
 
         for _, port, path, headers in targets:
             if args.warmup:
                 run_wrk(port, path, headers, args, args.warmup)
-        masters = {portal.port: portal.process.pid, hello.port: hello.process.pid}
         for _ in range(args.rounds):
             for label, port, path, headers in targets:
                 cpu_before = cpu_seconds(masters[port])

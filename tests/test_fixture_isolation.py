@@ -10,12 +10,15 @@ from conftest import app_for_a_test
 
 from config import TestConfig
 from webapp.accounts.models import Account
-from webapp.extensions import db
+from webapp.extensions import cache, db
 
 
 def make_a_mess(app, smtp_server):
-    """What a test may do to the app it was given: change settings, point Flask-Mail elsewhere, add rows."""
+    """What a test may do to the app it was given: change settings, point Flask-Mail elsewhere, add rows,
+    keep rendered fragments."""
     app.config.update(PROVIDER_NAME="Leaky Hosting", CLOCK=lambda: None, LOGIN_MAX_FAILURES_PER_EMAIL=1)
+    with app.app_context():
+        cache.set("a fragment", "<td>Left behind</td>")
     smtp_server.configure(app)  # replaces the app's Flask-Mail state
     with db.database.connection_context():
         Account.create(name="Left Behind Ltd")
@@ -30,6 +33,8 @@ def assert_as_built_on_empty_tables(app, left_behind_mail, client, make_account)
     assert app.extensions["mail"] is not left_behind_mail
     assert app.extensions["mail"].port == TestConfig.MAIL_PORT
     assert "Example Hosting" in client.get("/login").get_data(as_text=True)
+    with app.app_context():
+        assert cache.get("a fragment") is None
     with db.database.connection_context():
         assert Account.select().count() == 0
     assert make_account("First Ltd").id == 1  # ids start over, as after TRUNCATE ... RESTART IDENTITY

@@ -8,7 +8,7 @@ from .admin import bp as admin_bp
 from .auth import bp as auth_bp
 from .billing.api import bp as api_bp
 from .calendar.views import bp as feeds_bp
-from .core import errors, filters, row_urls, secret_box, security
+from .core import errors, filters, fragments, row_urls, secret_box, security
 from .core.database import open_database
 from .core.row_ids import RowIdConverter
 
@@ -53,6 +53,7 @@ def create_app(config_class=Config, **overrides):
     errors.register(app)
     filters.register(app)
     row_urls.register(app)
+    fragments.register(app)
     cli.register(app)
     security.register(app)
 

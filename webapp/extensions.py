@@ -1,4 +1,5 @@
 """Unbound extension instances; create_app binds them to an app."""
+from flask_caching import Cache
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
@@ -10,3 +11,5 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()
 htmx = Htmx()
+# Rendered fragments kept between requests (webapp.core.fragments).
+cache = Cache()

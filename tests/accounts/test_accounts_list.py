@@ -2,7 +2,8 @@
 of queries at 10 and at 10,000 accounts. The filters and sort keys are SQL forms of rules in
 webapp.licenses.rules; a hypothesis test checks that SQL and Python agree on generated accounts."""
 import re
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
@@ -17,6 +18,7 @@ from webapp.accounts.models import Account
 from webapp.core.database import on_postgresql
 from webapp.extensions import db
 from webapp.licenses import rules as license_rules
+from webapp.licenses import store as license_store
 from webapp.licenses.models import License, LicenseVersion, Product, ProofDocument
 from webapp.licenses.rules import (
     LicenseTerms,
@@ -468,3 +470,101 @@ def test_sql_and_python_agree_on_every_filter_and_sort_key(app, today, accounts)
 def _as_date(value):
     """SQLite gives a MIN() over dates back as text; PostgreSQL as a date."""
     return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+# --- The list's roll-up in SQL and byol_status over every license agree --------------------------
+
+# Plans whose order differs by code point and by a locale's collation (case, accents, digits), so a tie
+# on the expiration date is broken as Python breaks it.
+plan_names = st.sampled_from(["Office 365 E3", "office 365 E5", "Éclair", "Zeta", "e1", "Ω plan", "Office 365 E10"])
+# Rejections around midnight in New York: the business date, not UTC's, is the lapse day.
+rejection_moments = st.one_of(st.none(), st.datetimes(datetime(2025, 12, 31, 3), datetime(2026, 1, 2, 6)))
+listed_license_specs = st.tuples(
+    plan_names,
+    st.integers(1, 500),  # seats
+    # expiration, days from today: often the same few days, so ties between licenses are common
+    st.one_of(st.sampled_from([-1, 0, 30, 31, 200]), st.integers(-60, 400)),
+    review_states,
+    rejection_moments,
+    st.booleans(),  # removed by the customer
+    st.booleans(),  # an earlier version (not current) exists, with other terms
+    st.booleans(),  # saved anyway against its document (counts only once accepted)
+    st.one_of(st.none(), st.datetimes(datetime(2025, 12, 31, 3), datetime(2026, 1, 2, 6))),  # removal asked
+)
+listed_account_specs = st.tuples(st.booleans(), st.integers(1, 31), st.lists(listed_license_specs, max_size=6))
+
+
+def _put_listed_account(n, enrolled, billing_day, licenses, today, must_be_accepted):
+    """An account with licenses as generated (plans made unique per account, as the form keeps them), and
+    each license's LicenseTerms as the roll-up over every license reads them."""
+    product = Product.get(Product.name == "MS Office 365").id
+    account_id = Account.insert(name=f"Generated {n}", byol_enrolled=enrolled, billing_day=billing_day).execute()
+    proof = ProofDocument.insert(account=account_id, content=b"%PDF-1.4\n", sha256="0" * 64, size=9,
+                                 original_name="proof.pdf", media_type="application/pdf").execute()
+    seen, current = set(), []
+    for plan, seats, offset, review, reviewed_at, retired, earlier, saved_anyway, removal_asked in licenses:
+        if plan.casefold() in seen:
+            continue
+        seen.add(plan.casefold())
+        expires_on = _clamped(today, offset)
+        license_id = License.insert(account=account_id, product=product, plan=plan, plan_key=plan.casefold(),
+                                    retired_at=datetime(2026, 1, 1) if retired else None,
+                                    removal_requested_at=removal_asked).execute()
+        version = {"license": license_id, "term": "Yearly", "tenant": "t.onmicrosoft.com", "contact_name": "Pat",
+                   "contact_email": "pat@example.com", "proof": proof}
+        if earlier:  # an older version with other terms, which must not count
+            LicenseVersion.insert(**version, seats=seats + 1000, expires_on=_clamped(today, -offset - 1),
+                                  review_status=REJECTED, reviewed_at=datetime(2025, 1, 1)).execute()
+        submitted_at = reviewed_at or datetime(2025, 12, 31, 23, 30)
+        version_id = LicenseVersion.insert(**version, seats=seats, expires_on=expires_on, review_status=review,
+                                           reviewed_at=reviewed_at if review != PENDING else None,
+                                           saved_anyway=saved_anyway, submitted_at=submitted_at).execute()
+        License.update(current=version_id, expires_on=expires_on, seats=seats).where(License.id == license_id).execute()
+        if not retired:
+            # As the roll-up over every license read them (the store's conversion, by the rules).
+            current.append(license_store._terms(
+                plan, seats, expires_on, review, reviewed_at if review != PENDING else None, TIMEZONE,
+                saved_anyway=saved_anyway, submitted_at=submitted_at, must_be_accepted=must_be_accepted,
+                removal_requested_at=removal_asked))
+    return account_id, current
+
+
+TIMEZONE = "America/New_York"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(today=st.one_of(st.dates(date(2025, 12, 1), date(2026, 2, 1)), todays),
+       accounts=st.lists(listed_account_specs, min_size=1, max_size=5), must_be_accepted=st.booleans())
+def test_the_lists_sql_roll_up_and_byol_status_agree(app, today, accounts, must_be_accepted):
+    """The accounts list reads each account's totals and deciding licenses from SQL, and decides with
+    byol_status over those; byol_status over all the account's licenses must give the same."""
+    with db.database.connection_context():
+        for model in (LicenseVersion, License, ProofDocument, Account):
+            model.delete().execute()
+        expected = {}
+        with db.database.atomic():
+            for n, (enrolled, billing_day, licenses) in enumerate(accounts):
+                account_id, current = _put_listed_account(n, enrolled, billing_day, licenses, today,
+                                                          must_be_accepted)
+                expected[account_id] = (billing_day, enrolled, current)
+        # One account id twice and one with no row: the statement's padding and an empty account.
+        by_account = license_store.licenses_by_account([*expected, *expected, 10**9], TIMEZONE, must_be_accepted)
+    assert set(by_account) == {i for i, (_, _, current) in expected.items() if current}
+    for account_id, (billing_day, enrolled, current) in expected.items():
+        licenses = by_account.get(account_id, license_store.no_licenses())
+        whole = byol_status(current, today, billing_day, enrolled)
+        listed = license_store.listed_standing(licenses, today, billing_day, enrolled)
+        assert replace(listed, broken=listed.broken[:1]) == replace(whole, broken=whole.broken[:1])
+        assert licenses.earliest == min((terms.expires_on for terms in current), default=None)
+        assert licenses.licenses == len(current)
+
+
+def test_more_accounts_than_one_statement_takes_are_read_in_batches(app, today):
+    ids = [put_account(f"Account {n:03}", [(today + timedelta(days=n), ACCEPTED)])
+           for n in range(license_store.ACCOUNTS_PER_QUERY + 3)]
+    with db.database.connection_context(), count_queries() as queries:
+        by_account = license_store.licenses_by_account(ids, TIMEZONE)
+    assert len(queries) == 2
+    assert {i: (licenses.licenses, licenses.earliest) for i, licenses in by_account.items()} == {
+        i: (1, today + timedelta(days=n)) for n, i in enumerate(ids)
+    }

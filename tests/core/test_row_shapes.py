@@ -14,7 +14,7 @@ from webapp.accounts import directory
 from webapp.accounts.models import Account, User
 from webapp.billing import report
 from webapp.core.clock import utcnow
-from webapp.core.compiled_sql import CompiledSelect, RowShape, rows_of
+from webapp.core.compiled_sql import CompiledSelect, CompiledStatement, RowShape, rows_of
 from webapp.core.database import on_postgresql
 from webapp.extensions import db
 from webapp.identity import sessions
@@ -44,10 +44,11 @@ COMPILED = {
 }
 # The shapes of the queries read with rows_of.
 READ_WITH_ROWS_OF = {
-    "terms_by_account": license_store._TERMS_ROW,
     "billing_accounts_with_versions": report._ACCOUNT_VERSION,
     "removals_awaiting": review_store._AWAITING_REMOVAL,
 }
+# Compiled statements whose rows are read by their module, each with its test here.
+READ_BY_HAND = {"licenses_by_account": license_store._DECIDING}
 SHAPES = {**{name: compiled.shape for name, (_, compiled) in COMPILED.items()}, **READ_WITH_ROWS_OF}
 
 
@@ -242,15 +243,33 @@ def test_last_sent_reminders_carry_what_peewee_reads(rows_data, monkeypatch):
     assert by_license == {sent.license_id: sent}
 
 
-def test_terms_by_account_rows_carry_what_peewee_reads(rows_data):
-    ids = [rows_data["account"].id, rows_data["other"].id]
+def test_licenses_by_account_reads_dates_and_totals_as_peewee_does(rows_data, today):
+    account, other = rows_data["account"], rows_data["other"]
     with db.database.connection_context():
-        query = license_store._terms_query(ids)
-        rows = list(rows_of(query, license_store._TERMS_ROW))
-        assert_named_as_peewee_reads(rows, query, license_store._TERMS_ROW, ordered=False)
-        assert sorted(row.account_id for row in rows) == sorted([ids[0]] * 3 + [ids[1]])
-        by_account = license_store.terms_by_account(ids, "UTC")
-    assert sorted(terms.plan for terms in by_account[ids[0]]) == ["Office 365 E1", "Office 365 E3", "Office 365 E5"]
+        datum = Account.get(Account.name == "Datum Corporation").id
+        by_account = license_store.licenses_by_account([account.id, other.id, datum], "UTC")
+        seats = {lic.plan: lic.current.seats for lic in License.select().where(
+            (License.account == account.id) & License.retired_at.is_null())}
+    assert set(by_account) == {account.id, other.id}  # Datum has no license
+    mine = by_account[account.id]
+    # E3 (rejected), E1 and E5 (renewed); F3 was removed.
+    assert (mine.licenses, mine.seats) == (3, sum(seats.values()))
+    assert mine.earliest == today + timedelta(days=40) and type(mine.earliest) is date
+    deciding = {terms.plan: terms for terms in mine.deciding}
+    rejected = deciding["Office 365 E3"]
+    assert rejected.rejected and type(rejected.expires_on) is date and type(rejected.rejected_on) is date
+    if on_postgresql():
+        # The first not rejected by expiration: E5, renewed to 370 days out, before E1's 400.
+        assert set(deciding) == {"Office 365 E3", "Office 365 E5"}
+        assert deciding["Office 365 E5"].expires_on == today + timedelta(days=370)
+    else:
+        # E5's date is "next spring" on SQLite: read too, as Peewee leaves it, so the rule fails on it.
+        assert set(deciding) == {"Office 365 E3", "Office 365 E1", "Office 365 E5"}
+        assert deciding["Office 365 E5"].expires_on == "next spring"
+        assert deciding["Office 365 E1"].expires_on == today + timedelta(days=400)
+    theirs = by_account[other.id]
+    assert (theirs.licenses, theirs.earliest, [terms.plan for terms in theirs.deciding]) == (
+        1, today + timedelta(days=60), ["Office 365 E3"])
 
 
 @pytest.mark.parametrize("current_only", [True, False])
@@ -294,15 +313,17 @@ def test_an_aliased_field_is_named_by_its_alias_and_converted_as_peewee_converts
 
 
 def test_every_compiled_select_and_row_shape_is_compared_with_peewee():
-    """A new CompiledSelect, or a new shape read with rows_of, gets its test here: COMPILED or
-    READ_WITH_ROWS_OF must list it."""
+    """A new CompiledSelect, a new shape read with rows_of, or a CompiledStatement read by hand gets its test
+    here: COMPILED, READ_WITH_ROWS_OF or READ_BY_HAND must list it."""
     declared = [
         value
         for name, module in list(sys.modules.items()) if name.startswith("webapp.")
-        for value in vars(module).values() if isinstance(value, (CompiledSelect, RowShape))
+        for value in vars(module).values() if isinstance(value, (CompiledStatement, RowShape))
     ]
     assert {id(value) for value in declared if isinstance(value, CompiledSelect)} == {
         id(compiled) for _, compiled in COMPILED.values()}
+    assert {id(value) for value in declared if type(value) is CompiledStatement} == {
+        id(compiled) for compiled in READ_BY_HAND.values()}
     assert {id(value) for value in declared if isinstance(value, RowShape)} == {id(shape) for shape in SHAPES.values()}
 
 

@@ -35,7 +35,6 @@ from ..licenses import timeline as expiry_timeline
 from ..licenses.document_text import Limits
 from ..licenses.models import License, LicenseVersion, ProofDocument
 from ..licenses.proofs import preview_of, send_preview, send_proof
-from ..licenses.rules import byol_status
 from ..microsoft365 import store as microsoft365
 from ..review import notice as review_notice
 from ..review import store as review_store
@@ -109,12 +108,12 @@ def _standing(account, licenses, today):
         return [(license, None) for license in licenses], None
 
 
-def _roll_up(account, terms, today):
-    """(BYOL status, earliest expiration) of a listed account; (None, None), shown as unknown, when its data
-    cannot be read, as in _standing()."""
+def _roll_up(account, licenses, today):
+    """(BYOL status, earliest expiration) of a listed account from its AccountLicenses; (None, None), shown
+    as unknown, when its data cannot be read, as in _standing()."""
     try:
-        byol = byol_status(terms, today=today, billing_day=account.billing_day, enrolled=account.byol_enrolled)
-        return byol, min((license.expires_on for license in terms), default=None)
+        byol = license_store.listed_standing(licenses, today, account.billing_day, account.byol_enrolled)
+        return byol, licenses.earliest
     except Exception:
         current_app.logger.exception("The BYOL standing of account %s could not be computed", account.id)
         return None, None
@@ -138,10 +137,11 @@ def index():
         )
         ids = [account.id for account in listing.accounts]
         timezone_name = current_app.config["BUSINESS_TIMEZONE"]
-        by_account = license_store.terms_by_account(
+        by_account = license_store.licenses_by_account(
             ids, timezone_name, current_app.config["PROOF_MUST_BE_ACCEPTED"]) if ids else {}
         for account in listing.accounts:
-            standings.append((account, *_roll_up(account, by_account.get(account.id, []), today)))
+            licenses = by_account.get(account.id, license_store.no_licenses())
+            standings.append((account, *_roll_up(account, licenses, today)))
     # A bad search, filter or sort lists nothing (the message sits at its field); a bad page shows page 1.
     status = 422 if form.errors else 200
     shown = {

@@ -222,27 +222,26 @@ def _reader(converting, steps):
     return read_nested
 
 
-class CompiledSelect:
-    """A SELECT built by `build()` once per kind of database; run(**values) gives its rows, shaped by `shape`.
+class CompiledStatement:
+    """A statement built by `build()` once per kind of database; cursor(**values) runs it with the values
+    for its placeholders and gives the driver's cursor (rows as the driver gives them)."""
 
-    `build` selects `*shape.columns`; any other column fails the first run, when the SQL is built.
-    """
-
-    def __init__(self, shape, build):
-        self.shape = shape
+    def __init__(self, build):
         self.build = build
         self._compiled = {}
 
+    def _reader_for(self, query):
+        return None
+
     def _compile(self, database):
         query = self.build()
-        read = self.shape.reader(query.selected_columns)
+        read = self._reader_for(query)
         sql, params = database.get_sql_context().sql(query).query()
         slots = [(index, param.name) for index, param in enumerate(params) if isinstance(param, _Placeholder)]
         compiled = self._compiled[type(database)] = (sql, params, slots, read)
         return compiled
 
-    def run(self, **values):
-        """The rows for these placeholder values, each a row of the shape."""
+    def _run(self, values):
         database = getattr(db.database, "obj", db.database)
         sql, params, slots, read = self._compiled.get(type(database)) or self._compile(database)
         params = list(params)
@@ -250,7 +249,30 @@ class CompiledSelect:
             params[index] = values[name]
         if len(values) != len({name for _, name in slots}):
             raise TypeError(f"unknown placeholder values: {sorted(set(values) - {name for _, name in slots})}")
-        return list(map(read, database.execute_sql(sql, params).fetchall()))
+        return database.execute_sql(sql, params), read
+
+    def cursor(self, **values):
+        """The driver's cursor for these placeholder values."""
+        return self._run(values)[0]
+
+
+class CompiledSelect(CompiledStatement):
+    """A SELECT built by `build()` once per kind of database; run(**values) gives its rows, shaped by `shape`.
+
+    `build` selects `*shape.columns`; any other column fails the first run, when the SQL is built.
+    """
+
+    def __init__(self, shape, build):
+        super().__init__(build)
+        self.shape = shape
+
+    def _reader_for(self, query):
+        return self.shape.reader(query.selected_columns)
+
+    def run(self, **values):
+        """The rows for these placeholder values, each a row of the shape."""
+        cursor, read = self._run(values)
+        return list(map(read, cursor.fetchall()))
 
 
 def _iso_reader(parse, field):

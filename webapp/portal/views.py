@@ -5,6 +5,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -22,6 +23,7 @@ from ..core import clock
 from ..core.clock import business_date
 from ..core.errors import render_error
 from ..core.filters import day
+from ..core.fragments import fragment_key
 from ..core.hypermedia import render, wants_fragment
 from ..core.mail import portal_url
 from ..core.row_ids import parse_row_id
@@ -43,6 +45,41 @@ from ..microsoft365 import store as microsoft365
 from .forms import LicenseForm, LicenseTermsForm
 
 bp = Blueprint("portal", __name__)
+
+
+def _business_today():
+    """The business date, read once per request: every row of a page is keyed on the same day."""
+    if "business_today" not in g:
+        g.business_today = clock.today()
+    return g.business_today
+
+
+@bp.app_template_global()
+def license_row_key(license, sent, removal_consequences, microsoft365):
+    """The cache key of a license's row on the tab: everything the row shows and everything that decides it.
+
+    The license as read (LicenseRow: its account and id, plan and product, and its current version
+    with its terms, contact, proof and review state), the reminders sent for its date, the account's latest
+    Microsoft 365 snapshot (its verdict), the business date (status
+    and "expiring soon" depend on it), the account's words for what a removal does (its next billing
+    cycle; whether this is its only license), the path the app is served under, and, from
+    fragment_key, the deployment's settings and code. Keyed on the values, not on ids alone: a row
+    can only ever be served for the same account, license and values, even where SQLite reuses the
+    id of a deleted row.
+    """
+    return fragment_key(
+        "portal/license-row", license, sent, microsoft365, _business_today(), removal_consequences, request.script_root,
+    )
+
+
+@bp.app_template_global()
+def license_table_key(rows, sent_steps, removal_consequences, saved_id, microsoft365):
+    """The cache key of the tab's rows as a whole: each row's inputs (as in license_row_key), in order, and
+    which row was just saved (it is marked and takes the focus)."""
+    return fragment_key(
+        "portal/license-table", [(license, status, sent_steps.get(license.id, [])) for license, status in rows],
+        microsoft365, _business_today(), removal_consequences, saved_id, request.script_root,
+    )
 
 
 @bp.before_request
