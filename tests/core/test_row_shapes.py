@@ -44,6 +44,7 @@ COMPILED = {
 }
 # The shapes of the queries read with rows_of.
 READ_WITH_ROWS_OF = {
+    "terms_by_account": license_store._TERMS_ROW,
     "billing_accounts_with_versions": report._ACCOUNT_VERSION,
     "removals_awaiting": review_store._AWAITING_REMOVAL,
 }

@@ -8,7 +8,7 @@ from peewee import JOIN, SQL, IntegrityError, NodeList, fn
 from .. import audit
 from ..accounts.models import User
 from ..core.clock import business_date, utcnow
-from ..core.compiled_sql import CompiledSelect, CompiledStatement, RowShape, placeholder, value_reader
+from ..core.compiled_sql import CompiledSelect, CompiledStatement, RowShape, placeholder, rows_of, value_reader
 from ..core.database import on_postgresql, write_transaction
 from ..extensions import db
 from . import document_check as proof_text
@@ -228,6 +228,51 @@ def _terms(plan, seats, expires_on, review_status, reviewed_at, timezone_name, *
     return LicenseTerms(plan=plan, seats=seats, expires_on=expires_on, rejected=rejected, rejected_on=rejected_on,
                         unaccepted=unaccepted, unaccepted_on=unaccepted_on,
                         removal_awaiting=removal_requested_at is not None)
+
+
+class _TermsRow(NamedTuple):
+    """What the BYOL roll-up reads of a license."""
+
+    account_id: int
+    plan: str
+    seats: int
+    expires_on: date
+    review_status: str
+    reviewed_at: datetime | None
+    saved_anyway: bool
+    submitted_at: datetime
+    removal_requested_at: datetime | None
+
+
+_TERMS_ROW = RowShape(_TermsRow, License.account, License.plan, LicenseVersion.seats, LicenseVersion.expires_on,
+                      LicenseVersion.review_status, LicenseVersion.reviewed_at, LicenseVersion.saved_anyway,
+                      LicenseVersion.submitted_at, License.removal_requested_at)
+
+
+def _terms_query(account_ids):
+    return (
+        License.select(*_TERMS_ROW.columns)
+        .join(LicenseVersion, on=(License.current == LicenseVersion.id))
+        .where(License.account.in_(account_ids) & License.retired_at.is_null())
+        .order_by(License.plan_key)
+    )
+
+
+def terms_by_account(account_ids, timezone_name, must_be_accepted=False):
+    """{account id: [LicenseTerms]} of every license of the accounts, in one query of only what the roll-up
+    reads: a reminder run's batch states each account's whole position (its BYOL users, every plan that
+    needs proof), so it reads all of an account's licenses, not licenses_by_account's deciding ones.
+    Rows read straight from the cursor (compiled_sql.rows_of), not models. A date that is not one is left
+    as it is, as Peewee leaves it, so only its own account's roll-up fails.
+    """
+    by_account = {}
+    for row in rows_of(_terms_query(account_ids), _TERMS_ROW):
+        by_account.setdefault(row.account_id, []).append(
+            _terms(row.plan, row.seats, row.expires_on, row.review_status, row.reviewed_at, timezone_name,
+                   saved_anyway=bool(row.saved_anyway), submitted_at=row.submitted_at,
+                   must_be_accepted=must_be_accepted, removal_requested_at=row.removal_requested_at)
+        )
+    return by_account
 
 
 class _DecidingRow(NamedTuple):
