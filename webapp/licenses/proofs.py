@@ -153,6 +153,22 @@ def store_upload(upload, account, user):
     return document
 
 
+def read_kept(document, limits, account_id):
+    """Read a kept upload that was stored unread (its form was refused before anything was read), as
+    with_text() reads a new one, and record what it says; ReadingBusy as with_text(). A document read
+    already is left as it is."""
+    if document.text_status != UNCHECKED:
+        return
+    content = ProofDocument.select(ProofDocument.content).where(
+        (ProofDocument.id == document.id) & (ProofDocument.account == account_id)).scalar()
+    if content is None:
+        return
+    text = with_text(Upload(bytes(content), document.media_type, document.original_name), limits, account_id).text
+    ProofDocument.update(text_status=text.status, extracted_text=text.text, active_content=",".join(text.active)).where(
+        (ProofDocument.id == document.id) & (ProofDocument.account == account_id)).execute()
+    keep_preview(document.id, text.preview)
+
+
 def keep_preview(document_id, preview):
     """Store a document's preview, or (None) that none could be made; a preview already stored stays."""
     columns = {"content": b"", "media_type": "", "width": 0, "height": 0}

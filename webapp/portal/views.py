@@ -34,8 +34,10 @@ from ..licenses.models import LicenseVersion
 from ..licenses.proofs import (
     ACCEPT,
     Allowance,
+    ReadingBusy,
     UploadRefused,
     keep_upload,
+    read_kept,
     read_upload,
     send_proof,
     with_text,
@@ -45,6 +47,9 @@ from ..microsoft365 import store as microsoft365
 from .forms import LicenseForm, LicenseTermsForm
 
 bp = Blueprint("portal", __name__)
+
+READING_BUSY = ("Another upload of yours is being checked right now. Your document is kept: "
+                "try Save again in a moment.")
 
 
 def _business_today():
@@ -165,20 +170,38 @@ def _form_context(form, license=None, kept=None, differences=()):
     }
 
 
-def _submitted_proof(form):
-    """(new upload, checked but not stored; the upload kept from an earlier try) of a submission."""
+def _submitted_proof(form, read):
+    """(new upload, checked; the upload kept from an earlier try) of a submission.
+
+    Only a form that is otherwise valid (`read`) has its document read: a form refused anyway keeps
+    its upload unread, and it is read at the try that is valid. An account's documents are read one
+    at a time across every worker (licenses.reading); while another is being read the form says so
+    and keeps the upload.
+    """
     account, upload = _account(), form.proof.data
     kept = license_store.kept_proof(account.id, form.kept_proof.data)
+    limits = Limits.from_config(current_app.config)
     if upload and upload.filename:
         try:
             checked = read_upload(upload, current_app.config["UPLOAD_MAX_BYTES"])
         except UploadRefused as refusal:
             form.proof.errors.append(str(refusal))
             return None, kept
-        # Read now, before any transaction: it may take PROOF_TEXT_SECONDS, and never refuses the upload.
-        return with_text(checked, Limits.from_config(current_app.config)), kept
+        if not read:
+            return checked, kept
+        try:
+            # Read now, before any transaction: it may take PROOF_TEXT_SECONDS, and never refuses the upload.
+            return with_text(checked, limits, account.id), kept
+        except ReadingBusy:
+            form.proof.errors.append(READING_BUSY)
+            return checked, kept
     if kept is None:
         form.proof.errors.append("Choose the proof of licensing document (PDF, PNG or JPEG).")
+    elif read:
+        try:
+            read_kept(kept, limits, account.id)
+        except ReadingBusy:
+            form.proof.errors.append(READING_BUSY)
     return None, kept
 
 
@@ -294,7 +317,7 @@ def _prefilled(form):
 def create_license():
     form = _form(LicenseForm)
     valid = form.validate_on_submit()
-    upload, kept = _submitted_proof(form)
+    upload, kept = _submitted_proof(form, read=valid)
     if valid and not form.proof.errors:
         product = form.products[form.product.data]
         verdict, columns = _document_check(form, form.plan.data, upload or kept)
@@ -370,7 +393,7 @@ def update_license(license_id):
     kept = None
     if form.is_submitted():
         valid = form.validate()
-        upload, kept = _submitted_proof(form)
+        upload, kept = _submitted_proof(form, read=valid)
         if valid and not form.proof.errors:
             verdict, columns = _document_check(form, license.plan, upload or kept)
             if columns is None:
