@@ -42,6 +42,10 @@ from webapp.licenses.models import Product, ProofDocument
 from webapp.licenses.proofs import Upload, store_upload
 from webapp.microsoft365.models import TenantLink, TenantSnapshot
 
+# `make screenshots` (test_screenshots.py) saves pictures for people; it is collected only when asked for.
+if not os.environ.get("SCREENSHOTS_DIR"):
+    collect_ignore = ["test_screenshots.py"]
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
