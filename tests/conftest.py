@@ -28,6 +28,7 @@ from webapp.audit.models import AuditPurge
 from webapp.cli.demo import demo_pdf
 from webapp.core.clock import business_today
 from webapp.core.database import on_postgresql
+from webapp.core import secret_box
 from webapp.extensions import cache, db
 from webapp.licenses import store as license_store
 from webapp.licenses.models import Product, add_products
@@ -234,6 +235,9 @@ def _fresh_app(database_url):
     app.extensions.clear()
     app.extensions.update(extensions)
     db.database.initialize(app.config["DATABASE"])
+    # Rows written outside an app context (fixtures, threads) seal staff secrets with the keys of the app
+    # built last in this process: an earlier test may have built one with other keys.
+    secret_box.init_app(app)
     with app.app_context():
         # Rendered fragments of an earlier test's rows: ids and clock start over, so keys could repeat.
         cache.clear()

@@ -48,7 +48,7 @@ def test_add_license_saves_in_place_and_turns_byol_valid(page, portal, customer,
     row = page.locator("#license-table tbody tr", has_text="Office 365 E3")
     expect(row).to_be_visible()
     for cell, text in enumerate(
-        ["MS Office 365", "Office 365 E3", "25", "Yearly", day(expires_on), "current", "Pat Doe", "proof.pdf"]
+        ["Office 365 E3", "MS Office 365", "25", "Yearly", day(expires_on), "current", "Pat Doe", "proof.pdf"]
     ):
         expect(row.locator("td").nth(cell)).to_contain_text(text)
     expect(page.locator("#byol-status h2")).to_have_text(f"BYOL is valid until {day(expires_on)}")

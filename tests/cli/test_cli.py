@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from webapp.accounts.models import Account, User
 from webapp.cli.demo import DEMO_ACCOUNT, DEMO_ADMIN, DEMO_UNAUTHORIZED_USER, DEMO_USER
@@ -252,12 +253,14 @@ def _flask(args, **env):
 
 def test_flask_init_db_finds_the_app_without_flask_app(tmp_path):
     database = tmp_path / "portal.sqlite3"
-    result = _flask(["init-db"], DATABASE_URL=f"sqlite:///{database}", SECRET_KEY="a-test-key-" + "x" * 21)
+    # A deployment's settings: without PORTAL_ENV it is production, which needs its own TOTP key.
+    keys = {"TOTP_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    result = _flask(["init-db"], DATABASE_URL=f"sqlite:///{database}", SECRET_KEY="a-test-key-" + "x" * 21, **keys)
     assert result.returncode == 0, result.stderr
     assert "Database ready." in result.stdout
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT name FROM product").fetchall() == [("MS Office 365",)]
-    assert _flask(["init-db"], DATABASE_URL=f"sqlite:///{database}", SECRET_KEY="k" * 32).returncode == 0
+    assert _flask(["init-db"], DATABASE_URL=f"sqlite:///{database}", SECRET_KEY="k" * 32, **keys).returncode == 0
 
 
 def test_production_refuses_to_start_without_secret_key(tmp_path):

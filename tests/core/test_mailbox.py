@@ -3,6 +3,7 @@ and read at /dev/mailbox, in text and HTML; production has no such URL and mails
 from datetime import timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 from helpers import send
 
 from config import Config, TestConfig
@@ -75,6 +76,7 @@ def test_names_that_are_not_kept_messages_are_404(dev_app):
 
 def test_production_has_no_mailbox(database_url, tmp_path, smtp_server):
     app = create_app(Config, PORTAL_ENV="production", SECRET_KEY=PRODUCTION_KEY, DATABASE_URL=database_url,
+                     TOTP_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
                      DATABASE_POOL=False, MAILBOX_DIR=str(tmp_path / "mailbox"), MAIL_SUPPRESS_SEND=False,
                      MAIL_DEFAULT_SENDER="licenses@example-hosting.test")
     assert app.config["MAILBOX_DIR"] is None
