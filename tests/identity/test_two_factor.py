@@ -495,3 +495,15 @@ def test_a_verified_admin_replaces_the_recovery_codes(app, client, enrolled_admi
     with db.database.connection_context():
         assert not two_factor.use_recovery_code(enrolled_admin.id, old[1])
         assert two_factor.use_recovery_code(enrolled_admin.id, new[0])
+
+
+def test_changing_the_password_keeps_the_authenticator_secret_as_it_was(app, client, enrolled_admin, login, secret):
+    # The user saved with the new password must not write its secret again (sealed once more, it
+    # would no longer read back as the secret, and PostgreSQL refuses its length).
+    new_password = "another brand new staff passphrase"
+    form = {"current_password": "correct horse battery staple", "new_password": new_password,
+            "confirm_password": new_password}
+    login(client, enrolled_admin.email)
+    client.post("/login/code", data={"code": pyotp.TOTP(secret).now()})
+    assert client.post("/password/change", data=form).status_code == 302
+    assert _user(enrolled_admin.id).totp_secret == secret

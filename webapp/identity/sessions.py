@@ -126,7 +126,9 @@ def change_password(user, password, now=None):
     """
     user.set_password(password)
     with db.database.atomic():
-        user.save()
+        # Only the password: the signed-in user is read with its columns as stored, and saving them all
+        # would seal the already-sealed authenticator secret once more.
+        user.save(only=[User.password_hash])
         end_sessions_of_user(user.id)
         links.end_links_of_user(user.id, now or clock.now())
 
